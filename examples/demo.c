@@ -1,0 +1,115 @@
+/* urpc.example.Demo: the two ways a handler leaves the shard thread.
+ * BlockingHello is registered URPC_METHOD_BLOCKING and may block (it sleeps 100 µs to show
+ * it); AsyncHello returns at once and a separate "replier" thread answers about a millisecond
+ * later, the way a handler waiting on another service or a database would. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "example.pb-c.h"
+#include "helloworld.pb-c.h"
+#include "services.h"
+
+static void reply_hello(urpc_call *call, const char *name, const char *how) {
+  size_t len = strlen(name) + strlen(how) + sizeof("Hello  ()");
+  char *text = urpc_call_alloc(call, len);
+  if (!text) {
+    urpc_call_fail(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  snprintf(text, len, "Hello %s (%s)", name, how);
+  Helloworld__HelloReply reply = HELLOWORLD__HELLO_REPLY__INIT;
+  reply.message = text;
+  urpc_call_reply(call, &reply.base);
+}
+
+static void blocking_hello(urpc_call *call, const ProtobufCMessage *request, void *user) {
+  (void)user;
+  const Helloworld__HelloRequest *req = (const Helloworld__HelloRequest *)request;
+  struct timespec ts = {0, 100000};
+  nanosleep(&ts, NULL); /* fine here: this is a worker thread, not the shard */
+  reply_hello(call, req->name ? req->name : "", "worker");
+}
+
+/* Pending AsyncHello calls, answered by the replier thread. */
+typedef struct pending {
+  struct pending *next;
+  urpc_call *call;
+  const char *name; /* in the call's arena */
+} pending;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pending *queue_head, **queue_tail = &queue_head;
+static bool stopping, running;
+static pthread_t replier;
+
+static void async_hello(urpc_call *call, const ProtobufCMessage *request, void *user) {
+  (void)user;
+  const Helloworld__HelloRequest *req = (const Helloworld__HelloRequest *)request;
+  pending *p = urpc_call_alloc(call, sizeof(*p));
+  if (!p) {
+    urpc_call_fail(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  *p = (pending){NULL, call, req->name ? req->name : ""};
+  pthread_mutex_lock(&mu);
+  *queue_tail = p;
+  queue_tail = &p->next;
+  pthread_cond_signal(&cv);
+  pthread_mutex_unlock(&mu);
+}
+
+static void *replier_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&mu);
+  for (;;) {
+    while (!queue_head && !stopping) pthread_cond_wait(&cv, &mu);
+    pending *batch = queue_head;
+    queue_head = NULL;
+    queue_tail = &queue_head;
+    bool done = stopping;
+    pthread_mutex_unlock(&mu);
+    if (batch && !done) {
+      struct timespec ts = {0, 1000000};
+      nanosleep(&ts, NULL);
+    }
+    while (batch) {
+      pending *next = batch->next; /* read first: the reply may free the call's arena */
+      reply_hello(batch->call, batch->name, "async");
+      batch = next;
+    }
+    pthread_mutex_lock(&mu);
+    if (done && !queue_head) break;
+  }
+  pthread_mutex_unlock(&mu);
+  return NULL;
+}
+
+int demo_register(urpc_server *s) {
+  static const urpc_method methods[] = {
+      {"BlockingHello", blocking_hello, NULL, URPC_METHOD_BLOCKING},
+      {"AsyncHello", async_hello, NULL, 0},
+  };
+  return urpc_server_add_service(s, &urpc__example__demo__descriptor, methods, 2);
+}
+
+int demo_start(void) {
+  int err = pthread_create(&replier, NULL, replier_main, NULL);
+  running = err == 0;
+  return -err;
+}
+
+void demo_stop(void) {
+  if (!running) return;
+  pthread_mutex_lock(&mu);
+  stopping = true;
+  pthread_cond_signal(&cv);
+  pthread_mutex_unlock(&mu);
+  pthread_join(replier, NULL);
+  running = false;
+}

@@ -1,0 +1,222 @@
+/* Connections: multishot accept, multishot recv from the provided-buffer ring, one gathered
+ * send in flight at a time, and close that waits for the last completion before freeing.
+ *
+ * A connection holds one op-in-flight count per armed recv and per send; it is freed when it is
+ * closing and the count drops to zero, so no completion ever points at freed memory. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "io/shard_impl.h"
+
+struct io_uring_sqe *io_get_sqe(io_shard *s) {
+  struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+  while (!sqe) {
+    /* SQ full: hand the batch to the kernel now rather than drop an op. */
+    io_uring_submit(&s->ring);
+    sqe = io_uring_get_sqe(&s->ring);
+  }
+  return sqe;
+}
+
+io_shard *io_conn_shard(const io_conn *c) { return c->shard; }
+
+void io_accept_arm(io_shard *s) {
+  struct io_uring_sqe *sqe = io_get_sqe(s);
+  io_uring_prep_multishot_accept(sqe, s->cfg.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  io_uring_sqe_set_data(sqe, &s->accept_op);
+  s->accept_armed = true;
+  s->ops_in_flight++;
+}
+
+static void recv_arm(io_conn *c) {
+  struct io_uring_sqe *sqe = io_get_sqe(c->shard);
+  io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = (unsigned short)c->shard->bufs.bgid;
+  io_uring_sqe_set_data(sqe, &c->recv_op);
+  c->recv_armed = 1;
+  c->shard->ops_in_flight++;
+}
+
+static void conn_free_if_done(io_conn *c) {
+  if (!c->closing || c->recv_armed || c->send || c->in_flush || c->in_cb) return;
+  io_shard *s = c->shard;
+  core_outq_dispose(&c->out);
+  close(c->fd);
+  if (c->prev) c->prev->next = c->next;
+  else s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  s->stats.open--;
+  core_pool_put(&s->conn_pool, c);
+}
+
+void io_conn_close(io_conn *c) {
+  if (c->closing) return;
+  c->closing = 1;
+  io_shard *s = c->shard;
+  s->cfg.handler->conn_closed(c->state);
+  c->state = NULL;
+  if (c->recv_armed) {
+    struct io_uring_sqe *sqe = io_get_sqe(s);
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&c->recv_op, 0);
+    io_uring_sqe_set_data(sqe, NULL);
+  }
+  /* A send in flight completes on its own (the socket is still open); then we free. */
+  conn_free_if_done(c);
+}
+
+void io_close_all(io_shard *s) {
+  io_conn *next;
+  for (io_conn *c = s->conns; c; c = next) {
+    next = c->next;
+    io_conn_close(c);
+  }
+}
+
+static void conn_open(io_shard *s, int fd) {
+  io_conn *c = core_pool_get(&s->conn_pool);
+  if (!c) {
+    LOG_WARN("out of memory: refusing a connection");
+    close(fd);
+    return;
+  }
+  memset(c, 0, sizeof(*c));
+  c->recv_op.type = OP_RECV;
+  c->fd = fd;
+  c->shard = s;
+  core_outq_init(&c->out, &s->block_pool);
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  s->stats.accepted++;
+  s->stats.open++;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  c->state = s->cfg.handler->conn_open(s->cfg.ctx, c);
+  if (!c->state) {
+    c->closing = 1;
+    conn_free_if_done(c);
+    return;
+  }
+  recv_arm(c);
+  io_conn_flush(c); /* the layer above may have output at once (e.g. HTTP/2 SETTINGS) */
+}
+
+void io_on_accept(io_shard *s, struct io_uring_cqe *cqe) {
+  bool more = cqe->flags & IORING_CQE_F_MORE;
+  if (!more) {
+    s->accept_armed = false;
+    s->ops_in_flight--;
+  }
+  if (cqe->res >= 0) {
+    if (s->stopping) close(cqe->res);
+    else conn_open(s, cqe->res);
+  } else if (cqe->res != -ECANCELED) {
+    /* EMFILE and friends: the connection waits in the backlog; say so once per burst. */
+    LOG_WARN("accept: %s", strerror(-cqe->res));
+  }
+  if (!more && !s->stopping) io_accept_arm(s);
+}
+
+void io_on_recv(io_conn *c, struct io_uring_cqe *cqe) {
+  io_shard *s = c->shard;
+  c->in_cb = 1; /* keeps c alive until the end of this function */
+  bool more = cqe->flags & IORING_CQE_F_MORE;
+  if (!more) {
+    c->recv_armed = 0;
+    s->ops_in_flight--;
+  }
+  int res = cqe->res;
+  if (res > 0) {
+    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    s->stats.bytes_in += (uint64_t)res;
+    int rc = c->closing ? 0
+                        : s->cfg.handler->conn_recv(c->state, io_bufring_data(&s->bufs, bid),
+                                                    (size_t)res);
+    io_bufring_recycle(&s->bufs, bid);
+    if (rc < 0) io_conn_close(c);
+  } else if (res == -ENOBUFS) {
+    s->stats.enobufs++; /* the ring ran dry; re-arming below picks up where it stopped */
+  } else if (!c->closing) {
+    if (res < 0 && res != -ECONNRESET && res != -ECANCELED)
+      LOG_DEBUG("recv: %s", strerror(-res));
+    io_conn_close(c); /* 0 = peer closed; negative = error */
+  }
+  if (!c->recv_armed && !c->closing) recv_arm(c);
+  c->in_cb = 0;
+  conn_free_if_done(c);
+}
+
+void io_conn_flush(io_conn *c) {
+  if (c->in_flush || c->closing) return;
+  c->in_flush = 1;
+  c->flush_next = c->shard->flush_head;
+  c->shard->flush_head = c;
+}
+
+static void send_start(io_conn *c) {
+  io_shard *s = c->shard;
+  io_send_op *op = core_pool_get(&s->send_pool);
+  if (!op) {
+    io_conn_close(c);
+    return;
+  }
+  op->op.type = OP_SEND;
+  op->conn = c;
+  memset(&op->msg, 0, sizeof(op->msg));
+  op->msg.msg_iov = op->iov;
+  op->msg.msg_iovlen = (size_t)core_outq_iov(&c->out, op->iov, IO_SEND_IOV);
+  struct io_uring_sqe *sqe = io_get_sqe(s);
+  io_uring_prep_sendmsg(sqe, c->fd, &op->msg, MSG_NOSIGNAL);
+  io_uring_sqe_set_data(sqe, op);
+  c->send = op;
+  s->ops_in_flight++;
+}
+
+static void flush_one(io_conn *c) {
+  io_shard *s = c->shard;
+  if (c->closing || c->send) return; /* a send in flight: its completion flushes again */
+  if (c->out.bytes < s->cfg.out_soft_cap && !c->close_after_send) {
+    int rc = s->cfg.handler->conn_produce(c->state, &c->out);
+    if (rc < 0) {
+      io_conn_close(c);
+      return;
+    }
+    if (rc == IO_CLOSE_AFTER_SEND) c->close_after_send = 1;
+  }
+  if (c->out.bytes) send_start(c);
+  else if (c->close_after_send) io_conn_close(c);
+}
+
+void io_flush_all(io_shard *s) {
+  while (s->flush_head) {
+    io_conn *c = s->flush_head;
+    s->flush_head = c->flush_next;
+    c->in_flush = 0;
+    if (c->closing) conn_free_if_done(c);
+    else flush_one(c);
+  }
+}
+
+void io_on_send(io_send_op *op, struct io_uring_cqe *cqe) {
+  io_conn *c = op->conn;
+  io_shard *s = c->shard;
+  s->ops_in_flight--;
+  c->send = NULL;
+  c->in_cb = 1;
+  core_pool_put(&s->send_pool, op);
+  if (cqe->res > 0) {
+    s->stats.bytes_out += (uint64_t)cqe->res;
+    core_outq_consume(&c->out, (size_t)cqe->res);
+    io_conn_flush(c); /* the rest of the queue, and whatever the layer above has now */
+  } else if (!c->closing) {
+    if (cqe->res != -EPIPE && cqe->res != -ECONNRESET) LOG_DEBUG("send: %s", strerror(-cqe->res));
+    io_conn_close(c);
+  }
+  c->in_cb = 0;
+  conn_free_if_done(c);
+}

@@ -1,0 +1,223 @@
+/* The shard thread and its loop. Everything here runs on the shard thread except
+ * io_shard_new/start/post/stop/join/free, which take care to touch only the posted queue, the
+ * eventfd and the start handshake. */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "io/ring.h"
+#include "io/shard_impl.h"
+
+#define DEFAULT_RING_ENTRIES 1024
+#define DEFAULT_RECV_BUFFERS 256
+#define DEFAULT_RECV_SIZE    16384
+#define DEFAULT_OUT_CAP      (256 * 1024)
+#define RECV_BGID            0
+
+static _Thread_local io_shard *t_shard;
+
+io_shard *io_shard_current(void) { return t_shard; }
+int io_shard_index(const io_shard *s) { return s->cfg.index; }
+core_timer_wheel *io_shard_timers(io_shard *s) { return &s->timers; }
+io_shard_stats io_shard_get_stats(const io_shard *s) { return s->stats; }
+
+int io_shard_new(const io_shard_config *cfg, io_shard **out) {
+  io_shard *s = calloc(1, sizeof(*s));
+  if (!s) return -ENOMEM;
+  s->cfg = *cfg;
+  if (!s->cfg.ring_entries) s->cfg.ring_entries = DEFAULT_RING_ENTRIES;
+  if (!s->cfg.recv_buffers) s->cfg.recv_buffers = DEFAULT_RECV_BUFFERS;
+  if (!s->cfg.recv_buffer_size) s->cfg.recv_buffer_size = DEFAULT_RECV_SIZE;
+  if (!s->cfg.out_soft_cap) s->cfg.out_soft_cap = DEFAULT_OUT_CAP;
+  s->accept_op.type = OP_ACCEPT;
+  s->wake_op.type = OP_WAKE;
+  s->wake_fd = eventfd(0, EFD_CLOEXEC);
+  if (s->wake_fd < 0) {
+    int err = -errno;
+    free(s);
+    return err;
+  }
+  core_mpmc_init(&s->posted, s->posted_cells, IO_POST_CAP);
+  core_pool_init(&s->conn_pool, sizeof(io_conn), 1024);
+  core_pool_init(&s->send_pool, sizeof(io_send_op), 256);
+  core_pool_init(&s->block_pool, core_outq_block_size(), 64);
+  snprintf(s->tag, sizeof(s->tag), "shard %d", cfg->index);
+  pthread_mutex_init(&s->start_mu, NULL);
+  pthread_cond_init(&s->start_cv, NULL);
+  *out = s;
+  return 0;
+}
+
+static void arm_wake(io_shard *s) {
+  struct io_uring_sqe *sqe = io_get_sqe(s);
+  io_uring_prep_read(sqe, s->wake_fd, &s->wake_buf, sizeof(s->wake_buf), 0);
+  io_uring_sqe_set_data(sqe, &s->wake_op);
+  s->ops_in_flight++;
+}
+
+void io_shard_run_posted(io_shard *s) {
+  io_msg *m;
+  while ((m = core_mpmc_pop(&s->posted))) m->fn(m);
+}
+
+void io_shard_post(io_shard *s, io_msg *m) {
+  while (!core_mpmc_push(&s->posted, m)) sched_yield(); /* full: the shard is draining it */
+  /* seq_cst: orders our push before the load of `sleeping`; the shard orders its store of
+   * `sleeping` before its re-check of the queue. One of us sees the other. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&s->sleeping, memory_order_relaxed)) {
+    uint64_t one = 1;
+    ssize_t w = write(s->wake_fd, &one, sizeof(one));
+    (void)w; /* cannot fail: the counter would need 2^64-2 pending wake-ups */
+  }
+}
+
+static void on_stop(io_msg *m) {
+  io_shard *s = (io_shard *)((char *)m - offsetof(io_shard, stop_msg));
+  if (s->stopping) return;
+  s->stopping = true;
+  if (s->accept_armed) {
+    struct io_uring_sqe *sqe = io_get_sqe(s);
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->accept_op, 0);
+    io_uring_sqe_set_data(sqe, NULL);
+  }
+  io_close_all(s);
+}
+
+void io_shard_stop(io_shard *s) {
+  s->stop_msg.fn = on_stop;
+  io_shard_post(s, &s->stop_msg);
+}
+
+static void dispatch(io_shard *s, struct io_uring_cqe *cqe) {
+  io_op *op = io_uring_cqe_get_data(cqe);
+  if (!op) return; /* cancel requests and other fire-and-forget SQEs */
+  switch (op->type) {
+  case OP_ACCEPT:
+    io_on_accept(s, cqe);
+    break;
+  case OP_RECV:
+    io_on_recv((io_conn *)((char *)op - offsetof(io_conn, recv_op)), cqe);
+    break;
+  case OP_SEND:
+    io_on_send((io_send_op *)op, cqe);
+    break;
+  case OP_WAKE:
+    s->ops_in_flight--;
+    arm_wake(s); /* stays armed for the shard's life; queue_exit cancels the last one */
+    break;
+  }
+}
+
+/* Waits for completions, no longer than the next timer, unless work is already pending. */
+static void wait_events(io_shard *s) {
+  atomic_store_explicit(&s->sleeping, 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_seq_cst); /* pairs with io_shard_post's fence */
+  unsigned want = s->posted.enqueue_pos != s->posted.dequeue_pos ? 0 : 1;
+  int64_t tmo = core_timer_wheel_timeout(&s->timers);
+  int ret;
+  if (want && tmo >= 0) {
+    struct __kernel_timespec ts = {.tv_sec = tmo / 1000, .tv_nsec = (tmo % 1000) * 1000000};
+    struct io_uring_cqe *cqe;
+    ret = io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
+  } else {
+    ret = io_uring_submit_and_wait(&s->ring, want);
+  }
+  atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
+  if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+    LOG_ERROR("io_uring_enter: %s", strerror(-ret));
+}
+
+static void loop(io_shard *s) {
+  /* Stopping ends the loop once only the wake-up read is left in flight. */
+  while (!s->stopping || s->ops_in_flight > 1 || s->conns) {
+    wait_events(s);
+    unsigned head, n = 0;
+    struct io_uring_cqe *cqe;
+    io_uring_for_each_cqe(&s->ring, head, cqe) {
+      dispatch(s, cqe);
+      n++;
+    }
+    io_uring_cq_advance(&s->ring, n);
+    io_shard_run_posted(s);
+    core_timer_wheel_advance(&s->timers, core_now_ms());
+    if (s->cfg.handler->after_batch) s->cfg.handler->after_batch(s->cfg.ctx);
+    io_flush_all(s);
+  }
+}
+
+static void *shard_main(void *arg) {
+  io_shard *s = arg;
+  t_shard = s;
+  core_log_set_tag(s->tag);
+  if (s->cfg.cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(s->cfg.cpu, &set);
+    int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    if (err) LOG_WARN("cannot pin to CPU %d: %s", s->cfg.cpu, strerror(err));
+  }
+  int err = io_ring_setup(&s->ring, s->cfg.ring_entries, s->cfg.ring_entries * 8, s->start_why,
+                          sizeof(s->start_why));
+  if (err == 0) {
+    err = io_bufring_init(&s->bufs, &s->ring, RECV_BGID, s->cfg.recv_buffers,
+                          s->cfg.recv_buffer_size);
+    if (err < 0) {
+      snprintf(s->start_why, sizeof(s->start_why), "cannot register the recv buffer ring: %s",
+               strerror(-err));
+      io_uring_queue_exit(&s->ring);
+    }
+  }
+  pthread_mutex_lock(&s->start_mu);
+  s->start_err = err;
+  pthread_cond_signal(&s->start_cv);
+  pthread_mutex_unlock(&s->start_mu);
+  if (err < 0) return NULL;
+
+  core_timer_wheel_init(&s->timers, core_now_ms());
+  io_accept_arm(s);
+  arm_wake(s);
+  loop(s);
+  io_bufring_dispose(&s->bufs, &s->ring);
+  io_uring_queue_exit(&s->ring);
+  return NULL;
+}
+
+int io_shard_start(io_shard *s, char *why, size_t why_len) {
+  s->start_err = 1;
+  int err = pthread_create(&s->thread, NULL, shard_main, s);
+  if (err) {
+    snprintf(why, why_len, "cannot start shard thread: %s", strerror(err));
+    return -err;
+  }
+  s->started = true;
+  pthread_mutex_lock(&s->start_mu);
+  while (s->start_err == 1) pthread_cond_wait(&s->start_cv, &s->start_mu);
+  err = s->start_err;
+  pthread_mutex_unlock(&s->start_mu);
+  if (err < 0) snprintf(why, why_len, "%s", s->start_why);
+  return err;
+}
+
+void io_shard_join(io_shard *s) {
+  if (s->started) pthread_join(s->thread, NULL);
+  s->started = false;
+}
+
+void io_shard_free(io_shard *s) {
+  if (!s) return;
+  if (s->cfg.listen_fd >= 0) close(s->cfg.listen_fd);
+  close(s->wake_fd);
+  core_pool_dispose(&s->conn_pool);
+  core_pool_dispose(&s->send_pool);
+  core_pool_dispose(&s->block_pool);
+  pthread_mutex_destroy(&s->start_mu);
+  pthread_cond_destroy(&s->start_cv);
+  free(s);
+}

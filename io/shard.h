@@ -1,0 +1,92 @@
+/* The shard: one thread, one io_uring ring, one listener, its connections. This is io's whole
+ * interface to the layer above, which sees connections as plaintext byte streams.
+ *
+ * Loop turn: submit and wait → run every completion (accepts, received bytes, finished sends,
+ * wake-ups, timers) → `after_batch` (the layer above drains its handler queue) → flush: each
+ * connection marked with io_conn_flush() produces its output, and gets one send. */
+#ifndef URPC_IO_SHARD_H
+#define URPC_IO_SHARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/outq.h"
+#include "core/pool.h"
+#include "core/timer_wheel.h"
+
+typedef struct io_shard io_shard;
+typedef struct io_conn io_conn;
+
+/* What the layer above does with connections. All callbacks run on the shard thread. */
+typedef struct io_handler {
+  /* A connection was accepted. Returns its state, or NULL to refuse (it is closed). */
+  void *(*conn_open)(void *ctx, io_conn *c);
+  /* Bytes arrived. Returns 0 to go on, negative to close the connection now. */
+  int (*conn_recv)(void *state, const uint8_t *p, size_t n);
+  /* Output may be written: append it to `out`. Returns 0, IO_CLOSE_AFTER_SEND to close once
+   * everything queued is sent, or negative to close now. */
+  int (*conn_produce)(void *state, core_outq *out);
+  /* The connection is gone: release `state`. Called exactly once per opened connection. */
+  void (*conn_closed)(void *state);
+  /* After each batch of completions, before the flush. May be NULL. */
+  void (*after_batch)(void *ctx);
+} io_handler;
+
+#define IO_CLOSE_AFTER_SEND 1
+
+typedef struct io_shard_config {
+  int index;             /* shard number, for logs and stats */
+  int cpu;               /* CPU to pin the thread to, or -1 */
+  int listen_fd;         /* bound, listening, non-blocking; the shard owns it from start */
+  const io_handler *handler;
+  void *ctx;             /* passed to conn_open and after_batch */
+  unsigned ring_entries; /* SQ size; 0 = default */
+  unsigned recv_buffers; /* provided buffers (power of two); 0 = default */
+  unsigned recv_buffer_size;
+  size_t out_soft_cap; /* stop producing output for a connection above this many unsent bytes */
+} io_shard_config;
+
+typedef struct io_shard_stats {
+  uint64_t accepted;  /* connections accepted */
+  uint64_t open;      /* connections open now */
+  uint64_t bytes_in, bytes_out;
+  uint64_t enobufs;   /* recv re-armed because the buffer ring ran dry */
+} io_shard_stats;
+
+/* A message for the shard thread: embed it in your object, set `fn`, post it. */
+typedef struct io_msg {
+  void (*fn)(struct io_msg *m);
+} io_msg;
+
+/* Allocates a shard; nothing runs yet. Returns 0 or -errno. */
+int io_shard_new(const io_shard_config *cfg, io_shard **out);
+/* Starts the thread and waits until its ring is up. Returns 0, or -errno with one line naming
+ * the cause and the fix in `why`. */
+int io_shard_start(io_shard *s, char *why, size_t why_len);
+/* Any thread: runs m->fn(m) on the shard thread soon. The shard must be running. */
+void io_shard_post(io_shard *s, io_msg *m);
+/* Any thread: closes the listener and every connection, then ends the thread. */
+void io_shard_stop(io_shard *s);
+/* Waits for the thread to end. */
+void io_shard_join(io_shard *s);
+/* After join: runs messages posted since the thread ended, on the calling thread. */
+void io_shard_run_posted(io_shard *s);
+/* Frees a joined (or never started) shard. */
+void io_shard_free(io_shard *s);
+
+/* The shard whose thread this is, or NULL on any other thread. */
+io_shard *io_shard_current(void);
+int io_shard_index(const io_shard *s);
+/* Shard thread only: */
+core_timer_wheel *io_shard_timers(io_shard *s);
+io_shard_stats io_shard_get_stats(const io_shard *s); /* after join, or on the shard thread */
+
+/* Shard thread only: ask for conn_produce at the end of this loop turn. */
+void io_conn_flush(io_conn *c);
+/* Shard thread only, never from inside this connection's own callbacks (return a negative
+ * code there instead): closes the connection; conn_closed follows at once. */
+void io_conn_close(io_conn *c);
+io_shard *io_conn_shard(const io_conn *c);
+
+#endif

@@ -1,0 +1,379 @@
+/* HTTP/2 for one connection: an nghttp2 server session fed with received bytes
+ * (nghttp2_session_mem_recv) and drained into the connection's output queue at flush time.
+ * Sans-IO: the only contact with io/ is the io_conn handle used to ask for a flush.
+ *
+ * gRPC request rules (path, method, content-type, grpc-timeout, grpc-encoding, message
+ * framing) are checked as the headers and DATA arrive; the response is HEADERS, one DATA frame
+ * per message (payload by reference when large), and trailers, or a Trailers-Only HEADERS. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "rpc/percent.h"
+#include "rpc/rpc_impl.h"
+#include "rpc/timeout.h"
+
+#define COPY_PAYLOAD_MAX 1024 /* smaller DATA payloads are copied: cheaper than a reference */
+#define CONN_WINDOW      (1 << 20)
+
+#define NV(n, v, flags)                                                                         \
+  { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, (flags) }
+#define NOCOPY (NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE)
+
+static const char *const status_text[] = {"0", "1", "2",  "3",  "4",  "5",  "6",  "7", "8",
+                                          "9", "10", "11", "12", "13", "14", "15", "16"};
+
+static bool name_is(const uint8_t *name, size_t len, const char *lit) {
+  return strlen(lit) == len && memcmp(name, lit, len) == 0;
+}
+
+/* "application/grpc" exactly, or followed by '+' (e.g. +proto) or ';' (parameters). */
+static bool grpc_content_type(const uint8_t *v, size_t n) {
+  static const char ct[] = "application/grpc";
+  size_t l = sizeof(ct) - 1;
+  if (n < l || memcmp(v, ct, l) != 0) return false;
+  return n == l || v[l] == '+' || v[l] == ';';
+}
+
+/* A message for the client, formatted into the call's arena (a static fallback if full). */
+static const char *call_printf(urpc_call *call, const char *fallback, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static const char *call_printf(urpc_call *call, const char *fallback, const char *fmt, ...) {
+  char *buf = core_arena_alloc(&call->arena, 256);
+  if (!buf) return fallback;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, 256, fmt, ap);
+  va_end(ap);
+  return buf;
+}
+
+/* Remembers the first problem found in the headers; answered once they are complete. */
+static void header_error(urpc_call *call, urpc_status_code code, const char *msg) {
+  if (call->status) return;
+  call->status = code;
+  call->status_msg = msg;
+}
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
+  rpc_conn *conn = ud;
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  urpc_call *call = rpc_call_new(conn, frame->hd.stream_id);
+  if (!call) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM(INTERNAL_ERROR) */
+  nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
+  return 0;
+}
+
+static void on_path(urpc_call *call, const uint8_t *v, size_t n) {
+  call->method = rpc_registry_find(&call->sh->server->registry, (const char *)v, n);
+  if (call->method) return;
+  header_error(call, URPC_STATUS_UNIMPLEMENTED,
+               call_printf(call, "unknown method", "unknown method %.*s", (int)(n > 200 ? 200 : n),
+                           (const char *)v));
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *ud) {
+  (void)flags, (void)ud;
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  urpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+  if (!call) return 0;
+  /* nghttp2 1.52 has no cap on a received header list: enforce ours (RFC 9113 sizing). */
+  call->header_bytes += (uint32_t)(namelen + valuelen + 32);
+  if (call->header_bytes > RPC_HEADER_LIST_MAX) {
+    header_error(call, URPC_STATUS_RESOURCE_EXHAUSTED, "request header list too large");
+    return 0;
+  }
+  if (name_is(name, namelen, ":path")) {
+    on_path(call, value, valuelen);
+  } else if (name_is(name, namelen, ":method")) {
+    call->bad_method = !name_is(value, valuelen, "POST");
+  } else if (name_is(name, namelen, "content-type")) {
+    call->bad_content_type = !grpc_content_type(value, valuelen);
+  } else if (name_is(name, namelen, "grpc-timeout")) {
+    int64_t ns;
+    if (rpc_timeout_parse((const char *)value, valuelen, &ns) < 0)
+      header_error(call, URPC_STATUS_INTERNAL, "malformed grpc-timeout");
+  } else if (name_is(name, namelen, "grpc-encoding")) {
+    if (!name_is(value, valuelen, "identity"))
+      header_error(call, URPC_STATUS_UNIMPLEMENTED,
+                   call_printf(call, "unsupported grpc-encoding",
+                               "grpc-encoding %.*s is not supported (identity only)",
+                               (int)(valuelen > 64 ? 64 : valuelen), (const char *)value));
+  }
+  return 0;
+}
+
+/* Headers complete: answer now anything that needs no handler. */
+static void on_request_headers(urpc_call *call) {
+  if (call->bad_method) {
+    rpc_call_http_error(call, 405);
+  } else if (call->bad_content_type) {
+    rpc_call_http_error(call, 415);
+  } else if (call->status) {
+    urpc_status_code code = call->status;
+    call->status = URPC_STATUS_OK;
+    rpc_call_fail_now(call, code, call->status_msg);
+  } else if (!call->method) {
+    rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED, "missing :path");
+  }
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
+  (void)ud;
+  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+  urpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+  if (!call) return 0;
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+    on_request_headers(call);
+  if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) rpc_call_dispatch(call);
+  return 0;
+}
+
+static void *frame_alloc(void *ud, size_t size) {
+  return core_arena_alloc(&((urpc_call *)ud)->arena, size);
+}
+
+static int on_message(void *ud, uint8_t *msg, size_t len, bool compressed) {
+  urpc_call *call = ud;
+  if (compressed) {
+    rpc_call_fail_now(call, URPC_STATUS_INTERNAL,
+                      "compressed message without grpc-encoding");
+    return -1;
+  }
+  if (++call->n_msgs > 1) {
+    rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED,
+                      "unary method needs exactly one request message, got more");
+    return -1;
+  }
+  call->req = msg;
+  call->req_len = len;
+  return 0;
+}
+
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+                         const uint8_t *data, size_t len, void *ud) {
+  (void)flags, (void)ud;
+  urpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
+  if (!call || call->answered) return 0;
+  int rc = rpc_frame_feed(&call->reader, data, len, frame_alloc, on_message, call);
+  if (rc == RPC_FRAME_TOO_LARGE) {
+    rpc_call_fail_now(call, URPC_STATUS_RESOURCE_EXHAUSTED,
+                      call_printf(call, "received message larger than max",
+                                  "received message larger than max (%u vs. %u)",
+                                  call->reader.last_len, call->reader.max_len));
+  } else if (rc == RPC_FRAME_BAD_FLAG) {
+    rpc_call_fail_now(call, URPC_STATUS_INTERNAL, "bad message flag");
+  } else if (rc == RPC_FRAME_NOMEM) {
+    rpc_call_fail_now(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory for the request");
+  }
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
+                           void *ud) {
+  (void)error_code, (void)ud;
+  urpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
+  if (call) rpc_call_stream_closed(call);
+  return 0;
+}
+
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
+  (void)ud;
+  /* Our side ended the stream while the client still sends: tell it to stop (RFC 9113 8.1). */
+  if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+      nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                              NGHTTP2_NO_ERROR);
+  return 0;
+}
+
+static ssize_t on_send(nghttp2_session *session, const uint8_t *data, size_t len, int flags,
+                       void *ud) {
+  (void)session, (void)flags;
+  rpc_conn *conn = ud;
+  return core_outq_copy(conn->out, data, len) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : (ssize_t)len;
+}
+
+static void release_call_ref(void *arg) { rpc_call_unref(arg); }
+
+static int on_send_data(nghttp2_session *session, nghttp2_frame *frame, const uint8_t *framehd,
+                        size_t length, nghttp2_data_source *source, void *ud) {
+  (void)session, (void)frame;
+  rpc_conn *conn = ud;
+  urpc_call *call = source->ptr;
+  const uint8_t *p = call->resp + call->resp_pos;
+  call->resp_pos += length;
+  if (core_outq_copy(conn->out, framehd, 9) < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  if (length <= COPY_PAYLOAD_MAX)
+    return core_outq_copy(conn->out, p, length) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+  call->refs++; /* the arena holding the payload lives until the bytes are on the socket */
+  return core_outq_ref(conn->out, p, length, release_call_ref, call) < 0
+             ? NGHTTP2_ERR_CALLBACK_FAILURE
+             : 0;
+}
+
+int rpc_h2_callbacks_new(nghttp2_session_callbacks **out) {
+  nghttp2_session_callbacks *cb;
+  if (nghttp2_session_callbacks_new(&cb) != 0) return -ENOMEM;
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+  nghttp2_session_callbacks_set_send_callback(cb, on_send);
+  nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
+  *out = cb;
+  return 0;
+}
+
+int rpc_h2_option_new(const urpc_server_options *o, nghttp2_option **out) {
+  nghttp2_option *opt;
+  if (nghttp2_option_new(&opt) != 0) return -ENOMEM;
+  (void)o; /* rapid-reset and CONTINUATION-flood limits: Debian's backported defaults */
+  *out = opt;
+  return 0;
+}
+
+/* ---- response ---- */
+
+static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                             size_t length, uint32_t *data_flags, nghttp2_data_source *source,
+                             void *ud);
+
+static void submit_trailers(nghttp2_session *session, urpc_call *call) {
+  nghttp2_nv nv[2] = {NV("grpc-status", "0", NOCOPY)};
+  size_t n = 1;
+  nv[0].value = (uint8_t *)status_text[call->status];
+  nv[0].valuelen = strlen(status_text[call->status]);
+  nghttp2_submit_trailer(session, call->stream_id, nv, n);
+}
+
+static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                             size_t length, uint32_t *data_flags, nghttp2_data_source *source,
+                             void *ud) {
+  (void)stream_id, (void)buf, (void)ud;
+  urpc_call *call = source->ptr;
+  size_t left = call->resp_len - call->resp_pos;
+  size_t n = left < length ? left : length;
+  *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n == left) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    submit_trailers(session, call);
+  }
+  return (ssize_t)n;
+}
+
+static int respond_http_error(rpc_conn *conn, urpc_call *call) {
+  nghttp2_nv nv[] = {NV(":status", "415", NOCOPY)};
+  if (call->http_status == 405) nv[0].value = (uint8_t *)"405";
+  return nghttp2_submit_response(conn->h2, call->stream_id, nv, 1, NULL);
+}
+
+static int respond_trailers_only(rpc_conn *conn, urpc_call *call) {
+  nghttp2_nv nv[4] = {NV(":status", "200", NOCOPY),
+                      NV("content-type", "application/grpc", NOCOPY),
+                      NV("grpc-status", "0", NOCOPY), NV("grpc-message", "", NOCOPY)};
+  size_t n = 3;
+  nv[2].value = (uint8_t *)status_text[call->status];
+  nv[2].valuelen = strlen(status_text[call->status]);
+  if (call->status_msg && *call->status_msg) {
+    size_t len = strlen(call->status_msg);
+    size_t enc = rpc_percent_encoded_len(call->status_msg, len);
+    char *out = core_arena_alloc(&call->arena, enc);
+    if (out) {
+      rpc_percent_encode(call->status_msg, len, out);
+      nv[3].value = (uint8_t *)out;
+      nv[3].valuelen = enc;
+      n = 4;
+    }
+  }
+  return nghttp2_submit_response(conn->h2, call->stream_id, nv, n, NULL);
+}
+
+void rpc_conn_respond(urpc_call *call) {
+  rpc_conn *conn = call->conn;
+  int rv;
+  if (call->http_status) {
+    rv = respond_http_error(conn, call);
+    call->sh->stats.calls_failed++;
+  } else if (!call->resp) {
+    rv = respond_trailers_only(conn, call);
+    call->sh->stats.calls_failed++;
+  } else {
+    static const nghttp2_nv nv[] = {NV(":status", "200", NOCOPY),
+                                    NV("content-type", "application/grpc", NOCOPY)};
+    nghttp2_data_provider prd = {.source.ptr = call, .read_callback = read_response};
+    rv = nghttp2_submit_response(conn->h2, call->stream_id, nv, 2, &prd);
+    call->sh->stats.calls_ok++;
+  }
+  if (rv != 0) LOG_DEBUG("stream %d: cannot respond: %s", call->stream_id, nghttp2_strerror(rv));
+  io_conn_flush(conn->io);
+}
+
+/* ---- connection glue (io_handler) ---- */
+
+void *rpc_conn_open(void *ctx, io_conn *io) {
+  rpc_shard *sh = ctx;
+  rpc_conn *conn = core_pool_get(&sh->conn_pool);
+  if (!conn) return NULL;
+  memset(conn, 0, sizeof(*conn));
+  conn->io = io;
+  conn->sh = sh;
+  urpc_server *srv = sh->server;
+  if (nghttp2_session_server_new3(&conn->h2, srv->h2_callbacks, conn, srv->h2_option,
+                                  &sh->h2_mem) != 0) {
+    core_pool_put(&sh->conn_pool, conn);
+    return NULL;
+  }
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, srv->opts.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, RPC_HEADER_LIST_MAX},
+      /* gRPC clients do not use RFC 7540 priorities: nghttp2 then keeps no priority tree. */
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+  };
+  nghttp2_submit_settings(conn->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
+  nghttp2_session_set_local_window_size(conn->h2, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
+  return conn;
+}
+
+int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
+  rpc_conn *conn = state;
+  if (conn->closing) return 0;
+  ssize_t rv = nghttp2_session_mem_recv(conn->h2, p, n);
+  if (rv < 0) {
+    /* nghttp2 has queued a GOAWAY where the protocol calls for one: send it, then close. */
+    LOG_DEBUG("closing connection: %s", nghttp2_strerror((int)rv));
+    conn->closing = true;
+    io_conn_flush(conn->io);
+    return 0;
+  }
+  if (nghttp2_session_want_write(conn->h2)) io_conn_flush(conn->io);
+  return 0;
+}
+
+int rpc_conn_produce(void *state, core_outq *out) {
+  rpc_conn *conn = state;
+  conn->out = out;
+  int rv = nghttp2_session_send(conn->h2);
+  conn->out = NULL;
+  if (rv != 0) return -1;
+  if (conn->closing ||
+      (!nghttp2_session_want_read(conn->h2) && !nghttp2_session_want_write(conn->h2)))
+    return IO_CLOSE_AFTER_SEND;
+  return 0;
+}
+
+void rpc_conn_closed(void *state) {
+  rpc_conn *conn = state;
+  /* Calls still open lose their stream: their handlers see them cancelled. */
+  while (conn->calls) {
+    urpc_call *call = conn->calls;
+    rpc_call_stream_closed(call);
+  }
+  nghttp2_session_del(conn->h2);
+  core_pool_put(&conn->sh->conn_pool, conn);
+}

@@ -1,0 +1,37 @@
+/* The service registry: "/package.Service/Method" → method, built from protoc-c descriptors
+ * before the server starts and read-only after, so every shard reads it without locks. */
+#ifndef URPC_RPC_REGISTRY_H
+#define URPC_RPC_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rpc/uringrpc.h"
+
+typedef struct rpc_method {
+  char *path; /* "/package.Service/Method", owned */
+  size_t path_len;
+  const ProtobufCServiceDescriptor *service;
+  const ProtobufCMethodDescriptor *desc;
+  urpc_unary_handler handler;
+  void *user;
+  unsigned flags;
+} rpc_method;
+
+typedef struct rpc_registry {
+  rpc_method **slots; /* open addressing, linear probing; cap is a power of two */
+  size_t cap, count;
+  const ProtobufCServiceDescriptor **services;
+  size_t n_services;
+} rpc_registry;
+
+void rpc_registry_init(rpc_registry *r);
+void rpc_registry_dispose(rpc_registry *r);
+/* See urpc_server_add_service(). */
+int rpc_registry_add(rpc_registry *r, const ProtobufCServiceDescriptor *service,
+                     const urpc_method *methods, size_t n);
+const rpc_method *rpc_registry_find(const rpc_registry *r, const char *path, size_t len);
+/* Whether a service of that full name ("package.Service") is registered. */
+bool rpc_registry_has_service(const rpc_registry *r, const char *name, size_t len);
+
+#endif

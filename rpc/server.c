@@ -1,0 +1,177 @@
+/* The public server: options, registration, start (bind every shard's listener, start the
+ * shards and their workers), stop, wait and counters. */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/cpu.h"
+#include "core/log.h"
+#include "io/listener.h"
+#include "io/signals.h"
+#include "rpc/rpc_impl.h"
+
+#define MAX_SHARDS 1024
+
+static const io_handler rpc_io_handler = {
+    .conn_open = rpc_conn_open,
+    .conn_recv = rpc_conn_recv,
+    .conn_produce = rpc_conn_produce,
+    .conn_closed = rpc_conn_closed,
+    .after_batch = rpc_shard_after_batch,
+};
+
+void urpc_server_options_init(urpc_server_options *o) {
+  memset(o, 0, sizeof(*o));
+  o->listen = "[::]:50051";
+  o->workers_per_shard = 1;
+  o->pin_shards = true;
+  o->max_recv_message = 4u << 20;
+  o->max_concurrent_streams = 1000;
+  o->health = true;
+}
+
+int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
+  if (!o || !o->listen || o->shards < 0 || o->shards > MAX_SHARDS || o->workers_per_shard < 0 ||
+      o->max_recv_message == 0 || o->max_recv_message > UINT32_MAX ||
+      o->max_concurrent_streams == 0)
+    return -EINVAL;
+  urpc_server *s = calloc(1, sizeof(*s));
+  if (!s) return -ENOMEM;
+  s->opts = *o;
+  s->listen = strdup(o->listen);
+  s->opts.listen = s->listen;
+  rpc_registry_init(&s->registry);
+  if (!s->listen || rpc_h2_callbacks_new(&s->h2_callbacks) < 0 ||
+      rpc_h2_option_new(&s->opts, &s->h2_option) < 0) {
+    urpc_server_free(s);
+    return -ENOMEM;
+  }
+  *out = s;
+  return 0;
+}
+
+int urpc_server_add_service(urpc_server *s, const ProtobufCServiceDescriptor *service,
+                            const urpc_method *methods, size_t n_methods) {
+  if (s->started) return -EBUSY;
+  return rpc_registry_add(&s->registry, service, methods, n_methods);
+}
+
+static bool any_blocking(const rpc_registry *r) {
+  for (size_t i = 0; i < r->cap; i++)
+    if (r->slots[i] && (r->slots[i]->flags & URPC_METHOD_BLOCKING)) return true;
+  return false;
+}
+
+static int start_shards(urpc_server *s, int *fds, char *why, size_t why_len) {
+  int cpus[CPU_SETSIZE];
+  int n_cpus = core_cpu_affinity(cpus, CPU_SETSIZE);
+  bool workers = any_blocking(&s->registry);
+  for (int i = 0; i < s->n_shards; i++) {
+    rpc_shard *sh = &s->shards[i];
+    int err = rpc_shard_init(sh, s, i);
+    io_shard_config cfg = {
+        .index = i,
+        .cpu = s->opts.pin_shards && n_cpus > 0 ? cpus[i % n_cpus] : -1,
+        .listen_fd = fds[i],
+        .handler = &rpc_io_handler,
+        .ctx = sh,
+    };
+    if (!err) err = io_shard_new(&cfg, &sh->io);
+    if (err) {
+      snprintf(why, why_len, "cannot create shard %d: %s", i, strerror(-err));
+      return err;
+    }
+    fds[i] = -1; /* the shard owns it now */
+    if (workers && (err = rpc_shard_start_workers(sh)) < 0) {
+      snprintf(why, why_len, "cannot start worker threads: %s", strerror(-err));
+      return err;
+    }
+    if ((err = io_shard_start(sh->io, why, why_len)) < 0) return err;
+  }
+  return 0;
+}
+
+int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
+  if (s->started) return -EBUSY;
+  if (s->opts.health) {
+    int err = rpc_health_register(s);
+    if (err < 0) {
+      snprintf(why, why_len, "cannot register the health service: %s", strerror(-err));
+      return err;
+    }
+  }
+  s->n_shards = s->opts.shards ? s->opts.shards : core_cpu_default_count();
+  s->shards = calloc((size_t)s->n_shards, sizeof(*s->shards));
+  int *fds = malloc((size_t)s->n_shards * sizeof(int));
+  if (!s->shards || !fds) {
+    free(fds);
+    snprintf(why, why_len, "out of memory");
+    return -ENOMEM;
+  }
+  int err = io_listen_group(s->opts.listen, s->n_shards, fds, s->bound, sizeof(s->bound), why,
+                            why_len);
+  if (err == 0) err = start_shards(s, fds, why, why_len);
+  s->started = true; /* even partly: stop and wait undo what did start */
+  if (err < 0) {
+    for (int i = 0; i < s->n_shards; i++)
+      if (fds[i] >= 0 && !s->shards[i].io) close(fds[i]);
+    urpc_server_stop(s);
+    urpc_server_wait(s);
+  }
+  free(fds);
+  return err;
+}
+
+const char *urpc_server_address(const urpc_server *s) { return s->bound; }
+int urpc_server_shard_count(const urpc_server *s) { return s->n_shards; }
+
+void urpc_server_stop(urpc_server *s) {
+  for (int i = 0; i < s->n_shards; i++)
+    if (s->shards[i].io) io_shard_stop(s->shards[i].io);
+}
+
+static void run_leftover_messages(urpc_server *s);
+
+void urpc_server_wait(urpc_server *s) {
+  for (int i = 0; i < s->n_shards; i++)
+    if (s->shards[i].io) io_shard_join(s->shards[i].io);
+  for (int i = 0; i < s->n_shards; i++) rpc_shard_stop_workers(&s->shards[i]);
+  run_leftover_messages(s);
+}
+
+/* Replies that workers or other threads posted after a shard stopped: their connections are
+ * gone, so finishing them only releases the calls. No shard thread runs any more. */
+static void run_leftover_messages(urpc_server *s) {
+  for (int i = 0; i < s->n_shards; i++)
+    if (s->shards[i].io) io_shard_run_posted(s->shards[i].io);
+}
+
+int urpc_server_shard_stats(const urpc_server *s, int i, urpc_shard_stats *out) {
+  if (i < 0 || i >= s->n_shards || !s->shards[i].io) return -EINVAL;
+  *out = s->shards[i].stats;
+  io_shard_stats io = io_shard_get_stats(s->shards[i].io);
+  out->connections = io.accepted;
+  out->bytes_in = io.bytes_in;
+  out->bytes_out = io.bytes_out;
+  return 0;
+}
+
+void urpc_server_free(urpc_server *s) {
+  if (!s) return;
+  for (int i = 0; s->shards && i < s->n_shards; i++) {
+    if (s->shards[i].io) io_shard_free(s->shards[i].io);
+    if (s->shards[i].server) rpc_shard_dispose(&s->shards[i]);
+  }
+  free(s->shards);
+  rpc_registry_dispose(&s->registry);
+  if (s->h2_callbacks) nghttp2_session_callbacks_del(s->h2_callbacks);
+  if (s->h2_option) nghttp2_option_del(s->h2_option);
+  free(s->listen);
+  free(s);
+}
+
+int urpc_signals_open(void) { return io_signals_open(); }
+int urpc_signals_wait(int handle) { return io_signals_wait(handle); }

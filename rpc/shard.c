@@ -1,0 +1,112 @@
+/* rpc's side of a shard: its pools, its handler queues and worker threads, and nghttp2's
+ * allocator. The shard thread pushes complete calls; handlers run after each batch on the
+ * shard thread, or on a worker for blocking methods. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "rpc/rpc_impl.h"
+
+/* nghttp2's allocations are counted per shard (malloc itself keeps per-thread arenas). */
+static void *h2_malloc(size_t size, void *ud) {
+  void *p = malloc(size);
+  if (p) ((rpc_shard *)ud)->h2_bytes += malloc_usable_size(p);
+  return p;
+}
+static void h2_free(void *p, void *ud) {
+  if (!p) return;
+  ((rpc_shard *)ud)->h2_bytes -= malloc_usable_size(p);
+  free(p);
+}
+static void *h2_calloc(size_t n, size_t size, void *ud) {
+  void *p = calloc(n, size);
+  if (p) ((rpc_shard *)ud)->h2_bytes += malloc_usable_size(p);
+  return p;
+}
+static void *h2_realloc(void *p, size_t size, void *ud) {
+  rpc_shard *sh = ud;
+  size_t old = p ? malloc_usable_size(p) : 0;
+  void *q = realloc(p, size);
+  if (q || size == 0) sh->h2_bytes -= old;
+  if (q) sh->h2_bytes += malloc_usable_size(q);
+  return q;
+}
+
+int rpc_shard_init(rpc_shard *sh, urpc_server *server, int index) {
+  memset(sh, 0, sizeof(*sh));
+  sh->server = server;
+  sh->index = index;
+  core_pool_init(&sh->call_pool, sizeof(urpc_call), 4096);
+  core_pool_init(&sh->conn_pool, sizeof(rpc_conn), 1024);
+  core_spsc_init(&sh->inline_q, sh->inline_slots, RPC_INLINE_Q);
+  core_mpmc_init(&sh->work_q, sh->work_cells, RPC_WORK_Q);
+  if (sem_init(&sh->work_sem, 0, 0) < 0) return -errno;
+  sh->h2_mem = (nghttp2_mem){sh, h2_malloc, h2_free, h2_calloc, h2_realloc};
+  return 0;
+}
+
+void rpc_shard_dispose(rpc_shard *sh) {
+  if (sh->live_calls) LOG_WARN("%llu calls still live at shutdown", (unsigned long long)sh->live_calls);
+  core_pool_dispose(&sh->call_pool);
+  core_pool_dispose(&sh->conn_pool);
+  sem_destroy(&sh->work_sem);
+  free(sh->workers);
+}
+
+static void *worker_main(void *arg) {
+  rpc_shard *sh = arg;
+  char tag[24];
+  snprintf(tag, sizeof(tag), "worker %d", sh->index);
+  core_log_set_tag(tag);
+  for (;;) {
+    while (sem_wait(&sh->work_sem) < 0 && errno == EINTR) {
+    }
+    urpc_call *call = core_mpmc_pop(&sh->work_q);
+    if (call) rpc_call_run(call);
+    else if (atomic_load(&sh->workers_stop)) return NULL;
+  }
+}
+
+int rpc_shard_start_workers(rpc_shard *sh) {
+  int n = sh->server->opts.workers_per_shard;
+  sh->workers = calloc((size_t)n, sizeof(*sh->workers));
+  if (n && !sh->workers) return -ENOMEM;
+  for (int i = 0; i < n; i++) {
+    int err = pthread_create(&sh->workers[i], NULL, worker_main, sh);
+    if (err) return -err;
+    sh->n_workers++;
+  }
+  return 0;
+}
+
+void rpc_shard_stop_workers(rpc_shard *sh) {
+  atomic_store(&sh->workers_stop, true);
+  for (int i = 0; i < sh->n_workers; i++) sem_post(&sh->work_sem);
+  for (int i = 0; i < sh->n_workers; i++) pthread_join(sh->workers[i], NULL);
+  sh->n_workers = 0;
+}
+
+void rpc_shard_after_batch(void *ctx) {
+  rpc_shard *sh = ctx;
+  urpc_call *call;
+  while ((call = core_spsc_pop(&sh->inline_q))) rpc_call_run(call);
+}
+
+void rpc_shard_enqueue(rpc_shard *sh, urpc_call *call) {
+  if ((call->method->flags & URPC_METHOD_BLOCKING) && sh->n_workers > 0) {
+    if (core_mpmc_push(&sh->work_q, call)) {
+      sem_post(&sh->work_sem);
+      return;
+    }
+    /* Every worker is busy and the queue is full: shed load rather than queue without end. */
+    call->with_handler = 0;
+    call->answered = 0;
+    rpc_call_fail_now(call, URPC_STATUS_RESOURCE_EXHAUSTED, "server busy: worker queue full");
+    rpc_call_unref(call);
+    return;
+  }
+  while (!core_spsc_push(&sh->inline_q, call)) rpc_shard_after_batch(sh); /* a huge batch */
+}

@@ -1,0 +1,145 @@
+/* uringrpc: a gRPC server on io_uring. This is the whole public API.
+ *
+ * A server is a set of shards, one thread each, each with its own io_uring ring, listener and
+ * connections. Services are registered from protoc-c's generated ProtobufCServiceDescriptor
+ * before the server starts; a handler runs for each call, on the shard thread by default (it
+ * must not block) or, for methods registered URPC_METHOD_BLOCKING, on one of the shard's
+ * worker threads. A handler finishes the call exactly once, with urpc_call_reply() or
+ * urpc_call_fail(), then or later and from any thread.
+ *
+ * Errors: functions return 0 or a negative errno-style code. */
+#ifndef URINGRPC_H
+#define URINGRPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define URPC_VERSION_STRING "0.1.0"
+
+/* gRPC status codes (grpc doc/statuscodes.md). */
+typedef enum urpc_status_code {
+  URPC_STATUS_OK = 0,
+  URPC_STATUS_CANCELLED = 1,
+  URPC_STATUS_UNKNOWN = 2,
+  URPC_STATUS_INVALID_ARGUMENT = 3,
+  URPC_STATUS_DEADLINE_EXCEEDED = 4,
+  URPC_STATUS_NOT_FOUND = 5,
+  URPC_STATUS_ALREADY_EXISTS = 6,
+  URPC_STATUS_PERMISSION_DENIED = 7,
+  URPC_STATUS_RESOURCE_EXHAUSTED = 8,
+  URPC_STATUS_FAILED_PRECONDITION = 9,
+  URPC_STATUS_ABORTED = 10,
+  URPC_STATUS_OUT_OF_RANGE = 11,
+  URPC_STATUS_UNIMPLEMENTED = 12,
+  URPC_STATUS_INTERNAL = 13,
+  URPC_STATUS_UNAVAILABLE = 14,
+  URPC_STATUS_DATA_LOSS = 15,
+  URPC_STATUS_UNAUTHENTICATED = 16,
+} urpc_status_code;
+
+typedef struct urpc_server urpc_server;
+/* One RPC. Valid from the handler's start until the call is finished (reply or fail). */
+typedef struct urpc_call urpc_call;
+
+/* A unary handler. `request` is unpacked into the call's arena and lives as long as the call.
+ * `user` is the pointer given at registration. */
+typedef void (*urpc_unary_handler)(urpc_call *call, const ProtobufCMessage *request, void *user);
+
+enum urpc_method_flags {
+  /* The handler may block: it runs on a worker thread of the call's shard. */
+  URPC_METHOD_BLOCKING = 1u << 0,
+};
+
+/* A method's handler, named as in the .proto (e.g. "SayHello"). */
+typedef struct urpc_method {
+  const char *name;
+  urpc_unary_handler handler;
+  void *user;
+  unsigned flags; /* urpc_method_flags */
+} urpc_method;
+
+typedef struct urpc_server_options {
+  const char *listen;              /* "HOST:PORT", default "[::]:50051"; port 0 picks one */
+  int shards;                      /* 0 (default): one per CPU of the affinity mask, capped by
+                                      the cgroup CPU quota */
+  int workers_per_shard;           /* threads per shard for blocking methods; default 1 */
+  bool pin_shards;                 /* pin shard i to the i-th CPU of the mask; default true */
+  size_t max_recv_message;         /* bytes; default 4 MiB */
+  uint32_t max_concurrent_streams; /* per connection; default 1000 */
+  bool health;                     /* serve grpc.health.v1.Health; default true */
+} urpc_server_options;
+
+/* Per-shard counters, readable after urpc_server_wait(). */
+typedef struct urpc_shard_stats {
+  uint64_t connections;   /* accepted */
+  uint64_t calls;         /* calls started (headers received) */
+  uint64_t calls_ok;      /* finished with status OK */
+  uint64_t calls_failed;  /* finished with another status */
+  uint64_t calls_cancelled; /* stream reset or connection lost before the reply */
+  uint64_t bytes_in, bytes_out;
+} urpc_shard_stats;
+
+void urpc_server_options_init(urpc_server_options *o);
+
+/* Creates a server; nothing listens yet. `o` is copied (the listen string too). Returns 0,
+ * -EINVAL for bad options or -ENOMEM. */
+int urpc_server_new(const urpc_server_options *o, urpc_server **out);
+
+/* Registers `service` with handlers for its methods, matched by name; methods left out answer
+ * UNIMPLEMENTED. Before start only; the descriptor must outlive the server.
+ * Returns 0, -EINVAL (unknown method name, null handler) or -EEXIST (service already there). */
+int urpc_server_add_service(urpc_server *s, const ProtobufCServiceDescriptor *service,
+                            const urpc_method *methods, size_t n_methods);
+
+/* Binds, starts the shards and returns once every shard serves. On failure returns -errno and
+ * writes one line naming the cause and the fix to `why`. */
+int urpc_server_start(urpc_server *s, char *why, size_t why_len);
+
+/* The bound address, e.g. "[::]:50051" or "127.0.0.1:39123"; valid after start. */
+const char *urpc_server_address(const urpc_server *s);
+int urpc_server_shard_count(const urpc_server *s);
+
+/* Any thread, any number of times: asks every shard to close its listener and connections. */
+void urpc_server_stop(urpc_server *s);
+/* Waits until every shard has stopped. */
+void urpc_server_wait(urpc_server *s);
+/* After wait: the counters of shard `i`. Returns 0 or -EINVAL. */
+int urpc_server_shard_stats(const urpc_server *s, int i, urpc_shard_stats *out);
+/* Frees a server that was never started or has been waited for. */
+void urpc_server_free(urpc_server *s);
+
+/* Signals for a server process: blocks SIGINT, SIGTERM and SIGHUP in the calling thread and in
+ * the threads it starts later (call it before urpc_server_start), ignores SIGPIPE, and returns
+ * a handle for urpc_signals_wait, or -errno. */
+int urpc_signals_open(void);
+/* Waits for one of those signals; returns its number, or -errno. */
+int urpc_signals_wait(int handle);
+
+/* Finishes the call with `response` (status OK). Any thread, once per call; the call must not
+ * be used after. `response` may be freed once this returns (it is packed at once). Returns 0,
+ * or -ENOMEM (the call then fails with RESOURCE_EXHAUSTED). */
+int urpc_call_reply(urpc_call *call, const ProtobufCMessage *response);
+/* Finishes the call with a non-OK status and an optional UTF-8 `message` (may be NULL). Any
+ * thread, once per call. */
+void urpc_call_fail(urpc_call *call, urpc_status_code code, const char *message);
+/* Memory that lives until the call is finished. Only the thread holding the call (the
+ * handler, or whoever it handed the call to) may use it. NULL if out of memory. */
+void *urpc_call_alloc(urpc_call *call, size_t size);
+/* The call's arena as a protobuf-c allocator (e.g. to build a response). */
+ProtobufCAllocator *urpc_call_allocator(urpc_call *call);
+/* "/package.Service/Method", valid for the call's life. */
+const char *urpc_call_path(const urpc_call *call);
+/* Whether the client is gone (stream reset, connection lost). The reply is still required; it
+ * is dropped. */
+bool urpc_call_cancelled(const urpc_call *call);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

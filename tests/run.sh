@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds with warnings as errors and runs every
+# test, then builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs them all
+# again. Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deploy/install-deps.sh
+jobs=$(nproc)
+
+echo "== release build (-Werror) =="
+cmake -S . -B build -DURPC_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+if [ "${URPC_SKIP_ASAN:-0}" != 1 ]; then
+  echo "== ASan+UBSan build =="
+  cmake -S . -B build-asan -DURPC_WERROR=ON -DURPC_ASAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build build-asan -j"$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs"
+fi
