@@ -8,7 +8,9 @@
 #define ARENA_ALIGN   alignof(max_align_t)
 #define ARENA_MIN_CAP 1024
 
-static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1); }
+static size_t align_up(size_t n) {
+  return (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+}
 
 void core_arena_init(core_arena *a, void *first, size_t first_cap) {
   a->first = first;
@@ -76,4 +78,6 @@ void core_arena_reset(core_arena *a) {
   }
 }
 
-void core_arena_dispose(core_arena *a) { core_arena_reset(a); }
+void core_arena_dispose(core_arena *a) {
+  core_arena_reset(a);
+}

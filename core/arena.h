@@ -21,8 +21,8 @@ typedef struct core_arena_cleanup {
 } core_arena_cleanup;
 
 typedef struct core_arena {
-  uint8_t *pos, *end;       /* free space in the current block */
-  uint8_t *first;           /* the embedded block, owned by the caller */
+  uint8_t *pos, *end; /* free space in the current block */
+  uint8_t *first;     /* the embedded block, owned by the caller */
   size_t first_cap;
   core_arena_block *blocks; /* malloc'd blocks, newest first */
   size_t next_cap;          /* size of the next block to malloc */

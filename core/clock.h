@@ -11,6 +11,8 @@ static inline uint64_t core_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline uint64_t core_now_ms(void) { return core_now_ns() / 1000000u; }
+static inline uint64_t core_now_ms(void) {
+  return core_now_ns() / 1000000u;
+}
 
 #endif

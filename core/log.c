@@ -34,7 +34,9 @@ void core_log_set_level(enum core_log_level level) {
   atomic_store_explicit(&g_level, (int)level, memory_order_relaxed);
 }
 
-void core_log_set_tag(const char *tag) { t_tag = tag; }
+void core_log_set_tag(const char *tag) {
+  t_tag = tag;
+}
 
 void core_log(enum core_log_level level, const char *fmt, ...) {
   static const char letters[] = "DIWE";

@@ -14,9 +14,9 @@ void core_log_set_tag(const char *tag);
 void core_log(enum core_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-#define CORE_LOG(lvl, ...)                                                                      \
-  do {                                                                                          \
-    if ((lvl) >= core_log_level()) core_log((lvl), __VA_ARGS__);                                \
+#define CORE_LOG(lvl, ...)                                                                         \
+  do {                                                                                             \
+    if ((lvl) >= core_log_level()) core_log((lvl), __VA_ARGS__);                                   \
   } while (0)
 #define LOG_DEBUG(...) CORE_LOG(CORE_LOG_DEBUG, __VA_ARGS__)
 #define LOG_INFO(...)  CORE_LOG(CORE_LOG_INFO, __VA_ARGS__)

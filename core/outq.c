@@ -13,7 +13,9 @@ struct core_outblk {
   uint8_t data[CORE_OUTQ_BLOCK];
 };
 
-size_t core_outq_block_size(void) { return sizeof(core_outblk); }
+size_t core_outq_block_size(void) {
+  return sizeof(core_outblk);
+}
 
 static void blk_unref(void *arg) {
   core_outblk *b = arg;

@@ -4,7 +4,9 @@
 #include "core/mpmc.h"
 #include "core/spsc.h"
 
-static int is_pow2(size_t n) { return n >= 2 && (n & (n - 1)) == 0; }
+static int is_pow2(size_t n) {
+  return n >= 2 && (n & (n - 1)) == 0;
+}
 
 int core_spsc_init(core_spsc *q, void **slots, size_t cap) {
   if (!is_pow2(cap) || !slots) return -EINVAL;

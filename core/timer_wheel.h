@@ -33,7 +33,9 @@ void core_timer_init(core_timer *t, core_timer_fn fn, void *arg);
 void core_timer_arm(core_timer_wheel *w, core_timer *t, uint64_t expire_ms);
 /* Disarms `t` if armed. */
 void core_timer_cancel(core_timer_wheel *w, core_timer *t);
-static inline bool core_timer_armed(const core_timer *t) { return t->prev != NULL; }
+static inline bool core_timer_armed(const core_timer *t) {
+  return t->prev != NULL;
+}
 /* Fires every timer due at or before `now_ms`. Returns how many fired. */
 unsigned core_timer_wheel_advance(core_timer_wheel *w, uint64_t now_ms);
 /* Milliseconds from now_ms until the wheel next needs advancing (a lower bound on the

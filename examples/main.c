@@ -13,16 +13,15 @@
 #include "services.h"
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: uringrpc-server [options]\n"
-          "  --listen ADDR:PORT        address to serve on (default [::]:50051; port 0 picks "
-          "one)\n"
-          "  --shards N                shard threads (default: CPUs in the affinity mask, "
-          "capped by the cgroup quota)\n"
-          "  --workers-per-shard N     threads per shard for blocking methods (default 1)\n"
-          "  --max-recv-message BYTES  largest request message (default 4194304)\n"
-          "  --help                    this text\n"
-          "  --version                 the version\n");
+  fprintf(f, "usage: uringrpc-server [options]\n"
+             "  --listen ADDR:PORT        address to serve on (default [::]:50051; port 0 picks "
+             "one)\n"
+             "  --shards N                shard threads (default: CPUs in the affinity mask, "
+             "capped by the cgroup quota)\n"
+             "  --workers-per-shard N     threads per shard for blocking methods (default 1)\n"
+             "  --max-recv-message BYTES  largest request message (default 4194304)\n"
+             "  --help                    this text\n"
+             "  --version                 the version\n");
 }
 
 static int parse_int(const char *flag, const char *v, long min, long max, long *out) {
@@ -55,7 +54,9 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
     int c = getopt_long(argc, argv, "", longopts, NULL);
     if (c == -1) break;
     switch (c) {
-    case OPT_LISTEN: o->listen = optarg; break;
+    case OPT_LISTEN:
+      o->listen = optarg;
+      break;
     case OPT_SHARDS:
       if (parse_int("--shards", optarg, 1, 1024, &n) < 0) return 2;
       o->shards = (int)n;
@@ -68,11 +69,17 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
       if (parse_int("--max-recv-message", optarg, 1, UINT32_MAX, &n) < 0) return 2;
       o->max_recv_message = (size_t)n;
       break;
-    case OPT_HELP: usage(stdout); return 0;
-    case OPT_VERSION: printf("uringrpc-server %s\n", URPC_VERSION_STRING); return 0;
+    case OPT_HELP:
+      usage(stdout);
+      return 0;
+    case OPT_VERSION:
+      printf("uringrpc-server %s\n", URPC_VERSION_STRING);
+      return 0;
     default:
-      if (optopt) fprintf(stderr, "uringrpc-server: option needs a value or is unknown: see --help\n");
-      else fprintf(stderr, "uringrpc-server: unknown option '%s': see --help\n", argv[optind - 1]);
+      if (optopt)
+        fprintf(stderr, "uringrpc-server: option needs a value or is unknown: see --help\n");
+      else
+        fprintf(stderr, "uringrpc-server: unknown option '%s': see --help\n", argv[optind - 1]);
       return 2;
     }
   }

@@ -7,8 +7,7 @@
 
 #include "io/bufring.h"
 
-int io_bufring_init(io_bufring *b, struct io_uring *ring, int bgid, unsigned count,
-                    unsigned size) {
+int io_bufring_init(io_bufring *b, struct io_uring *ring, int bgid, unsigned count, unsigned size) {
   memset(b, 0, sizeof(*b));
   if (count == 0 || (count & (count - 1)) || count > 32768) return -EINVAL;
   size_t page = (size_t)sysconf(_SC_PAGESIZE);

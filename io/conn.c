@@ -22,7 +22,9 @@ struct io_uring_sqe *io_get_sqe(io_shard *s) {
   return sqe;
 }
 
-io_shard *io_conn_shard(const io_conn *c) { return c->shard; }
+io_shard *io_conn_shard(const io_conn *c) {
+  return c->shard;
+}
 
 void io_accept_arm(io_shard *s) {
   struct io_uring_sqe *sqe = io_get_sqe(s);
@@ -47,8 +49,10 @@ static void conn_free_if_done(io_conn *c) {
   io_shard *s = c->shard;
   core_outq_dispose(&c->out);
   close(c->fd);
-  if (c->prev) c->prev->next = c->next;
-  else s->conns = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->stats.open--;
   core_pool_put(&s->conn_pool, c);
@@ -113,8 +117,10 @@ void io_on_accept(io_shard *s, struct io_uring_cqe *cqe) {
     s->ops_in_flight--;
   }
   if (cqe->res >= 0) {
-    if (s->stopping) close(cqe->res);
-    else conn_open(s, cqe->res);
+    if (s->stopping)
+      close(cqe->res);
+    else
+      conn_open(s, cqe->res);
   } else if (cqe->res != -ECANCELED) {
     /* EMFILE and friends: the connection waits in the backlog; say so once per burst. */
     LOG_WARN("accept: %s", strerror(-cqe->res));
@@ -134,16 +140,15 @@ void io_on_recv(io_conn *c, struct io_uring_cqe *cqe) {
   if (res > 0) {
     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
     s->stats.bytes_in += (uint64_t)res;
-    int rc = c->closing ? 0
-                        : s->cfg.handler->conn_recv(c->state, io_bufring_data(&s->bufs, bid),
-                                                    (size_t)res);
+    int rc = c->closing
+                 ? 0
+                 : s->cfg.handler->conn_recv(c->state, io_bufring_data(&s->bufs, bid), (size_t)res);
     io_bufring_recycle(&s->bufs, bid);
     if (rc < 0) io_conn_close(c);
   } else if (res == -ENOBUFS) {
     s->stats.enobufs++; /* the ring ran dry; re-arming below picks up where it stopped */
   } else if (!c->closing) {
-    if (res < 0 && res != -ECONNRESET && res != -ECANCELED)
-      LOG_DEBUG("recv: %s", strerror(-res));
+    if (res < 0 && res != -ECONNRESET && res != -ECANCELED) LOG_DEBUG("recv: %s", strerror(-res));
     io_conn_close(c); /* 0 = peer closed; negative = error */
   }
   if (!c->recv_armed && !c->closing) recv_arm(c);
@@ -188,8 +193,10 @@ static void flush_one(io_conn *c) {
     }
     if (rc == IO_CLOSE_AFTER_SEND) c->close_after_send = 1;
   }
-  if (c->out.bytes) send_start(c);
-  else if (c->close_after_send) io_conn_close(c);
+  if (c->out.bytes)
+    send_start(c);
+  else if (c->close_after_send)
+    io_conn_close(c);
 }
 
 void io_flush_all(io_shard *s) {
@@ -197,8 +204,10 @@ void io_flush_all(io_shard *s) {
     io_conn *c = s->flush_head;
     s->flush_head = c->flush_next;
     c->in_flush = 0;
-    if (c->closing) conn_free_if_done(c);
-    else flush_one(c);
+    if (c->closing)
+      conn_free_if_done(c);
+    else
+      flush_one(c);
   }
 }
 

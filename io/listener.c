@@ -54,14 +54,20 @@ static int open_one(const struct addrinfo *ai, char *why, size_t why_len, const 
     int err = errno;
     close(fd);
     if (err == EADDRINUSE)
-      snprintf(why, why_len, "cannot listen on %s: address already in use; stop the other "
-               "server or choose another port with --listen", addr);
+      snprintf(why, why_len,
+               "cannot listen on %s: address already in use; stop the other "
+               "server or choose another port with --listen",
+               addr);
     else if (err == EADDRNOTAVAIL)
-      snprintf(why, why_len, "cannot listen on %s: no such local address; use an address of "
-               "this host, or [::] for all", addr);
+      snprintf(why, why_len,
+               "cannot listen on %s: no such local address; use an address of "
+               "this host, or [::] for all",
+               addr);
     else if (err == EACCES)
-      snprintf(why, why_len, "cannot listen on %s: permission denied; ports below 1024 need "
-               "CAP_NET_BIND_SERVICE", addr);
+      snprintf(why, why_len,
+               "cannot listen on %s: permission denied; ports below 1024 need "
+               "CAP_NET_BIND_SERVICE",
+               addr);
     else
       snprintf(why, why_len, "cannot listen on %s: %s", addr, strerror(err));
     return -err;
@@ -90,20 +96,24 @@ static void format_bound(int fd, char *out, size_t len) {
 }
 
 static void set_port(struct addrinfo *ai, int port) {
-  if (ai->ai_family == AF_INET6) ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons(port);
-  else ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons(port);
+  if (ai->ai_family == AF_INET6)
+    ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons(port);
+  else
+    ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons(port);
 }
 
 int io_listen_group(const char *addr, int n, int *fds, char *bound, size_t bound_len, char *why,
                     size_t why_len) {
   char host[256], port[16];
   if (split_host_port(addr, host, sizeof(host), port, sizeof(port)) < 0) {
-    snprintf(why, why_len, "bad listen address '%s': expected HOST:PORT, e.g. 127.0.0.1:50051 "
-             "or [::]:50051", addr);
+    snprintf(why, why_len,
+             "bad listen address '%s': expected HOST:PORT, e.g. 127.0.0.1:50051 "
+             "or [::]:50051",
+             addr);
     return -EINVAL;
   }
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *res = NULL;
   int gai = getaddrinfo(host, port, &hints, &res);
   if (gai != 0) {

@@ -22,10 +22,18 @@
 
 static _Thread_local io_shard *t_shard;
 
-io_shard *io_shard_current(void) { return t_shard; }
-int io_shard_index(const io_shard *s) { return s->cfg.index; }
-core_timer_wheel *io_shard_timers(io_shard *s) { return &s->timers; }
-io_shard_stats io_shard_get_stats(const io_shard *s) { return s->stats; }
+io_shard *io_shard_current(void) {
+  return t_shard;
+}
+int io_shard_index(const io_shard *s) {
+  return s->cfg.index;
+}
+core_timer_wheel *io_shard_timers(io_shard *s) {
+  return &s->timers;
+}
+io_shard_stats io_shard_get_stats(const io_shard *s) {
+  return s->stats;
+}
 
 int io_shard_new(const io_shard_config *cfg, io_shard **out) {
   io_shard *s = calloc(1, sizeof(*s));

@@ -36,9 +36,9 @@ typedef struct io_handler {
 #define IO_CLOSE_AFTER_SEND 1
 
 typedef struct io_shard_config {
-  int index;             /* shard number, for logs and stats */
-  int cpu;               /* CPU to pin the thread to, or -1 */
-  int listen_fd;         /* bound, listening, non-blocking; the shard owns it from start */
+  int index;     /* shard number, for logs and stats */
+  int cpu;       /* CPU to pin the thread to, or -1 */
+  int listen_fd; /* bound, listening, non-blocking; the shard owns it from start */
   const io_handler *handler;
   void *ctx;             /* passed to conn_open and after_batch */
   unsigned ring_entries; /* SQ size; 0 = default */
@@ -48,10 +48,10 @@ typedef struct io_shard_config {
 } io_shard_config;
 
 typedef struct io_shard_stats {
-  uint64_t accepted;  /* connections accepted */
-  uint64_t open;      /* connections open now */
+  uint64_t accepted; /* connections accepted */
+  uint64_t open;     /* connections open now */
   uint64_t bytes_in, bytes_out;
-  uint64_t enobufs;   /* recv re-armed because the buffer ring ran dry */
+  uint64_t enobufs; /* recv re-armed because the buffer ring ran dry */
 } io_shard_stats;
 
 /* A message for the shard thread: embed it in your object, set `fn`, post it. */

@@ -36,7 +36,7 @@ struct io_conn {
   io_send_op *send; /* the send in flight, or NULL */
   void *state;      /* the layer above's */
   io_shard *shard;
-  io_conn *flush_next; /* flush list */
+  io_conn *flush_next;  /* flush list */
   io_conn *prev, *next; /* all live connections of the shard */
   core_outq out;
 };
@@ -54,7 +54,7 @@ struct io_shard {
   int wake_fd;
   uint64_t wake_buf;
   io_conn *flush_head;
-  io_conn *conns; /* live list */
+  io_conn *conns;         /* live list */
   unsigned ops_in_flight; /* ops whose final completion has not come back */
   core_pool conn_pool, send_pool, block_pool;
   core_timer_wheel timers;

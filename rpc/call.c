@@ -7,8 +7,12 @@
 #include "core/log.h"
 #include "rpc/rpc_impl.h"
 
-static void *arena_alloc_cb(void *ud, size_t size) { return core_arena_alloc(ud, size); }
-static void arena_free_cb(void *ud, void *p) { (void)ud, (void)p; /* freed with the arena */ }
+static void *arena_alloc_cb(void *ud, size_t size) {
+  return core_arena_alloc(ud, size);
+}
+static void arena_free_cb(void *ud, void *p) {
+  (void)ud, (void)p; /* freed with the arena */
+}
 
 urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id) {
   rpc_shard *sh = conn->sh;
@@ -43,8 +47,10 @@ void rpc_call_unref(urpc_call *call) {
 static void unlink_from_conn(urpc_call *call) {
   rpc_conn *conn = call->conn;
   if (!conn) return;
-  if (call->prev) call->prev->next = call->next;
-  else conn->calls = call->next;
+  if (call->prev)
+    call->prev->next = call->next;
+  else
+    conn->calls = call->next;
   if (call->next) call->next->prev = call->prev;
   call->prev = call->next = NULL;
   call->conn = NULL;
@@ -99,7 +105,9 @@ static void finish_on_shard(urpc_call *call) {
   rpc_call_unref(call);
 }
 
-static void on_done_msg(io_msg *m) { finish_on_shard((urpc_call *)m); }
+static void on_done_msg(io_msg *m) {
+  finish_on_shard((urpc_call *)m);
+}
 
 static void complete(urpc_call *call) {
   if (io_shard_current() == call->sh->io) {
@@ -156,8 +164,12 @@ void urpc_call_fail(urpc_call *call, urpc_status_code code, const char *message)
   complete(call);
 }
 
-void *urpc_call_alloc(urpc_call *call, size_t size) { return core_arena_alloc(&call->arena, size); }
-ProtobufCAllocator *urpc_call_allocator(urpc_call *call) { return &call->allocator; }
+void *urpc_call_alloc(urpc_call *call, size_t size) {
+  return core_arena_alloc(&call->arena, size);
+}
+ProtobufCAllocator *urpc_call_allocator(urpc_call *call) {
+  return &call->allocator;
+}
 const char *urpc_call_path(const urpc_call *call) {
   return call->method ? call->method->path : "";
 }

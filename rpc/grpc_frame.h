@@ -10,10 +10,10 @@
 #define RPC_FRAME_PREFIX 5
 
 enum rpc_frame_err {
-  RPC_FRAME_TOO_LARGE = -1,  /* declared length above the limit */
-  RPC_FRAME_BAD_FLAG = -2,   /* flag byte other than 0 or 1 */
-  RPC_FRAME_NOMEM = -3,      /* the allocator failed */
-  RPC_FRAME_ABORTED = -4,    /* the message callback said stop */
+  RPC_FRAME_TOO_LARGE = -1, /* declared length above the limit */
+  RPC_FRAME_BAD_FLAG = -2,  /* flag byte other than 0 or 1 */
+  RPC_FRAME_NOMEM = -3,     /* the allocator failed */
+  RPC_FRAME_ABORTED = -4,   /* the message callback said stop */
 };
 
 /* Receives one whole message; `msg` was allocated with the reader's allocator and now belongs
@@ -25,7 +25,7 @@ typedef struct rpc_frame_reader {
   uint8_t prefix[RPC_FRAME_PREFIX];
   uint8_t prefix_len; /* prefix bytes seen of the current message */
   bool compressed;
-  uint8_t *msg;       /* the message being filled */
+  uint8_t *msg; /* the message being filled */
   uint32_t msg_len, msg_have;
   uint32_t max_len;
   uint32_t last_len; /* declared length of the last oversized message, for the error text */

@@ -2,7 +2,9 @@
  * the rest through rather than fail the call. */
 #include "rpc/percent.h"
 
-static int needs_escape(unsigned char c) { return c < 0x20 || c > 0x7E || c == '%'; }
+static int needs_escape(unsigned char c) {
+  return c < 0x20 || c > 0x7E || c == '%';
+}
 
 size_t rpc_percent_encoded_len(const char *in, size_t n) {
   size_t len = 0;

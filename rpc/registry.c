@@ -13,7 +13,9 @@ static uint64_t hash(const char *p, size_t n) {
   return h;
 }
 
-void rpc_registry_init(rpc_registry *r) { memset(r, 0, sizeof(*r)); }
+void rpc_registry_init(rpc_registry *r) {
+  memset(r, 0, sizeof(*r));
+}
 
 void rpc_registry_dispose(rpc_registry *r) {
   for (size_t i = 0; i < r->cap; i++) {
@@ -90,8 +92,13 @@ int rpc_registry_add(rpc_registry *r, const ProtobufCServiceDescriptor *service,
       return -ENOMEM; /* methods added so far stay; the server is unusable anyway */
     }
     snprintf(path, (size_t)len + 1, "/%s/%s", service->name, methods[i].name);
-    *m = (rpc_method){path, (size_t)len, service, find_desc(service, methods[i].name),
-                      methods[i].handler, methods[i].user, methods[i].flags};
+    *m = (rpc_method){path,
+                      (size_t)len,
+                      service,
+                      find_desc(service, methods[i].name),
+                      methods[i].handler,
+                      methods[i].user,
+                      methods[i].flags};
     if (rpc_registry_find(r, path, (size_t)len)) {
       free(path);
       free(m);

@@ -18,9 +18,9 @@
 #include "rpc/registry.h"
 #include "rpc/uringrpc.h"
 
-#define RPC_INLINE_Q   4096 /* calls handed to the shard's own handlers per batch */
-#define RPC_WORK_Q     4096 /* calls waiting for a worker thread */
-#define RPC_ARENA_FIRST 768 /* bytes of arena inside each call: most unary calls need no more */
+#define RPC_INLINE_Q        4096 /* calls handed to the shard's own handlers per batch */
+#define RPC_WORK_Q          4096 /* calls waiting for a worker thread */
+#define RPC_ARENA_FIRST     768 /* bytes of arena inside each call: most unary calls need no more */
 #define RPC_HEADER_LIST_MAX (16 * 1024)
 
 typedef struct rpc_shard rpc_shard;

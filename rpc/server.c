@@ -111,8 +111,8 @@ int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
     snprintf(why, why_len, "out of memory");
     return -ENOMEM;
   }
-  int err = io_listen_group(s->opts.listen, s->n_shards, fds, s->bound, sizeof(s->bound), why,
-                            why_len);
+  int err =
+      io_listen_group(s->opts.listen, s->n_shards, fds, s->bound, sizeof(s->bound), why, why_len);
   if (err == 0) err = start_shards(s, fds, why, why_len);
   s->started = true; /* even partly: stop and wait undo what did start */
   if (err < 0) {
@@ -125,8 +125,12 @@ int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
   return err;
 }
 
-const char *urpc_server_address(const urpc_server *s) { return s->bound; }
-int urpc_server_shard_count(const urpc_server *s) { return s->n_shards; }
+const char *urpc_server_address(const urpc_server *s) {
+  return s->bound;
+}
+int urpc_server_shard_count(const urpc_server *s) {
+  return s->n_shards;
+}
 
 void urpc_server_stop(urpc_server *s) {
   for (int i = 0; i < s->n_shards; i++)
@@ -173,5 +177,9 @@ void urpc_server_free(urpc_server *s) {
   free(s);
 }
 
-int urpc_signals_open(void) { return io_signals_open(); }
-int urpc_signals_wait(int handle) { return io_signals_wait(handle); }
+int urpc_signals_open(void) {
+  return io_signals_open();
+}
+int urpc_signals_wait(int handle) {
+  return io_signals_wait(handle);
+}

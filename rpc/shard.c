@@ -49,7 +49,8 @@ int rpc_shard_init(rpc_shard *sh, urpc_server *server, int index) {
 }
 
 void rpc_shard_dispose(rpc_shard *sh) {
-  if (sh->live_calls) LOG_WARN("%llu calls still live at shutdown", (unsigned long long)sh->live_calls);
+  if (sh->live_calls)
+    LOG_WARN("%llu calls still live at shutdown", (unsigned long long)sh->live_calls);
   core_pool_dispose(&sh->call_pool);
   core_pool_dispose(&sh->conn_pool);
   sem_destroy(&sh->work_sem);
@@ -65,8 +66,10 @@ static void *worker_main(void *arg) {
     while (sem_wait(&sh->work_sem) < 0 && errno == EINTR) {
     }
     urpc_call *call = core_mpmc_pop(&sh->work_q);
-    if (call) rpc_call_run(call);
-    else if (atomic_load(&sh->workers_stop)) return NULL;
+    if (call)
+      rpc_call_run(call);
+    else if (atomic_load(&sh->workers_stop))
+      return NULL;
   }
 }
 

@@ -11,13 +11,26 @@ int rpc_timeout_parse(const char *v, size_t n, int64_t *ns) {
   }
   int64_t unit;
   switch (v[n - 1]) {
-  case 'H': unit = 3600LL * 1000000000LL; break;
-  case 'M': unit = 60LL * 1000000000LL; break;
-  case 'S': unit = 1000000000LL; break;
-  case 'm': unit = 1000000LL; break;
-  case 'u': unit = 1000LL; break;
-  case 'n': unit = 1; break;
-  default: return -EINVAL;
+  case 'H':
+    unit = 3600LL * 1000000000LL;
+    break;
+  case 'M':
+    unit = 60LL * 1000000000LL;
+    break;
+  case 'S':
+    unit = 1000000000LL;
+    break;
+  case 'm':
+    unit = 1000000LL;
+    break;
+  case 'u':
+    unit = 1000LL;
+    break;
+  case 'n':
+    unit = 1;
+    break;
+  default:
+    return -EINVAL;
   }
   /* 8 digits of hours overflow int64 nanoseconds: saturate. */
   *ns = value > INT64_MAX / unit ? INT64_MAX : value * unit;

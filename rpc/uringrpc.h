@@ -77,10 +77,10 @@ typedef struct urpc_server_options {
 
 /* Per-shard counters, readable after urpc_server_wait(). */
 typedef struct urpc_shard_stats {
-  uint64_t connections;   /* accepted */
-  uint64_t calls;         /* calls started (headers received) */
-  uint64_t calls_ok;      /* finished with status OK */
-  uint64_t calls_failed;  /* finished with another status */
+  uint64_t connections;     /* accepted */
+  uint64_t calls;           /* calls started (headers received) */
+  uint64_t calls_ok;        /* finished with status OK */
+  uint64_t calls_failed;    /* finished with another status */
   uint64_t calls_cancelled; /* stream reset or connection lost before the reply */
   uint64_t bytes_in, bytes_out;
 } urpc_shard_stats;
