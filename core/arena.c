@@ -23,7 +23,10 @@ void core_arena_init(core_arena *a, void *first, size_t first_cap) {
 static void *alloc_slow(core_arena *a, size_t size) {
   size_t hdr = align_up(sizeof(core_arena_block));
   size_t cap = a->next_cap;
-  while (cap < size) cap *= 2;
+  while (cap < size) {
+    if (cap > (SIZE_MAX - hdr) / 2) return NULL; /* doubling would overflow */
+    cap *= 2;
+  }
   core_arena_block *b = malloc(hdr + cap);
   if (!b) return NULL;
   b->cap = cap;
@@ -37,6 +40,7 @@ static void *alloc_slow(core_arena *a, size_t size) {
 }
 
 void *core_arena_alloc(core_arena *a, size_t size) {
+  if (size > SIZE_MAX / 2) return NULL; /* no malloc could give it; align_up would wrap */
   size = align_up(size ? size : 1);
   if ((size_t)(a->end - a->pos) >= size) {
     void *p = a->pos;

@@ -22,7 +22,7 @@ typedef struct core_spsc {
   size_t mask;
 } core_spsc;
 
-/* `cap` must be a power of two; `slots` must hold `cap` pointers and outlive the ring.
+/* `cap` must be a power of two >= 2; `slots` must hold `cap` pointers and outlive the ring.
  * Returns 0 or -EINVAL. */
 int core_spsc_init(core_spsc *q, void **slots, size_t cap);
 

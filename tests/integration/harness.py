@@ -1,0 +1,332 @@
+"""Shared helpers for the integration tests: arguments, protobuf stubs generated at test time,
+and a server process started on port 0 and stopped by its own PID.
+
+Every wait is bounded. Only the PID this module started is ever signalled. A failed check
+raises TestFailure; a missing prerequisite raises Skip (exit code SKIP, CTest SKIP_RETURN_CODE).
+"""
+import argparse
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SKIP = 77  # the CTest SKIP_RETURN_CODE of every integration test
+
+STARTUP_RE = re.compile(r"uringrpc-server listening on 127\.0\.0\.1:(\d+) shards=(\d+)")
+STATS_RE = re.compile(
+    r"shard (\d+) connections=(\d+) calls=(\d+) ok=(\d+) failed=(\d+) cancelled=(\d+) "
+    r"bytes_in=(\d+) bytes_out=(\d+)")
+STATS_KEYS = ("connections", "calls", "ok", "failed", "cancelled", "bytes_in", "bytes_out")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
+
+# Generous because the same tests run under ASan (about 3x slower) on a loaded 2-core box.
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 30.0
+
+
+class TestFailure(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def check(cond, what):
+    """Assert `cond`; `what` says what was expected (and what was seen)."""
+    if not cond:
+        raise TestFailure(what)
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def parse_args(extra=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--server", required=True, help="the uringrpc-server binary")
+    p.add_argument("--proto-dir", help="the repository's proto/ directory")
+    p.add_argument("--case", required=True)
+    if extra:
+        extra(p)
+    return p.parse_args()
+
+
+def run_cases(cases, args):
+    """Runs cases[args.case](args); exit code 0 pass, 1 fail, SKIP skipped."""
+    fn = cases.get(args.case)
+    if fn is None:
+        log(f"unknown case {args.case!r}; cases: {', '.join(sorted(cases))}")
+        sys.exit(2)
+    t0 = time.monotonic()
+    try:
+        fn(args)
+    except Skip as e:
+        log(f"SKIP {args.case}: {e}")
+        sys.exit(SKIP)
+    except TestFailure as e:
+        log(f"FAIL {args.case}: {e}")
+        sys.exit(1)
+    except Exception:  # an unexpected exception is a failure too, with its traceback
+        traceback.print_exc()
+        log(f"FAIL {args.case}: unexpected exception")
+        sys.exit(1)
+    log(f"PASS {args.case} ({time.monotonic() - t0:.1f} s)")
+    sys.exit(0)
+
+
+# ---- protobuf stubs, generated at test time with Debian's protoc -------------------------
+
+def generate_stubs(proto_dir, out_dir):
+    """protoc + grpc_python_plugin into out_dir, which is put first on sys.path.
+
+    health.proto is compiled from its own directory so that its module is the top-level
+    `health_pb2`: a `grpc/health/v1/` package would shadow the installed `grpc` package.
+    """
+    protoc = shutil.which("protoc", path="/usr/bin:/usr/local/bin")
+    plugin = "/usr/bin/grpc_python_plugin"
+    if not protoc or not os.access(plugin, os.X_OK):
+        raise Skip("protoc or /usr/bin/grpc_python_plugin missing (protobuf-compiler, "
+                   "protobuf-compiler-grpc)")
+    jobs = [
+        (proto_dir, ["helloworld.proto", "example.proto"]),
+        (os.path.join(proto_dir, "grpc", "health", "v1"), ["health.proto"]),
+    ]
+    for inc, files in jobs:
+        cmd = [protoc, f"-I{inc}", f"--plugin=protoc-gen-grpc_python={plugin}",
+               f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", *files]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise TestFailure(f"protoc failed: {' '.join(cmd)}\n{r.stderr}")
+    if out_dir not in sys.path:
+        sys.path.insert(0, out_dir)
+
+
+class Stubs:
+    """Generated modules, imported from a private temporary directory."""
+
+    def __init__(self, proto_dir):
+        self._tmp = tempfile.TemporaryDirectory(prefix="urpc-stubs-")
+        generate_stubs(proto_dir, self._tmp.name)
+        import helloworld_pb2, helloworld_pb2_grpc, example_pb2_grpc  # noqa: E401
+        import health_pb2, health_pb2_grpc  # noqa: E401
+        self.hw = helloworld_pb2
+        self.hw_grpc = helloworld_pb2_grpc
+        self.demo_grpc = example_pb2_grpc
+        self.health = health_pb2
+        self.health_grpc = health_pb2_grpc
+
+
+# ---- hand-made protobuf for the raw HTTP/2 tests (no generated code needed) --------------
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def hello_request(name):
+    """helloworld.HelloRequest{name} (field 1, length-delimited)."""
+    b = name.encode() if isinstance(name, str) else name
+    return b"\x0a" + varint(len(b)) + b if b else b""
+
+
+def parse_string_field1(msg):
+    """Field 1 (string) of a HelloReply-shaped message; None if absent or malformed."""
+    i, out = 0, None
+    while i < len(msg):
+        key = msg[i]
+        i += 1
+        if key & 7 != 2:
+            return None
+        n, shift = 0, 0
+        while True:
+            if i >= len(msg):
+                return None
+            b = msg[i]
+            i += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        if i + n > len(msg):
+            return None
+        if key >> 3 == 1:
+            out = msg[i:i + n].decode()
+        i += n
+    return out
+
+
+def grpc_frame(payload, compressed=False):
+    """A gRPC Length-Prefixed-Message."""
+    return bytes([1 if compressed else 0]) + len(payload).to_bytes(4, "big") + payload
+
+
+# ---- the server process ------------------------------------------------------------------
+
+class ServerResult:
+    def __init__(self, rc, stdout_lines, stderr, stats):
+        self.rc = rc
+        self.stdout_lines = stdout_lines
+        self.stderr = stderr
+        self.stats = stats  # list of dicts, one per shard, in shard order
+
+    def total(self, key):
+        return sum(s[key] for s in self.stats)
+
+    def __str__(self):
+        return (f"rc={self.rc} stdout={self.stdout_lines!r} stats={self.stats!r}\n"
+                f"stderr:\n{self.stderr}")
+
+
+def sanitizer_report(text):
+    return any(m in text for m in SANITIZER_MARKERS)
+
+
+class Server:
+    """A uringrpc-server on 127.0.0.1 port 0. Use as a context manager: it is always stopped
+    (SIGTERM, then SIGKILL after STOP_TIMEOUT) and only its own PID is signalled."""
+
+    def __init__(self, binary, *flags, wrapper=(), env=None):
+        self.binary = binary
+        self.flags = list(flags)
+        self.wrapper = list(wrapper)
+        self.env = env
+        self.proc = None
+        self.port = None
+        self.shards = None
+        self.result = None
+        self._out = b""
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, et, ev, tb):
+        if self.proc and self.result is None:
+            try:
+                self.stop(check_clean=False)
+            except Exception as e:  # keep the original failure visible
+                log(f"(while cleaning up) {e}")
+
+    def start(self):
+        cmd = self.wrapper + [self.binary, "--listen", "127.0.0.1:0"] + self.flags
+        log("starting:", " ".join(cmd))
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=self.env)
+        line = self._read_line(START_TIMEOUT)
+        if line is None:
+            rc = self.proc.poll()
+            if rc is None:
+                self._kill()
+            err = self._drain_stderr()
+            raise TestFailure(f"server printed no startup line within {START_TIMEOUT} s "
+                              f"(rc={self.proc.returncode}); stderr:\n{err}")
+        m = STARTUP_RE.fullmatch(line)
+        if not m:
+            self._kill()
+            raise TestFailure(f"unexpected startup line {line!r}")
+        self.port = int(m.group(1))
+        self.shards = int(m.group(2))
+        check(self.port > 0, f"port 0 in startup line {line!r}")
+        log(f"server pid {self.proc.pid} on port {self.port}, {self.shards} shard(s)")
+        return self
+
+    @property
+    def target(self):
+        return f"127.0.0.1:{self.port}"
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def _read_line(self, timeout):
+        """One line from stdout without blocking past `timeout`; None on EOF or timeout."""
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return None
+            self._out += chunk
+        line, self._out = self._out.split(b"\n", 1)
+        return line.decode(errors="replace")
+
+    def _drain_stderr(self):
+        try:
+            _, err = self.proc.communicate(timeout=5)
+            return (err or b"").decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            return "(stderr not drained)"
+
+    def _kill(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self, sig=signal.SIGTERM, check_clean=True):
+        """Signals the server's own PID and collects exit code and per-shard stats.
+
+        With check_clean: exit code 0, one stats line per shard and nothing else on stdout,
+        no sanitizer report on stderr."""
+        if self.proc.poll() is not None:
+            raise TestFailure(f"server exited before it was stopped (rc={self.proc.returncode});"
+                              f" stderr:\n{self._drain_stderr()}")
+        os.kill(self.proc.pid, sig)
+        try:
+            out, err = self.proc.communicate(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            out, err = self.proc.communicate(timeout=10)
+            self.result = ServerResult(None, [], err.decode(errors="replace"), [])
+            raise TestFailure(f"server did not exit within {STOP_TIMEOUT} s of "
+                              f"{signal.Signals(sig).name}; killed. stderr:\n{self.result.stderr}")
+        text = (self._out + out).decode(errors="replace")
+        lines = [l for l in text.split("\n") if l]
+        stats = []
+        for l in lines:
+            m = STATS_RE.fullmatch(l)
+            if m:
+                stats.append({"shard": int(m.group(1)),
+                              **{k: int(v) for k, v in zip(STATS_KEYS, m.groups()[1:])}})
+        res = ServerResult(self.proc.returncode, lines, err.decode(errors="replace"), stats)
+        self.result = res
+        log(f"server exit {res.rc}; stats: {stats}")
+        if res.stderr.strip():
+            log("server stderr:\n" + res.stderr.rstrip())
+        if check_clean:
+            check(not sanitizer_report(res.stderr), f"sanitizer report on stderr:\n{res.stderr}")
+            check(res.rc == 0, f"exit code {res.rc}, expected 0 after "
+                               f"{signal.Signals(sig).name}\n{res}")
+            check(len(stats) == len(lines),
+                  f"stdout after the startup line has lines that are not stats lines: {lines!r}")
+            check([s["shard"] for s in stats] == list(range(self.shards)),
+                  f"expected one stats line per shard 0..{self.shards - 1}, got {lines!r}")
+        return res
+
+
+def run_cmd(cmd, timeout=30, **kw):
+    """Runs a command with a bound; returns CompletedProcess (text)."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    except subprocess.TimeoutExpired as e:
+        raise TestFailure(f"{' '.join(map(str, cmd))} did not finish within {timeout} s "
+                          f"(stdout={e.stdout!r} stderr={e.stderr!r})")
