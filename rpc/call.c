@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "rpc/rpc_impl.h"
 
@@ -25,6 +26,7 @@ urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id) {
   call->stream_id = stream_id;
   call->refs = 1;
   call->stream_open = 1;
+  call->timeout_ns = -1;
   call->allocator = (ProtobufCAllocator){arena_alloc_cb, arena_free_cb, &call->arena};
   core_arena_init(&call->arena, call->arena_first, sizeof(call->arena_first));
   rpc_frame_reader_init(&call->reader, (uint32_t)sh->server->opts.max_recv_message);
@@ -59,6 +61,7 @@ static void unlink_from_conn(urpc_call *call) {
 void rpc_call_stream_closed(urpc_call *call) {
   if (!call->stream_open) return;
   call->stream_open = 0;
+  if (core_timer_armed(&call->deadline)) core_timer_cancel(call->sh->timers, &call->deadline);
   unlink_from_conn(call);
   if (call->with_handler) {
     atomic_store_explicit(&call->cancelled, true, memory_order_relaxed);
@@ -98,11 +101,35 @@ void rpc_call_dispatch(urpc_call *call) {
   }
 }
 
-/* Shard thread: the handler's verdict arrived. */
+/* Shard thread: the handler's verdict arrived. After a deadline it is dropped: the client was
+ * already told DEADLINE_EXCEEDED. */
 static void finish_on_shard(urpc_call *call) {
   call->with_handler = 0;
-  if (call->stream_open && call->conn) rpc_conn_respond(call);
+  if (call->stream_open && call->conn && !call->responded) rpc_conn_respond(call);
   rpc_call_unref(call);
+}
+
+/* The deadline passed before a response went out: the handler sees the call cancelled, the
+ * client gets DEADLINE_EXCEEDED, and a client still sending gets RST_STREAM (see
+ * on_frame_send). */
+static void on_deadline(core_timer *t, void *arg) {
+  (void)t;
+  urpc_call *call = arg;
+  if (call->responded || !call->stream_open || !call->conn) return;
+  atomic_store_explicit(&call->cancelled, true, memory_order_relaxed);
+  call->answered = 1;
+  /* A handler may own the call's status fields and arena right now: touch neither. */
+  rpc_conn_respond_status(call, URPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
+}
+
+void rpc_call_start_deadline(urpc_call *call) {
+  if (call->timeout_ns < 0) return;
+  uint64_t now = core_now_ns();
+  call->deadline_ns = now + (uint64_t)call->timeout_ns;
+  if (call->deadline_ns < now) call->deadline_ns = UINT64_MAX; /* saturate */
+  uint64_t ms = (uint64_t)call->timeout_ns / 1000000u + 1;     /* never fire early */
+  core_timer_init(&call->deadline, on_deadline, call);
+  core_timer_arm(call->sh->timers, &call->deadline, now / 1000000u + ms);
 }
 
 static void on_done_msg(io_msg *m) {
@@ -172,6 +199,9 @@ ProtobufCAllocator *urpc_call_allocator(urpc_call *call) {
 }
 const char *urpc_call_path(const urpc_call *call) {
   return call->method ? call->method->path : "";
+}
+int64_t urpc_call_deadline(const urpc_call *call) {
+  return call->deadline_ns && call->deadline_ns <= INT64_MAX ? (int64_t)call->deadline_ns : 0;
 }
 bool urpc_call_cancelled(const urpc_call *call) {
   return atomic_load_explicit(&call->cancelled, memory_order_relaxed);

@@ -93,9 +93,10 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
   } else if (name_is(name, namelen, "content-type")) {
     call->bad_content_type = !grpc_content_type(value, valuelen);
   } else if (name_is(name, namelen, "grpc-timeout")) {
-    int64_t ns;
-    if (rpc_timeout_parse((const char *)value, valuelen, &ns) < 0)
+    if (rpc_timeout_parse((const char *)value, valuelen, &call->timeout_ns) < 0) {
+      call->timeout_ns = -1;
       header_error(call, URPC_STATUS_INTERNAL, "malformed grpc-timeout");
+    }
   } else if (name_is(name, namelen, "grpc-encoding")) {
     if (!name_is(value, valuelen, "identity"))
       header_error(call, URPC_STATUS_UNIMPLEMENTED,
@@ -118,6 +119,8 @@ static void on_request_headers(urpc_call *call) {
     rpc_call_fail_now(call, code, call->status_msg);
   } else if (!call->method) {
     rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED, "missing :path");
+  } else {
+    rpc_call_start_deadline(call);
   }
 }
 
@@ -278,18 +281,19 @@ static int respond_http_error(rpc_conn *conn, urpc_call *call) {
   return nghttp2_submit_response(conn->h2, call->stream_id, nv, 1, NULL);
 }
 
-static int respond_trailers_only(rpc_conn *conn, urpc_call *call) {
+static int respond_trailers_only(rpc_conn *conn, urpc_call *call, urpc_status_code code,
+                                 const char *msg) {
   nghttp2_nv nv[4] = {NV(":status", "200", NOCOPY), NV("content-type", "application/grpc", NOCOPY),
                       NV("grpc-status", "0", NOCOPY), NV("grpc-message", "", NOCOPY)};
   size_t n = 3;
-  nv[2].value = (uint8_t *)status_text[call->status];
-  nv[2].valuelen = strlen(status_text[call->status]);
-  if (call->status_msg && *call->status_msg) {
-    size_t len = strlen(call->status_msg);
-    size_t enc = rpc_percent_encoded_len(call->status_msg, len);
-    char *out = core_arena_alloc(&call->arena, enc);
+  nv[2].value = (uint8_t *)status_text[code];
+  nv[2].valuelen = strlen(status_text[code]);
+  if (msg && *msg) {
+    size_t len = strlen(msg);
+    size_t enc = rpc_percent_encoded_len(msg, len);
+    char *out = enc == len ? (char *)msg : core_arena_alloc(&call->arena, enc);
     if (out) {
-      rpc_percent_encode(call->status_msg, len, out);
+      if (out != msg) rpc_percent_encode(msg, len, out);
       nv[3].value = (uint8_t *)out;
       nv[3].valuelen = enc;
       n = 4;
@@ -298,15 +302,24 @@ static int respond_trailers_only(rpc_conn *conn, urpc_call *call) {
   return nghttp2_submit_response(conn->h2, call->stream_id, nv, n, NULL);
 }
 
+void rpc_conn_respond_status(urpc_call *call, urpc_status_code code, const char *msg) {
+  call->responded = 1;
+  int rv = respond_trailers_only(call->conn, call, code, msg);
+  call->sh->stats.calls_failed++;
+  if (rv != 0) LOG_DEBUG("stream %d: cannot respond: %s", call->stream_id, nghttp2_strerror(rv));
+  want_flush(call->conn);
+}
+
 void rpc_conn_respond(urpc_call *call) {
   rpc_conn *conn = call->conn;
   int rv;
+  call->responded = 1;
   if (call->http_status) {
     rv = respond_http_error(conn, call);
     call->sh->stats.calls_failed++;
   } else if (!call->resp) {
-    rv = respond_trailers_only(conn, call);
-    call->sh->stats.calls_failed++;
+    rpc_conn_respond_status(call, call->status, call->status_msg);
+    return;
   } else {
     static const nghttp2_nv nv[] = {NV(":status", "200", NOCOPY),
                                     NV("content-type", "application/grpc", NOCOPY)};

@@ -13,6 +13,7 @@
 #include "core/mpmc.h"
 #include "core/pool.h"
 #include "core/spsc.h"
+#include "core/timer_wheel.h"
 #include "io/shard.h"
 #include "rpc/grpc_frame.h"
 #include "rpc/registry.h"
@@ -40,10 +41,14 @@ struct urpc_call {
   uint8_t stream_open : 1;  /* holds the stream reference */
   uint8_t with_handler : 1; /* holds the handler reference */
   uint8_t answered : 1;     /* a response is decided; request bytes are ignored */
+  uint8_t responded : 1;    /* the response is submitted to the HTTP/2 session */
   uint8_t bad_method : 1, bad_content_type : 1;
   uint8_t n_msgs;
   _Atomic bool cancelled;
   uint16_t http_status; /* non-zero: answer with this HTTP status and no gRPC body */
+  int64_t timeout_ns;   /* from grpc-timeout; -1 for none */
+  uint64_t deadline_ns; /* monotonic (core_now_ns), 0 for none */
+  core_timer deadline;
   uint32_t header_bytes;
   urpc_status_code status;
   const char *status_msg; /* static or arena; NULL for none */
@@ -83,6 +88,7 @@ struct rpc_shard {
   pthread_t *workers;
   int n_workers;
   _Atomic bool workers_stop;
+  core_timer_wheel *timers; /* the shard loop's (io_shard_timers), for deadlines */
   nghttp2_mem h2_mem;
   size_t h2_bytes; /* held by nghttp2 on this shard */
   urpc_shard_stats stats;
@@ -112,6 +118,8 @@ void rpc_call_http_error(urpc_call *call, uint16_t http_status);
 void rpc_call_run(urpc_call *call);
 /* The request is complete: run checks, hand the call to its handler queue. */
 void rpc_call_dispatch(urpc_call *call);
+/* Headers are in and valid: starts the deadline clock if the client sent grpc-timeout. */
+void rpc_call_start_deadline(urpc_call *call);
 
 /* h2_conn.c */
 int rpc_h2_callbacks_new(nghttp2_session_callbacks **out);
@@ -122,6 +130,9 @@ int rpc_conn_produce(void *state, core_outq *out);
 void rpc_conn_closed(void *state);
 /* Submits the call's response on its stream; shard thread only. */
 void rpc_conn_respond(urpc_call *call);
+/* Submits a Trailers-Only status without reading the call's response fields or using its arena
+ * unless `msg` needs percent-encoding. */
+void rpc_conn_respond_status(urpc_call *call, urpc_status_code code, const char *msg);
 
 /* shard.c */
 int rpc_shard_init(rpc_shard *sh, struct urpc_server *server, int index);

@@ -80,6 +80,7 @@ static int start_shards(urpc_server *s, int *fds, char *why, size_t why_len) {
         .ctx = sh,
     };
     if (!err) err = io_shard_new(&cfg, &sh->io);
+    if (!err) sh->timers = io_shard_timers(sh->io);
     if (err) {
       snprintf(why, why_len, "cannot create shard %d: %s", i, strerror(-err));
       return err;

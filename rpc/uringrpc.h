@@ -135,8 +135,12 @@ void *urpc_call_alloc(urpc_call *call, size_t size);
 ProtobufCAllocator *urpc_call_allocator(urpc_call *call);
 /* "/package.Service/Method", valid for the call's life. */
 const char *urpc_call_path(const urpc_call *call);
-/* Whether the client is gone (stream reset, connection lost). The reply is still required; it
- * is dropped. */
+/* The call's deadline from the client's grpc-timeout, in CLOCK_MONOTONIC nanoseconds, or 0 when
+ * the client set none. When it passes, the client gets DEADLINE_EXCEEDED and the call reads as
+ * cancelled. */
+int64_t urpc_call_deadline(const urpc_call *call);
+/* Whether the client is gone (stream reset, connection lost, deadline passed). The reply is still
+ * required; it is dropped. */
 bool urpc_call_cancelled(const urpc_call *call);
 
 #ifdef __cplusplus

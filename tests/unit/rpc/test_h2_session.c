@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "helloworld.pb-c.h"
 #include "rpc/rpc_impl.h"
 
@@ -30,6 +31,7 @@ typedef struct env {
   rpc_shard sh;
   rpc_conn *conn;
   core_pool blocks;
+  core_timer_wheel wheel;
   nghttp2_hd_deflater *deflater;
   nghttp2_hd_inflater *inflater;
   uint8_t pending[1 << 16]; /* server output not yet split into frames */
@@ -63,6 +65,8 @@ static void setup(void) {
   urpc_method m[] = {{"SayHello", say_hello, NULL, 0}};
   cr_assert_eq(urpc_server_add_service(E.server, &helloworld__greeter__descriptor, m, 1), 0);
   cr_assert_eq(rpc_shard_init(&E.sh, E.server, 0), 0);
+  core_timer_wheel_init(&E.wheel, core_now_ms());
+  E.sh.timers = &E.wheel;
   core_pool_init(&E.blocks, core_outq_block_size(), 16);
   E.conn = rpc_conn_open(&E.sh, NULL);
   cr_assert_not_null(E.conn);
@@ -535,4 +539,40 @@ H2_TEST(garbage_frames_never_crash) {
     pump();
   }
   cr_assert(E.wants_close || E.goaway || E.n_streams >= 0);
+}
+
+H2_TEST(deadline_while_the_client_is_still_sending) {
+  preface();
+  nghttp2_nv nv[] = {NVS(":method", "POST"),
+                     NVS(":scheme", "http"),
+                     NVS(":path", "/helloworld.Greeter/SayHello"),
+                     NVS(":authority", "t"),
+                     NVS("content-type", "application/grpc"),
+                     NVS("grpc-timeout", "20m")};
+  send_headers(1, 0, nv, 6);
+  core_timer_wheel_advance(&E.wheel, core_now_ms() + 10);
+  pump();
+  cr_assert_eq(stream(1)->headers_frames, 0, "not yet");
+  core_timer_wheel_advance(&E.wheel, core_now_ms() + 30);
+  pump();
+  assert_status(1, URPC_STATUS_DEADLINE_EXCEEDED);
+  cr_assert_str_eq(stream(1)->grpc_message, "Deadline Exceeded");
+  cr_assert(stream(1)->reset, "the client had not finished: RST_STREAM");
+  cr_assert_eq(E.wheel.count, 0);
+}
+
+H2_TEST(deadline_disarmed_when_the_call_completes) {
+  preface();
+  nghttp2_nv nv[] = {NVS(":method", "POST"),
+                     NVS(":scheme", "http"),
+                     NVS(":path", "/helloworld.Greeter/SayHello"),
+                     NVS(":authority", "t"),
+                     NVS("content-type", "application/grpc"),
+                     NVS("grpc-timeout", "1S")};
+  send_headers(1, 0, nv, 6);
+  cr_assert_eq(E.wheel.count, 1);
+  uint8_t msg[64];
+  send_data(1, NGHTTP2_FLAG_END_STREAM, msg, hello_message(msg, "in time"));
+  assert_hello_reply(stream(1), "Hello in time");
+  cr_assert_eq(E.wheel.count, 0, "the stream closed: its timer is gone");
 }
