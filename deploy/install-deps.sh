@@ -12,7 +12,7 @@ packages=(
   nghttp2-client grpc-proto
 )
 if [ "${URPC_BENCH_DEPS:-0}" = 1 ]; then
-  packages+=(libgrpc++-dev)
+  packages+=(libgrpc++-dev libprotobuf-dev)
 fi
 
 missing=()

@@ -1,0 +1,284 @@
+# shellcheck shell=bash
+# Shared helpers for bench/*.sh; sourced, not run. Expects `set -euo pipefail` in the caller
+# and BENCH_NAME set (it names the default OUT_DIR).
+#
+# Servers by name (the SERVERS list):
+#   uringrpc        build/examples/uringrpc-server --shards 1 (URPC_BIN, URPC_WORKERS, URPC_ARGS)
+#   peer            grpc C++ peer with PEER_API (default async) and PEER_THREADS (default 1)
+#   peer-async      grpc C++ peer, completion-queue API
+#   peer-callback   grpc C++ peer, callback API
+# Every server is pinned to SERVER_CPU (0) and every h2load to CLIENT_CPU (1).
+
+export LC_ALL=C # decimal points in awk, $EPOCHREALTIME and h2load output
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT_DIR=$(cd "$BENCH_DIR/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT_DIR/build}
+BUILD=${BUILD:-1}
+OUT_DIR=${OUT_DIR:-$BUILD_DIR/bench-results/$BENCH_NAME-$(date +%Y%m%d-%H%M%S)}
+SERVERS=${SERVERS:-uringrpc peer}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+URPC_BIN=${URPC_BIN:-$BUILD_DIR/examples/uringrpc-server}
+URPC_WORKERS=${URPC_WORKERS:-0}
+URPC_ARGS=${URPC_ARGS:-}
+PEER_BIN=${PEER_BIN:-$BUILD_DIR/bench/grpcpp-helloworld-server}
+PEER_API=${PEER_API:-async}
+PEER_THREADS=${PEER_THREADS:-1}
+START_TIMEOUT=${START_TIMEOUT:-10}
+PY=${PY:-/usr/bin/python3}
+GRPC_PATH=/helloworld.Greeter/SayHello
+
+STARTED_PIDS=()
+
+# Drops PID from the ones the EXIT trap stops.
+forget_pid() {
+  local keep=() p
+  for p in "${STARTED_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  STARTED_PIDS=(${keep[@]+"${keep[@]}"})
+}
+
+log() { printf '%s\n' "$*" >&2; }
+die() {
+  log "$(basename "$0"): $*"
+  exit 1
+}
+
+bench_cleanup() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]}"; do
+    [ -n "$pid" ] || continue
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  STARTED_PIDS=()
+}
+
+# Percent of all CPUs busy over one second (from /proc/stat), before any load of ours.
+cpu_busy_pct() {
+  local a b
+  a=$(awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat)
+  echo "$a $b" | awk '{ d = $4 - $2; if (d <= 0) print 0; else printf "%d", 100 - 100 * ($3 - $1) / d }'
+}
+
+bench_init() {
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  local tool
+  for tool in h2load taskset timeout getconf; do
+    command -v "$tool" >/dev/null || die "$tool not found (apt-get install nghttp2-client coreutils util-linux)"
+  done
+  [ -x "$PY" ] || die "$PY not found"
+  # Enough descriptors for 1,000 idle connections plus the server's own.
+  local hard
+  hard=$(ulimit -Hn)
+  if [ "$hard" = unlimited ] || [ "$hard" -ge 65536 ]; then
+    ulimit -n 65536
+  else
+    ulimit -n "$hard"
+  fi
+  # shellcheck disable=SC2034 # used by the scripts that source this file
+  CLK_TCK=$(getconf CLK_TCK)
+  local busy
+  busy=$(cpu_busy_pct)
+  if [ "$busy" -gt 10 ]; then
+    log "WARNING: the CPUs were ${busy}% busy before starting: other work shares these cores, expect noise"
+  fi
+  mkdir -p "$OUT_DIR"
+  BODY_FILE=$OUT_DIR/hello-request.bin
+  # gRPC message: uncompressed flag, 4-byte big-endian length 7, HelloRequest{name:"world"}.
+  printf '\000\000\000\000\007\012\005world' >"$BODY_FILE"
+}
+
+# Drops the servers whose binary is missing (building it first unless BUILD=0).
+resolve_servers() {
+  local want=() s
+  read -r -a want <<<"$SERVERS"
+  local need_urpc=0 need_peer=0
+  for s in "${want[@]}"; do
+    case $s in
+    uringrpc) need_urpc=1 ;;
+    peer | peer-async | peer-callback) need_peer=1 ;;
+    *) die "unknown server '$s' (uringrpc, peer, peer-async, peer-callback)" ;;
+    esac
+  done
+  if [ "$BUILD" != 0 ]; then
+    local blog=$OUT_DIR/build.log configured=0
+    if cmake -S "$ROOT_DIR" -B "$BUILD_DIR" -DURPC_BENCH_PEERS=ON >>"$blog" 2>&1; then
+      configured=1
+    else
+      log "note: configuring $ROOT_DIR failed (see $blog)"
+    fi
+    if [ $need_urpc = 1 ] && [ $configured = 1 ]; then
+      cmake --build "$BUILD_DIR" -j2 --target uringrpc-server >>"$blog" 2>&1 ||
+        log "note: building uringrpc-server failed (see $blog)"
+    fi
+    if [ $need_peer = 1 ]; then
+      if ! { [ $configured = 1 ] &&
+        cmake --build "$BUILD_DIR" -j2 --target grpcpp-helloworld-server >>"$blog" 2>&1; }; then
+        # bench/ also builds on its own, without the C tree.
+        log "note: building the grpc C++ peer on its own in $BUILD_DIR/bench-peer"
+        if cmake -S "$BENCH_DIR" -B "$BUILD_DIR/bench-peer" >>"$blog" 2>&1 &&
+          cmake --build "$BUILD_DIR/bench-peer" -j2 >>"$blog" 2>&1; then
+          PEER_BIN=$BUILD_DIR/bench-peer/grpcpp-helloworld-server
+        else
+          log "note: building the grpc C++ peer failed (see $blog)"
+        fi
+      fi
+    fi
+    if [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
+      grep -Eq '^URPC_(ASAN|TSAN):BOOL=ON|^CMAKE_BUILD_TYPE:STRING=Debug' "$BUILD_DIR/CMakeCache.txt"; then
+      log "WARNING: $BUILD_DIR is a sanitizer or Debug build; its numbers are not comparable"
+    fi
+  fi
+  ACTIVE_SERVERS=()
+  for s in "${want[@]}"; do
+    case $s in
+    uringrpc)
+      if [ -x "$URPC_BIN" ]; then
+        ACTIVE_SERVERS+=("$s")
+      else
+        log "SKIP uringrpc: $URPC_BIN not found (build it, set URPC_BIN, or run SERVERS=peer)"
+      fi
+      ;;
+    *)
+      if [ -x "$PEER_BIN" ]; then
+        ACTIVE_SERVERS+=("$s")
+      else
+        log "SKIP $s: $PEER_BIN not found (cmake -S . -B build -DURPC_BENCH_PEERS=ON; needs libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc)"
+      fi
+      ;;
+    esac
+  done
+  [ ${#ACTIVE_SERVERS[@]} -gt 0 ] || die "no server to run"
+}
+
+# Sets SRV_ARGV to the command line of server $1, listening on 127.0.0.1 port 0.
+server_argv() {
+  case $1 in
+  uringrpc)
+    local extra=()
+    read -r -a extra <<<"$URPC_ARGS"
+    SRV_ARGV=("$URPC_BIN" --listen 127.0.0.1:0 --shards 1 --workers-per-shard "$URPC_WORKERS"
+      ${extra[@]+"${extra[@]}"})
+    ;;
+  peer) SRV_ARGV=("$PEER_BIN" --port 0 --api "$PEER_API" --threads "$PEER_THREADS") ;;
+  peer-async) SRV_ARGV=("$PEER_BIN" --port 0 --api async --threads "$PEER_THREADS") ;;
+  peer-callback) SRV_ARGV=("$PEER_BIN" --port 0 --api callback --threads "$PEER_THREADS") ;;
+  esac
+}
+
+# start_server NAME TAG: starts it pinned to SERVER_CPU; sets SRV_PID and SRV_PORT from its
+# "... listening on 127.0.0.1:PORT" line. Returns non-zero (server stopped) if that never comes.
+start_server() {
+  local name=$1 tag=$2
+  local out=$OUT_DIR/$name.$tag.stdout err=$OUT_DIR/$name.$tag.stderr
+  server_argv "$name"
+  taskset -c "$SERVER_CPU" "${SRV_ARGV[@]}" >"$out" 2>"$err" &
+  SRV_PID=$! # taskset execs the server: same PID
+  STARTED_PIDS+=("$SRV_PID")
+  SRV_PORT=
+  local waited=0
+  while [ -z "$SRV_PORT" ]; do
+    SRV_PORT=$(sed -n -E 's/^(uringrpc-server )?listening on 127\.0\.0\.1:([0-9]+)( .*)?$/\2/p' "$out" | head -n1)
+    [ -n "$SRV_PORT" ] && break
+    if ! kill -0 "$SRV_PID" 2>/dev/null || [ "$waited" -ge $((START_TIMEOUT * 20)) ]; then
+      log "ERROR: $name did not report its port within ${START_TIMEOUT}s: ${SRV_ARGV[*]}"
+      log "  stdout: $(head -c 500 "$out")"
+      log "  stderr: $(head -c 500 "$err")"
+      stop_server
+      return 1
+    fi
+    sleep 0.05
+    waited=$((waited + 1))
+  done
+}
+
+stop_server() {
+  local pid=$SRV_PID
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+  SRV_PID=
+}
+
+# utime + stime of the whole process in clock ticks (fields 14 and 15 of /proc/PID/stat;
+# the comm field may hold spaces, so count from after its closing parenthesis).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# One real gRPC call through grpcio, so a server that answers h2load with a non-OK
+# grpc-status (invisible to h2load) is caught before it is measured.
+grpc_check() {
+  local port=$1
+  timeout 20 "$PY" - "$port" <<'EOF'
+import sys
+try:
+    import grpc
+except ImportError:
+    print("note: python3-grpcio missing, reply not checked", file=sys.stderr)
+    sys.exit(0)
+with grpc.insecure_channel("127.0.0.1:" + sys.argv[1]) as ch:
+    reply = ch.unary_unary("/helloworld.Greeter/SayHello")(b"\x0a\x05world", timeout=10)
+if reply != b"\x0a\x0bHello world":
+    sys.exit("unexpected reply %r" % reply)
+EOF
+}
+
+# Seconds of user + system CPU of reaped children in a file written by the `times` builtin
+# (which must run in this shell, not in a $(...) subshell whose counters start from zero).
+times_children_s() {
+  sed -n 2p "$1" | awk '{
+    t = 0
+    for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
+    printf "%.3f", t }'
+}
+
+# h2load_run PORT N C M LOGFILE OUTFILE: one bounded h2load run pinned to CLIENT_CPU.
+# Writes h2load's output to OUTFILE and "real_s cpu_s" of the client to OUTFILE.time.
+# h2load runs in the background so that a signal to this script is handled at once
+# (bash defers traps until a foreground child exits), and the trap stops it through timeout.
+h2load_run() {
+  local port=$1 n=$2 c=$3 m=$4 logfile=$5 outfile=$6
+  local args=(-n "$n" -c "$c" -m "$m" -t 1 -H 'content-type: application/grpc' -H 'te: trailers'
+    -d "$BODY_FILE")
+  [ -n "$logfile" ] && args+=(--log-file "$logfile")
+  local rc=0 t0=$EPOCHREALTIME pid
+  times >"$outfile.times0"
+  timeout -k 5 "${RUN_TIMEOUT:-120}" taskset -c "$CLIENT_CPU" \
+    h2load "${args[@]}" "http://127.0.0.1:$port$GRPC_PATH" >"$outfile" 2>&1 &
+  pid=$!
+  STARTED_PIDS+=("$pid")
+  wait "$pid" || rc=$?
+  forget_pid "$pid"
+  times >"$outfile.times1"
+  awk -v t0="$t0" -v t1="$EPOCHREALTIME" -v c0="$(times_children_s "$outfile.times0")" \
+    -v c1="$(times_children_s "$outfile.times1")" \
+    'BEGIN {printf "%.3f %.3f\n", t1 - t0, c1 - c0}' >"$outfile.time"
+  rm -f "$outfile.times0" "$outfile.times1"
+  return $rc
+}
+
+warmup() {
+  local port=$1 c=${2:-4} m=${3:-8} n=${WARMUP_N:-2000}
+  [ "$n" -ge "$c" ] || n=$c
+  RUN_TIMEOUT=${WARMUP_TIMEOUT:-20} h2load_run "$port" "$n" "$c" "$m" "" "$OUT_DIR/warmup.out" ||
+    log "note: warm-up on port $port exited non-zero (see $OUT_DIR/warmup.out)"
+}
