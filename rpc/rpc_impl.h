@@ -12,6 +12,7 @@
 #include "core/arena.h"
 #include "core/mpmc.h"
 #include "core/pool.h"
+#include "core/slab.h"
 #include "core/spsc.h"
 #include "core/timer_wheel.h"
 #include "io/shard.h"
@@ -90,7 +91,7 @@ struct rpc_shard {
   _Atomic bool workers_stop;
   core_timer_wheel *timers; /* the shard loop's (io_shard_timers), for deadlines */
   nghttp2_mem h2_mem;
-  size_t h2_bytes; /* held by nghttp2 on this shard */
+  core_slab h2_slab; /* every nghttp2 allocation of this shard */
   urpc_shard_stats stats;
   uint64_t live_calls;
 };

@@ -2,7 +2,6 @@
  * allocator. The shard thread pushes complete calls; handlers run after each batch on the
  * shard thread, or on a worker for blocking methods. */
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,29 +9,19 @@
 #include "core/log.h"
 #include "rpc/rpc_impl.h"
 
-/* nghttp2's allocations are counted per shard (malloc itself keeps per-thread arenas). */
+/* nghttp2 allocates from the shard's slab: no locks, and an idle session costs only the pages
+ * it has written (see core/slab.h). */
 static void *h2_malloc(size_t size, void *ud) {
-  void *p = malloc(size);
-  if (p) ((rpc_shard *)ud)->h2_bytes += malloc_usable_size(p);
-  return p;
+  return core_slab_alloc(&((rpc_shard *)ud)->h2_slab, size);
 }
 static void h2_free(void *p, void *ud) {
-  if (!p) return;
-  ((rpc_shard *)ud)->h2_bytes -= malloc_usable_size(p);
-  free(p);
+  core_slab_free(&((rpc_shard *)ud)->h2_slab, p);
 }
 static void *h2_calloc(size_t n, size_t size, void *ud) {
-  void *p = calloc(n, size);
-  if (p) ((rpc_shard *)ud)->h2_bytes += malloc_usable_size(p);
-  return p;
+  return core_slab_calloc(&((rpc_shard *)ud)->h2_slab, n, size);
 }
 static void *h2_realloc(void *p, size_t size, void *ud) {
-  rpc_shard *sh = ud;
-  size_t old = p ? malloc_usable_size(p) : 0;
-  void *q = realloc(p, size);
-  if (q || size == 0) sh->h2_bytes -= old;
-  if (q) sh->h2_bytes += malloc_usable_size(q);
-  return q;
+  return core_slab_realloc(&((rpc_shard *)ud)->h2_slab, p, size);
 }
 
 int rpc_shard_init(rpc_shard *sh, urpc_server *server, int index) {
@@ -44,6 +33,7 @@ int rpc_shard_init(rpc_shard *sh, urpc_server *server, int index) {
   core_spsc_init(&sh->inline_q, sh->inline_slots, RPC_INLINE_Q);
   core_mpmc_init(&sh->work_q, sh->work_cells, RPC_WORK_Q);
   if (sem_init(&sh->work_sem, 0, 0) < 0) return -errno;
+  core_slab_init(&sh->h2_slab);
   sh->h2_mem = (nghttp2_mem){sh, h2_malloc, h2_free, h2_calloc, h2_realloc};
   return 0;
 }
@@ -53,6 +43,7 @@ void rpc_shard_dispose(rpc_shard *sh) {
     LOG_WARN("%llu calls still live at shutdown", (unsigned long long)sh->live_calls);
   core_pool_dispose(&sh->call_pool);
   core_pool_dispose(&sh->conn_pool);
+  core_slab_dispose(&sh->h2_slab);
   sem_destroy(&sh->work_sem);
   free(sh->workers);
 }

@@ -192,6 +192,18 @@ class ServerResult:
                 f"stderr:\n{self.stderr}")
 
 
+def _die_with_parent():
+    """preexec_fn: the server gets SIGKILL if this test process dies first (e.g. CTest kills
+    it on TIMEOUT), so no server outlives its test. Affects only the child being started."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except Exception:
+        pass
+
+
 def sanitizer_report(text):
     return any(m in text for m in SANITIZER_MARKERS)
 
@@ -226,7 +238,8 @@ class Server:
         cmd = self.wrapper + [self.binary, "--listen", "127.0.0.1:0"] + self.flags
         log("starting:", " ".join(cmd))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=self.env)
+                                     stderr=subprocess.PIPE, env=self.env,
+                                     preexec_fn=_die_with_parent)
         line = self._read_line(START_TIMEOUT)
         if line is None:
             rc = self.proc.poll()

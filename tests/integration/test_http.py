@@ -2,6 +2,19 @@
 """HTTP/2-level behaviour of uringrpc-server: nghttp (nghttp2-client) for plain HTTP errors and
 python3-h2 over a raw socket for hand-made and hostile requests. One scenario per --case.
 
+  nghttp_415 / nghttp_405 / content_type   HTTP 415 and 405 with no gRPC headers or body
+  split_message / h2_extras     messages split across frames, padding, trailers, CONTINUATION
+  cardinality / zero_messages   two messages or none for a unary method -> UNIMPLEMENTED
+  truncated / compressed_flag   cut-short message, flag 1 without grpc-encoding -> INTERNAL
+  encoding_br / bad_timeout     unknown grpc-encoding -> UNIMPLEMENTED; bad grpc-timeout -> error
+  bad_pseudo / bad_preface / bad_frames   RST_STREAM, 4xx, GOAWAY or close as appropriate
+  percent_message / header_flood          percent-encoded grpc-message; oversized header list
+  resets / flow_control / floods          client resets, tiny windows, PING/SETTINGS/
+                                          CONTINUATION floods and rapid reset
+  many_streams / many_connections         1,000 streams on a connection; 600 connections
+  deadline                                grpc-timeout enforced (DEADLINE_EXCEEDED)
+  missing_content_type / accept_encoding  grpc-protocol.md rules beyond the basic contract
+
 Every case runs its own single-shard server (so every connection lands on the shard the hostile
 input went to), checks the answer to each hostile request, then checks that the same server
 still answers a normal SayHello on a fresh connection, and finally that it exits 0 on SIGTERM
@@ -17,7 +30,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Server, Skip, TestFailure, check, grpc_frame, hello_request, log  # noqa: E402
+from harness import Server, Skip, check, grpc_frame, hello_request, log  # noqa: E402
 
 try:
     import h2raw  # needs python3-h2
@@ -581,6 +594,362 @@ def case_flow_control(args):
     run_server(args, body)
 
 
+# ---- floods and concurrency --------------------------------------------------------------
+
+def frame(ftype, flags, sid, payload=b""):
+    head = len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big")
+    return head + payload
+
+
+def read_frames(sock, timeout, stop=None):
+    """Reads raw frames until EOF, `timeout`, or stop(frames); returns (frames, eof)."""
+    buf, frames, eof = b"", [], False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not (stop and stop(frames)):
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(1 << 16)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            eof = True
+            break
+        if not chunk:
+            eof = True
+            break
+        buf += chunk
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            frames.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF,
+                           buf[9:9 + n]))
+            buf = buf[9 + n:]
+    return frames, eof
+
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0)
+T_DATA, T_HEADERS, T_RST, T_SETTINGS, T_PING, T_GOAWAY, T_CONT = 0, 1, 3, 4, 6, 7, 9
+
+
+def raw_conn(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(PREFACE)
+    return s
+
+
+def goaway_of(frames):
+    for t, _, _, p in frames:
+        if t == T_GOAWAY:
+            return int.from_bytes(p[4:8], "big")
+    return None
+
+
+def case_floods(args):
+    """PING, SETTINGS and CONTINUATION floods and rapid reset: the server answers or sends
+    GOAWAY, never dies, and other connections are served."""
+    # A literal header block for a gRPC SayHello request (HPACK, no Huffman, no indexing).
+    def lit(name, value):
+        return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+    block = (b"\x83" + b"\x86" + lit(b":path", SAYHELLO.encode()) +
+             lit(b":authority", b"x") + lit(b"content-type", b"application/grpc") +
+             lit(b"te", b"trailers"))
+
+    def body(srv):
+        n = 5000
+        with raw_conn(srv.port) as s:  # PING flood, sent without reading
+            s.sendall(b"".join(frame(T_PING, 0, 0, i.to_bytes(8, "big")) for i in range(n)))
+            frames, eof = read_frames(s, 10, lambda f: sum(t == T_PING for t, *_ in f) >= n)
+            acks = sum(1 for t, fl, _, _ in frames if t == T_PING and fl & 1)
+            log(f"{n} PINGs: {acks} ACKs, GOAWAY {goaway_of(frames)}, eof {eof}")
+            check(acks == n or goaway_of(frames) is not None or eof,
+                  f"PING flood: {acks} of {n} acknowledged and no GOAWAY")
+        probe(srv, "a PING flood")
+        with raw_conn(srv.port) as s:  # SETTINGS flood
+            s.sendall(frame(T_SETTINGS, 0, 0) * n)
+            frames, eof = read_frames(s, 10, lambda f: sum(
+                t == T_SETTINGS and fl & 1 for t, fl, *_ in f) >= n + 1)
+            acks = sum(1 for t, fl, _, _ in frames if t == T_SETTINGS and fl & 1)
+            log(f"{n} SETTINGS: {acks} ACKs, GOAWAY {goaway_of(frames)}, eof {eof}")
+        probe(srv, "a SETTINGS flood")
+        with raw_conn(srv.port) as s:  # CONTINUATION flood (CVE-2024-27316 style)
+            s.sendall(frame(T_HEADERS, 0, 1, block[:1]))
+            try:
+                for _ in range(50):
+                    s.sendall(frame(T_CONT, 0, 1, b"") * 200)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            frames, eof = read_frames(s, 10, lambda f: goaway_of(f) is not None)
+            log(f"CONTINUATION flood: GOAWAY {goaway_of(frames)}, eof {eof}")
+            check(goaway_of(frames) is not None or eof,
+                  "10,000 empty CONTINUATION frames: the connection is still open, no GOAWAY")
+        probe(srv, "a CONTINUATION flood")
+        with raw_conn(srv.port) as s:  # rapid reset
+            out = b""
+            for i in range(2000):
+                sid = 1 + 2 * i
+                out += frame(T_HEADERS, 0x4 | 0x1, sid, block) + frame(T_RST, 0, sid, b"\0\0\0\x08")
+            try:
+                s.sendall(out)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            frames, eof = read_frames(s, 5, lambda f: goaway_of(f) is not None)
+            log(f"rapid reset: GOAWAY {goaway_of(frames)}, eof {eof}, {len(frames)} frames")
+        probe(srv, "rapid reset")
+    run_server(args, body)
+
+
+def case_many_streams(args):
+    """1,000 concurrent streams on one connection (the advertised maximum), half to the
+    worker thread and half answered asynchronously, all answered correctly."""
+    def body(srv):
+        with h2raw.Client(srv.port, timeout=60) as c:
+            c.pump(lambda: c.conn.remote_settings.max_concurrent_streams < 2 ** 31 - 1, 5)
+            limit = c.conn.remote_settings.max_concurrent_streams
+            check(limit >= 1000, f"server advertises {limit} concurrent streams")
+            want = {}
+            for i in range(1000):
+                path, tag = (("/urpc.example.Demo/AsyncHello", "async") if i % 2 else
+                             ("/urpc.example.Demo/BlockingHello", "worker"))
+                sid = c.headers(path)
+                c.conn.send_data(sid, grpc_frame(hello_request(f"s{i}")), end_stream=True)
+                want[sid] = f"Hello s{i} ({tag})"
+                if i % 50 == 49:
+                    c.flush()
+                    c.pump(lambda: False, 0.001)
+            c.flush()
+            done = c.pump(lambda: all(c.streams[s].done for s in want), 60)
+            check(done, f"{sum(not c.streams[s].done for s in want)} of 1000 streams "
+                        f"unanswered after 60 s")
+            for sid, w in want.items():
+                h2raw.check_ok_reply(c.streams[sid], w)
+    res = run_server(args, body, "--workers-per-shard", "2")
+    check(res.total("ok") >= 1000, f"stats {res.stats}")
+
+
+def case_many_connections(args):
+    """Hundreds of connections sending at the same moment, some with 64 KiB requests, so the
+    shard's provided receive buffers run dry (ENOBUFS) and recv must be re-armed without
+    losing any connection's bytes. Every connection gets its exact reply."""
+    import selectors
+
+    def lit(name, value):
+        return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+    block = (b"\x83\x86" + lit(b":path", SAYHELLO.encode()) + lit(b":authority", b"x") +
+             lit(b"content-type", b"application/grpc") + lit(b"te", b"trailers"))
+
+    def request(name):
+        msg = grpc_frame(hello_request(name))
+        out = PREFACE + frame(T_SETTINGS, 1, 0) + frame(T_HEADERS, 0x4, 1, block)
+        # Max frame size is 16 KiB until settings say otherwise.
+        for i in range(0, len(msg), 16384):
+            chunk = msg[i:i + 16384]
+            out += frame(T_DATA, 0x1 if i + 16384 >= len(msg) else 0, 1, chunk)
+        return out
+
+    def body(srv):
+        n = 600
+        names = [(f"c{i}-" + "x" * (60000 if i % 3 == 0 else 10)) for i in range(n)]
+        socks = []
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            socks.append(s)
+        payloads = [request(nm) for nm in names]
+        for s, p in zip(socks, payloads):  # all at once: no reading in between
+            s.sendall(p)
+        sel = selectors.DefaultSelector()
+        bufs = {}
+        for i, s in enumerate(socks):
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ, i)
+            bufs[i] = b""
+        done = {}
+        deadline = time.monotonic() + 60
+        while len(done) < n and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=1):
+                i = key.data
+                try:
+                    chunk = key.fileobj.recv(1 << 17)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    done.setdefault(i, None)
+                    continue
+                bufs[i] += chunk
+                # Done when a HEADERS frame with END_STREAM on stream 1 arrived.
+                b, frames = bufs[i], []
+                while len(b) >= 9 and len(b) >= 9 + int.from_bytes(b[:3], "big"):
+                    ln = int.from_bytes(b[:3], "big")
+                    frames.append((b[3], b[4], int.from_bytes(b[5:9], "big"), b[9:9 + ln]))
+                    b = b[9 + ln:]
+                if any(t == T_HEADERS and fl & 1 and sid == 1 for t, fl, sid, _ in frames):
+                    data = b"".join(p for t, _, sid, p in frames if t == T_DATA and sid == 1)
+                    done[i] = data
+                    sel.unregister(key.fileobj)
+        sel.close()
+        for s in socks:
+            s.close()
+        missing = [i for i in range(n) if done.get(i) is None]
+        check(not missing, f"{len(missing)} of {n} connections got no complete reply "
+                           f"(first: {missing[:10]})")
+        for i, data in done.items():
+            got = harness.parse_string_field1(data[5:]) if len(data) > 5 else None
+            check(got == "Hello " + names[i], f"connection {i}: wrong reply ({len(data)} bytes)")
+        log(f"{n} simultaneous connections answered")
+    res = run_server(args, body)
+    check(res.total("connections") >= 600 and res.total("ok") >= 600, f"stats {res.stats}")
+
+
+def case_h2_extras(args):
+    """Legal HTTP/2 that gRPC clients rarely send: padding, request trailers, unknown frame
+    types, PRIORITY, a header block split over CONTINUATION frames, a stream WINDOW_UPDATE."""
+    msg = grpc_frame(hello_request("extra"))
+
+    def body(srv):
+        with h2raw.Client(srv.port) as c:
+            sid = c.headers(SAYHELLO)                         # padded DATA frames
+            c.conn.send_data(sid, msg[:4], pad_length=200)
+            c.conn.send_data(sid, msg[4:], end_stream=True, pad_length=17)
+            c.flush()
+            h2raw.check_ok_reply(c.wait(sid), "Hello extra")
+            sid = c.headers(SAYHELLO)                         # trailers end the request
+            c.data(sid, msg)
+            c.conn.send_headers(sid, [(b"x-trailer", b"1")], end_stream=True)
+            c.flush()
+            h2raw.check_ok_reply(c.wait(sid), "Hello extra")
+            # Unknown frame types (must be ignored), PRIORITY, WINDOW_UPDATE on a stream.
+            sid = c.headers(SAYHELLO)
+            c.send_raw(frame(0xFA, 0, 0, b"ignored") + frame(0xFB, 0xFF, sid, b"x" * 100) +
+                       frame(2, 0, sid, b"\x00\x00\x00\x00\x10") +
+                       frame(8, 0, sid, (1000).to_bytes(4, "big")))
+            c.data(sid, msg, end_stream=True)
+            h2raw.check_ok_reply(c.wait(sid), "Hello extra")
+        # A header block split over HEADERS + 3 CONTINUATION frames (raw: h2 never splits).
+        def lit(name, value):
+            return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+        block = (b"\x83\x86" + lit(b":path", SAYHELLO.encode()) + lit(b":authority", b"x") +
+                 lit(b"content-type", b"application/grpc") + lit(b"te", b"trailers"))
+        q = len(block) // 4
+        parts = [block[:q], block[q:2 * q], block[2 * q:3 * q], block[3 * q:]]
+        with raw_conn(srv.port) as s:
+            s.sendall(frame(T_SETTINGS, 1, 0) + frame(T_HEADERS, 0, 1, parts[0]) +
+                      frame(T_CONT, 0, 1, parts[1]) + frame(T_CONT, 0, 1, parts[2]) +
+                      frame(T_CONT, 0x4, 1, parts[3]) + frame(T_DATA, 1, 1, msg))
+            frames, eof = read_frames(s, 10, lambda f: any(
+                t == T_HEADERS and fl & 1 for t, fl, *_ in f))
+            data = b"".join(p for t, _, sid, p in frames if t == T_DATA and sid == 1)
+            ok = harness.parse_string_field1(data[5:]) == "Hello extra"
+            check(ok, f"CONTINUATION-split request: reply {data!r}, frames "
+                      f"{[(t, fl, sid) for t, fl, sid, _ in frames]}")
+    run_server(args, body)
+
+
+def case_deadline(args):
+    """grpc-timeout is enforced: a request still open at its deadline, and a call whose
+    handler has not answered by then, get DEADLINE_EXCEEDED; a call with a long deadline is
+    served; a server with deadlines pending stops cleanly."""
+    msg = grpc_frame(hello_request("d"))
+
+    def body(srv):
+        with h2raw.Client(srv.port) as c:
+            sid = c.headers(SAYHELLO, [("grpc-timeout", "100m")])
+            c.data(sid, msg)  # no END_STREAM: the request never completes
+            t0 = time.monotonic()
+            st = c.wait(sid, 10)
+            took = time.monotonic() - t0
+            expect_status(st, DEADLINE_EXCEEDED, "request open past grpc-timeout 100m")
+            check(0.08 <= took < 5, f"DEADLINE_EXCEEDED after {took:.3f} s for a 100 ms deadline")
+            # The worker is kept busy by 300 BlockingHello (>= 100 us each), so a call queued
+            # behind them with a 5 ms deadline expires before its handler answers.
+            busy = [c.unary("/urpc.example.Demo/BlockingHello", hello_request(f"b{i}"))
+                    for i in range(300)]
+            late = c.unary("/urpc.example.Demo/BlockingHello", hello_request("late"),
+                           extra=[("grpc-timeout", "5m")])
+            expect_status(c.wait(late, 30), DEADLINE_EXCEEDED, "BlockingHello queued past 5 ms")
+            for sid in busy:
+                h2raw.check_ok_reply(c.wait(sid, 60), f"Hello b{busy.index(sid)} (worker)")
+            sid = c.unary("/urpc.example.Demo/AsyncHello", hello_request("long"),
+                          extra=[("grpc-timeout", "10S")])
+            h2raw.check_ok_reply(c.wait(sid), "Hello long (async)")
+            # Left pending at shutdown: an hour-long deadline on an open request.
+            sid = c.headers(SAYHELLO, [("grpc-timeout", "1H")])
+            c.data(sid, msg)
+            probe(srv, "deadlines")
+    res = run_server(args, body, "--workers-per-shard", "1")
+    check(res.total("ok") >= 302, f"stats {res.stats}")
+
+
+def case_deadline_race(args):
+    """Deadlines of about the handler's own time (AsyncHello answers after ~1 ms), so the
+    deadline timer and the reply race each other, and client resets join in. Every call ends
+    with its correct reply or DEADLINE_EXCEEDED (or the reset); nothing else, no crash."""
+    def body(srv):
+        outcomes = {"ok": 0, "deadline": 0}
+        for round_ in range(4):
+            with h2raw.Client(srv.port, timeout=60) as c:
+                want = {}
+                for i in range(400):
+                    path, tag = (("/urpc.example.Demo/AsyncHello", "async") if i % 2 else
+                                 ("/urpc.example.Demo/BlockingHello", "worker"))
+                    t = ["1m", "2m", "900u", "1500u"][i % 4]
+                    sid = c.unary(path, hello_request(f"r{i}"), extra=[("grpc-timeout", t)])
+                    want[sid] = f"Hello r{i} ({tag})"
+                    if i % 7 == 3:
+                        c.rst(sid)
+                        want[sid] = None
+                c.pump(lambda: all(c.streams[s].done for s, w in want.items() if w), 60)
+                for sid, w in want.items():
+                    st = c.streams[sid]
+                    if w is None:
+                        continue
+                    check(st.done, f"unanswered: {st.describe()}")
+                    if st.grpc_status == DEADLINE_EXCEEDED:
+                        outcomes["deadline"] += 1
+                        check(st.messages() == [], f"DEADLINE_EXCEEDED with a body: "
+                                                   f"{st.describe()}")
+                    else:
+                        h2raw.check_ok_reply(st, w)
+                        outcomes["ok"] += 1
+        log(f"outcomes: {outcomes}")
+    run_server(args, body, "--workers-per-shard", "2")
+
+
+# ---- the gRPC protocol checklist (grpc-protocol.md) beyond the basic contract -----------
+
+def case_missing_content_type(args):
+    """grpc-protocol.md: content-type not starting with application/grpc -> 415. No
+    content-type at all does not start with it either (grpc-go and grpc C++ answer 415)."""
+    def send(c):
+        sid = c.headers(raw=[(":method", "POST"), (":scheme", "http"), (":path", SAYHELLO),
+                             (":authority", "x"), ("te", "trailers")])
+        c.data(sid, grpc_frame(hello_request("noct")), end_stream=True)
+        return sid
+
+    def body(srv):
+        st = one_call(srv.port, "", send)
+        check(st.http_status == 415 and st.grpc_status is None,
+              f"POST without content-type: expected HTTP 415 and no grpc-status; "
+              f"{st.describe()}")
+    run_server(args, body)
+
+
+def case_accept_encoding(args):
+    """grpc-protocol.md: an encoding the server lacks -> UNIMPLEMENTED with
+    grpc-accept-encoding listing what it has."""
+    def body(srv):
+        st = one_call(srv.port, "", lambda c: c.unary(SAYHELLO, hello_request("z"), compressed=True,
+                                                      extra=[("grpc-encoding", "br")]))
+        expect_status(st, UNIMPLEMENTED, "grpc-encoding: br")
+        acc = st.header("grpc-accept-encoding")
+        check(acc is not None and b"identity" in acc,
+              f"UNIMPLEMENTED for grpc-encoding br: expected grpc-accept-encoding listing the "
+              f"supported encodings; headers {st.all_names()}")
+    run_server(args, body)
+
+
 CASES = {
     "nghttp_415": case_nghttp_415,
     "nghttp_405": case_nghttp_405,
@@ -599,6 +968,14 @@ CASES = {
     "header_flood": case_header_flood,
     "resets": case_resets,
     "flow_control": case_flow_control,
+    "floods": case_floods,
+    "many_streams": case_many_streams,
+    "many_connections": case_many_connections,
+    "h2_extras": case_h2_extras,
+    "deadline": case_deadline,
+    "deadline_race": case_deadline_race,
+    "missing_content_type": case_missing_content_type,
+    "accept_encoding": case_accept_encoding,
 }
 
 if __name__ == "__main__":

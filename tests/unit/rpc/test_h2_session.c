@@ -80,7 +80,7 @@ static void finish(void) {
   if (E.conn) rpc_conn_closed(E.conn);
   E.conn = NULL;
   cr_assert_eq(E.sh.live_calls, 0, "calls leaked: %llu", (unsigned long long)E.sh.live_calls);
-  cr_assert_eq(E.sh.h2_bytes, 0, "nghttp2 memory left: %zu", E.sh.h2_bytes);
+  cr_assert_eq(E.sh.h2_slab.bytes, 0, "nghttp2 memory left: %zu", E.sh.h2_slab.bytes);
 }
 
 static void teardown(void) {
