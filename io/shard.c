@@ -103,6 +103,17 @@ void io_shard_stop(io_shard *s) {
   io_shard_post(s, &s->stop_msg);
 }
 
+static void on_exit_msg(io_msg *m) {
+  io_shard *s = (io_shard *)((char *)m - offsetof(io_shard, exit_msg));
+  on_stop(&s->stop_msg);
+  atomic_store_explicit(&s->exit_requested, true, memory_order_relaxed);
+}
+
+void io_shard_exit(io_shard *s) {
+  s->exit_msg.fn = on_exit_msg;
+  io_shard_post(s, &s->exit_msg);
+}
+
 static void dispatch(io_shard *s, struct io_uring_cqe *cqe) {
   io_op *op = io_uring_cqe_get_data(cqe);
   if (!op) return; /* cancel requests and other fire-and-forget SQEs */
@@ -143,8 +154,10 @@ static void wait_events(io_shard *s) {
 }
 
 static void loop(io_shard *s) {
-  /* Stopping ends the loop once only the wake-up read is left in flight. */
-  while (!s->stopping || s->ops_in_flight > 1 || s->conns) {
+  /* After exit is asked, the loop ends once only the wake-up read is left in flight. Until
+   * then a stopped shard keeps draining posted messages: threads may still be finishing calls. */
+  while (!atomic_load_explicit(&s->exit_requested, memory_order_relaxed) || s->ops_in_flight > 1 ||
+         s->conns) {
     wait_events(s);
     unsigned head, n = 0;
     struct io_uring_cqe *cqe;

@@ -66,8 +66,12 @@ int io_shard_new(const io_shard_config *cfg, io_shard **out);
 int io_shard_start(io_shard *s, char *why, size_t why_len);
 /* Any thread: runs m->fn(m) on the shard thread soon. The shard must be running. */
 void io_shard_post(io_shard *s, io_msg *m);
-/* Any thread: closes the listener and every connection, then ends the thread. */
+/* Any thread: closes the listener and every connection. The thread goes on running posted
+ * messages until io_shard_exit. */
 void io_shard_stop(io_shard *s);
+/* Any thread: stops (if not yet) and ends the thread once every connection is closed. Messages
+ * posted after this may not run on the shard (see io_shard_run_posted). */
+void io_shard_exit(io_shard *s);
 /* Waits for the thread to end. */
 void io_shard_join(io_shard *s);
 /* After join: runs messages posted since the thread ended, on the calling thread. */

@@ -49,6 +49,7 @@ struct io_shard {
   io_bufring bufs;
   pthread_t thread;
   bool started, stopping;
+  _Atomic bool exit_requested; /* stopping, and the layer above has no more messages to post */
   io_op accept_op, wake_op;
   bool accept_armed;
   int wake_fd;
@@ -65,13 +66,13 @@ struct io_shard {
   core_mpmc posted;
   core_mpmc_cell posted_cells[IO_POST_CAP];
   _Alignas(CORE_CACHELINE) _Atomic int sleeping;
-  io_msg stop_msg;
+  io_msg stop_msg, exit_msg;
 
   /* Start handshake with the creating thread. */
   pthread_mutex_t start_mu;
   pthread_cond_t start_cv;
   int start_err; /* 1 = pending */
-  char start_why[256];
+  char start_why[512];
 };
 
 /* conn.c */

@@ -63,7 +63,7 @@ void rpc_call_stream_closed(urpc_call *call) {
   call->stream_open = 0;
   if (core_timer_armed(&call->deadline)) core_timer_cancel(call->sh->timers, &call->deadline);
   unlink_from_conn(call);
-  if (call->with_handler) {
+  if (!call->responded) { /* reset by the client, or by nghttp2 for a malformed request */
     atomic_store_explicit(&call->cancelled, true, memory_order_relaxed);
     call->sh->stats.calls_cancelled++;
   }

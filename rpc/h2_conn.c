@@ -91,6 +91,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
   } else if (name_is(name, namelen, ":method")) {
     call->bad_method = !name_is(value, valuelen, "POST");
   } else if (name_is(name, namelen, "content-type")) {
+    call->has_content_type = 1;
     call->bad_content_type = !grpc_content_type(value, valuelen);
   } else if (name_is(name, namelen, "grpc-timeout")) {
     if (rpc_timeout_parse((const char *)value, valuelen, &call->timeout_ns) < 0) {
@@ -98,7 +99,8 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
       header_error(call, URPC_STATUS_INTERNAL, "malformed grpc-timeout");
     }
   } else if (name_is(name, namelen, "grpc-encoding")) {
-    if (!name_is(value, valuelen, "identity"))
+    call->bad_encoding = !name_is(value, valuelen, "identity");
+    if (call->bad_encoding)
       header_error(call, URPC_STATUS_UNIMPLEMENTED,
                    call_printf(call, "unsupported grpc-encoding",
                                "grpc-encoding %.*s is not supported (identity only)",
@@ -111,7 +113,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 static void on_request_headers(urpc_call *call) {
   if (call->bad_method) {
     rpc_call_http_error(call, 405);
-  } else if (call->bad_content_type) {
+  } else if (call->bad_content_type || !call->has_content_type) {
     rpc_call_http_error(call, 415);
   } else if (call->status) {
     urpc_status_code code = call->status;
@@ -283,8 +285,9 @@ static int respond_http_error(rpc_conn *conn, urpc_call *call) {
 
 static int respond_trailers_only(rpc_conn *conn, urpc_call *call, urpc_status_code code,
                                  const char *msg) {
-  nghttp2_nv nv[4] = {NV(":status", "200", NOCOPY), NV("content-type", "application/grpc", NOCOPY),
-                      NV("grpc-status", "0", NOCOPY), NV("grpc-message", "", NOCOPY)};
+  nghttp2_nv nv[5] = {NV(":status", "200", NOCOPY), NV("content-type", "application/grpc", NOCOPY),
+                      NV("grpc-status", "0", NOCOPY), NV("grpc-message", "", NOCOPY),
+                      NV("grpc-accept-encoding", "identity", NOCOPY)};
   size_t n = 3;
   nv[2].value = (uint8_t *)status_text[code];
   nv[2].valuelen = strlen(status_text[code]);
@@ -299,6 +302,7 @@ static int respond_trailers_only(rpc_conn *conn, urpc_call *call, urpc_status_co
       n = 4;
     }
   }
+  if (call->bad_encoding) nv[n++] = nv[4]; /* tell the client what it may use instead */
   return nghttp2_submit_response(conn->h2, call->stream_id, nv, n, NULL);
 }
 

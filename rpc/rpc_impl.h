@@ -43,7 +43,7 @@ struct urpc_call {
   uint8_t with_handler : 1; /* holds the handler reference */
   uint8_t answered : 1;     /* a response is decided; request bytes are ignored */
   uint8_t responded : 1;    /* the response is submitted to the HTTP/2 session */
-  uint8_t bad_method : 1, bad_content_type : 1;
+  uint8_t bad_method : 1, has_content_type : 1, bad_content_type : 1, bad_encoding : 1;
   uint8_t n_msgs;
   _Atomic bool cancelled;
   uint16_t http_status; /* non-zero: answer with this HTTP status and no gRPC body */
@@ -106,6 +106,9 @@ struct urpc_server {
   rpc_shard *shards;
   int n_shards;
   bool started;
+  pthread_mutex_t stop_mu; /* guards stop_requested, for urpc_server_wait */
+  pthread_cond_t stop_cv;
+  bool stop_requested;
 };
 
 /* call.c */

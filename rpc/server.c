@@ -44,6 +44,8 @@ int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
   s->listen = strdup(o->listen);
   s->opts.listen = s->listen;
   rpc_registry_init(&s->registry);
+  pthread_mutex_init(&s->stop_mu, NULL);
+  pthread_cond_init(&s->stop_cv, NULL);
   if (!s->listen || rpc_h2_callbacks_new(&s->h2_callbacks) < 0 ||
       rpc_h2_option_new(&s->opts, &s->h2_option) < 0) {
     urpc_server_free(s);
@@ -134,22 +136,27 @@ int urpc_server_shard_count(const urpc_server *s) {
 }
 
 void urpc_server_stop(urpc_server *s) {
+  pthread_mutex_lock(&s->stop_mu);
+  s->stop_requested = true;
+  pthread_cond_broadcast(&s->stop_cv);
+  pthread_mutex_unlock(&s->stop_mu);
   for (int i = 0; i < s->n_shards; i++)
     if (s->shards[i].io) io_shard_stop(s->shards[i].io);
 }
 
-static void run_leftover_messages(urpc_server *s);
-
+/* Shutdown order matters: shards stay alive (connections closed) until the workers have
+ * finished and posted their last replies, so a poster never waits on a queue nobody drains. */
 void urpc_server_wait(urpc_server *s) {
+  pthread_mutex_lock(&s->stop_mu);
+  while (!s->stop_requested) pthread_cond_wait(&s->stop_cv, &s->stop_mu);
+  pthread_mutex_unlock(&s->stop_mu);
+  for (int i = 0; i < s->n_shards; i++) rpc_shard_stop_workers(&s->shards[i]);
+  for (int i = 0; i < s->n_shards; i++)
+    if (s->shards[i].io) io_shard_exit(s->shards[i].io);
   for (int i = 0; i < s->n_shards; i++)
     if (s->shards[i].io) io_shard_join(s->shards[i].io);
-  for (int i = 0; i < s->n_shards; i++) rpc_shard_stop_workers(&s->shards[i]);
-  run_leftover_messages(s);
-}
-
-/* Replies that workers or other threads posted after a shard stopped: their connections are
- * gone, so finishing them only releases the calls. No shard thread runs any more. */
-static void run_leftover_messages(urpc_server *s) {
+  /* Whatever was posted after a shard exited: its connections are gone, so finishing those
+   * calls only releases them. No shard thread runs any more. */
   for (int i = 0; i < s->n_shards; i++)
     if (s->shards[i].io) io_shard_run_posted(s->shards[i].io);
 }
@@ -175,6 +182,8 @@ void urpc_server_free(urpc_server *s) {
   if (s->h2_callbacks) nghttp2_session_callbacks_del(s->h2_callbacks);
   if (s->h2_option) nghttp2_option_del(s->h2_option);
   free(s->listen);
+  pthread_mutex_destroy(&s->stop_mu);
+  pthread_cond_destroy(&s->stop_cv);
   free(s);
 }
 

@@ -107,7 +107,9 @@ int urpc_server_shard_count(const urpc_server *s);
 
 /* Any thread, any number of times: asks every shard to close its listener and connections. */
 void urpc_server_stop(urpc_server *s);
-/* Waits until every shard has stopped. */
+/* Blocks until urpc_server_stop has been called, then until every worker thread has finished
+ * its calls and every shard thread has ended. Threads of the application that finish calls
+ * (replies from elsewhere) must have done so before this is called. */
 void urpc_server_wait(urpc_server *s);
 /* After wait: the counters of shard `i`. Returns 0 or -EINVAL. */
 int urpc_server_shard_stats(const urpc_server *s, int i, urpc_shard_stats *out);
