@@ -92,8 +92,11 @@ static void *replier_main(void *arg) {
 
 int demo_register(urpc_server *s) {
   static const urpc_method methods[] = {
-      {"BlockingHello", blocking_hello, NULL, URPC_METHOD_BLOCKING},
-      {"AsyncHello", async_hello, NULL, 0},
+      {.name = "BlockingHello",
+       .handler = blocking_hello,
+       .user = NULL,
+       .flags = URPC_METHOD_BLOCKING},
+      {.name = "AsyncHello", .handler = async_hello, .user = NULL},
   };
   return urpc_server_add_service(s, &urpc__example__demo__descriptor, methods, 2);
 }

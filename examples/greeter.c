@@ -22,6 +22,6 @@ static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *us
 }
 
 int greeter_register(urpc_server *s) {
-  static const urpc_method methods[] = {{"SayHello", say_hello, NULL, 0}};
+  static const urpc_method methods[] = {{.name = "SayHello", .handler = say_hello, .user = NULL}};
   return urpc_server_add_service(s, &helloworld__greeter__descriptor, methods, 1);
 }

@@ -120,7 +120,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "uringrpc-server: invalid options: see --help\n");
     return 2;
   }
-  if (greeter_register(server) < 0 || demo_register(server) < 0 || demo_start() < 0) {
+  if (greeter_register(server) < 0 || demo_register(server) < 0 || ping_register(server) < 0 ||
+      interop_register(server) < 0 || demo_start() < 0) {
     fprintf(stderr, "uringrpc-server: cannot register the example services\n");
     return 1;
   }

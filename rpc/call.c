@@ -2,6 +2,7 @@
  * run, the reply (from any thread), and release by reference count on the shard thread. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -28,6 +29,7 @@ urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id) {
   call->stream_open = 1;
   call->timeout_ns = -1;
   call->allocator = (ProtobufCAllocator){arena_alloc_cb, arena_free_cb, &call->arena};
+  atomic_init(&call->sq_bytes, 0);
   core_arena_init(&call->arena, call->arena_first, sizeof(call->arena_first));
   rpc_frame_reader_init(&call->reader, (uint32_t)sh->server->opts.max_recv_message);
   call->next = conn->calls;
@@ -41,6 +43,7 @@ urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id) {
 void rpc_call_unref(urpc_call *call) {
   if (--call->refs) return;
   rpc_shard *sh = call->sh;
+  rpc_stream_drop_queue(call);
   core_arena_reset(&call->arena);
   sh->live_calls--;
   core_pool_put(&sh->call_pool, call);
@@ -66,7 +69,10 @@ void rpc_call_stream_closed(urpc_call *call) {
   if (!call->responded) { /* reset by the client, or by nghttp2 for a malformed request */
     atomic_store_explicit(&call->cancelled, true, memory_order_relaxed);
     call->sh->stats.calls_cancelled++;
+    const urpc_stream_handler *ops = call->method ? call->method->stream : NULL;
+    if (call->with_handler && ops && ops->on_cancel) ops->on_cancel(call, call->method->user);
   }
+  rpc_stream_drop_queue(call); /* nothing more goes out on this stream */
   rpc_call_unref(call);
 }
 
@@ -86,13 +92,42 @@ void rpc_call_http_error(urpc_call *call, uint16_t http_status) {
   rpc_conn_respond(call);
 }
 
+void rpc_call_abort(urpc_call *call, urpc_status_code code, const char *msg) {
+  if (atomic_exchange_explicit(&call->cancelled, true, memory_order_relaxed)) return;
+  const urpc_stream_handler *ops = call->method ? call->method->stream : NULL;
+  if (call->with_handler && ops && ops->on_cancel) ops->on_cancel(call, call->method->user);
+  call->answered = 1;
+  if (call->responded || !call->stream_open || !call->conn) return; /* finished meanwhile */
+  if (call->headers_sent) {
+    /* Messages went out already: only a reset can end the stream now. */
+    call->responded = 1;
+    call->sh->stats.calls_failed++;
+    nghttp2_submit_rst_stream(call->conn->h2, NGHTTP2_FLAG_NONE, call->stream_id,
+                              code == URPC_STATUS_DEADLINE_EXCEEDED ? NGHTTP2_CANCEL
+                                                                    : NGHTTP2_INTERNAL_ERROR);
+    rpc_stream_drop_queue(call);
+    rpc_conn_want_flush(call->conn);
+    return;
+  }
+  /* A handler may own the call's status fields and arena right now: touch neither. */
+  rpc_conn_respond_status(call, code, msg);
+}
+
 void rpc_call_dispatch(urpc_call *call) {
+  if (call->streaming_in) {
+    if (!call->with_handler || call->half_closed || call->answered) return;
+    if (rpc_frame_partial(&call->reader))
+      rpc_call_abort(call, URPC_STATUS_INTERNAL, "request ended inside a message");
+    else
+      rpc_stream_half_close(call);
+    return;
+  }
   if (call->answered) return;
   if (rpc_frame_partial(&call->reader)) {
     rpc_call_fail_now(call, URPC_STATUS_INTERNAL, "request ended inside a message");
   } else if (call->n_msgs != 1) {
     rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED,
-                      "unary method needs exactly one request message, got none");
+                      "method needs exactly one request message, got none");
   } else {
     call->answered = 1;
     call->with_handler = 1;
@@ -105,7 +140,12 @@ void rpc_call_dispatch(urpc_call *call) {
  * already told DEADLINE_EXCEEDED. */
 static void finish_on_shard(urpc_call *call) {
   call->with_handler = 0;
-  if (call->stream_open && call->conn && !call->responded) rpc_conn_respond(call);
+  if (call->stream_open && call->conn && !call->responded) {
+    if (call->streaming_out)
+      rpc_stream_finish(call);
+    else
+      rpc_conn_respond(call);
+  }
   rpc_call_unref(call);
 }
 
@@ -116,10 +156,7 @@ static void on_deadline(core_timer *t, void *arg) {
   (void)t;
   urpc_call *call = arg;
   if (call->responded || !call->stream_open || !call->conn) return;
-  atomic_store_explicit(&call->cancelled, true, memory_order_relaxed);
-  call->answered = 1;
-  /* A handler may own the call's status fields and arena right now: touch neither. */
-  rpc_conn_respond_status(call, URPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
+  rpc_call_abort(call, URPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
 }
 
 void rpc_call_start_deadline(urpc_call *call) {
@@ -153,6 +190,7 @@ void rpc_call_run(urpc_call *call) {
   const rpc_method *m = call->method;
   ProtobufCMessage *req =
       protobuf_c_message_unpack(m->desc->input, &call->allocator, call->req_len, call->req);
+  /* A client may compress only what it declared (grpc-encoding); decompressed on arrival. */
   if (!req) {
     urpc_call_fail(call, URPC_STATUS_INTERNAL, "cannot parse the request message");
     return;
@@ -160,17 +198,77 @@ void rpc_call_run(urpc_call *call) {
   m->handler(call, req, m->user);
 }
 
+static void *arena_of_alloc(void *ud, size_t size) {
+  return core_arena_alloc(ud, size);
+}
+
+/* The encoding the next response message gets: what the handler asked for, if the client
+ * accepts it, and (after the headers) only the one the headers announced. */
+static rpc_encoding send_encoding(const urpc_call *call) {
+  rpc_encoding e = (rpc_encoding)call->resp_encoding;
+  if (e == RPC_ENC_IDENTITY || !(call->accept_mask & (1u << e))) return RPC_ENC_IDENTITY;
+  if (call->headers_sent && call->resp_encoded != e) return RPC_ENC_IDENTITY;
+  return e;
+}
+
+uint8_t *rpc_call_pack(urpc_call *call, const ProtobufCMessage *msg, size_t extra,
+                       void *(*alloc)(size_t), size_t *len) {
+  size_t n = protobuf_c_message_get_packed_size(msg);
+  if (n > UINT32_MAX - RPC_FRAME_PREFIX - extra) return NULL;
+  rpc_encoding e = send_encoding(call);
+  if (e != RPC_ENC_IDENTITY) {
+    /* Pack and compress in a scratch arena, then copy behind the prefix. */
+    core_arena tmp;
+    core_arena_init(&tmp, NULL, 0);
+    uint8_t *plain = core_arena_alloc(&tmp, n), *z;
+    size_t zlen;
+    uint8_t *buf = NULL;
+    if (plain) protobuf_c_message_pack(msg, plain);
+    if (plain && rpc_compress(e, plain, n, arena_of_alloc, &tmp, &z, &zlen) == 0 &&
+        zlen <= UINT32_MAX && (buf = alloc(extra + RPC_FRAME_PREFIX + zlen))) {
+      rpc_frame_prefix(buf + extra, true, (uint32_t)zlen);
+      memcpy(buf + extra + RPC_FRAME_PREFIX, z, zlen);
+      *len = RPC_FRAME_PREFIX + zlen;
+    }
+    core_arena_dispose(&tmp);
+    if (buf && !call->headers_sent) call->resp_encoded = (uint8_t)e;
+    return buf;
+  }
+  uint8_t *buf = alloc(extra + RPC_FRAME_PREFIX + n);
+  if (!buf) return NULL;
+  rpc_frame_prefix(buf + extra, false, (uint32_t)n);
+  protobuf_c_message_pack(msg, buf + extra + RPC_FRAME_PREFIX);
+  *len = RPC_FRAME_PREFIX + n;
+  return buf;
+}
+
+static _Thread_local urpc_call *t_pack_call; /* the arena rpc_call_pack allocates from */
+static void *call_arena_alloc(size_t size) {
+  return core_arena_alloc(&t_pack_call->arena, size);
+}
+
+int urpc_call_set_compression(urpc_call *call, const char *encoding) {
+  rpc_encoding e = encoding ? rpc_encoding_parse(encoding, strlen(encoding)) : RPC_ENC_UNKNOWN;
+  if (e == RPC_ENC_UNKNOWN) return -EINVAL;
+  call->resp_encoding = (uint8_t)e;
+  return 0;
+}
+
 int urpc_call_reply(urpc_call *call, const ProtobufCMessage *response) {
-  size_t n = protobuf_c_message_get_packed_size(response);
-  uint8_t *buf = n <= UINT32_MAX ? core_arena_alloc(&call->arena, RPC_FRAME_PREFIX + n) : NULL;
+  if (call->streaming_out) { /* streaming: one message, then OK */
+    int rc = urpc_call_send(call, response);
+    urpc_call_finish(call, URPC_STATUS_OK, NULL);
+    return rc == -EAGAIN ? 0 : rc;
+  }
+  size_t len;
+  t_pack_call = call;
+  uint8_t *buf = rpc_call_pack(call, response, 0, call_arena_alloc, &len);
   if (!buf) {
     urpc_call_fail(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory for the response");
     return -ENOMEM;
   }
-  rpc_frame_prefix(buf, false, (uint32_t)n);
-  protobuf_c_message_pack(response, buf + RPC_FRAME_PREFIX);
   call->resp = buf;
-  call->resp_len = RPC_FRAME_PREFIX + n;
+  call->resp_len = len;
   call->resp_pos = 0;
   call->status = URPC_STATUS_OK;
   call->status_msg = NULL;
@@ -179,7 +277,8 @@ int urpc_call_reply(urpc_call *call, const ProtobufCMessage *response) {
 }
 
 void urpc_call_fail(urpc_call *call, urpc_status_code code, const char *message) {
-  if (code == URPC_STATUS_OK) code = URPC_STATUS_UNKNOWN; /* OK needs a response message */
+  /* A unary OK needs a response message; a stream may end OK after any number of them. */
+  if (code == URPC_STATUS_OK && !call->streaming_out) code = URPC_STATUS_UNKNOWN;
   call->resp = NULL;
   call->status = code;
   call->status_msg = NULL;
@@ -189,6 +288,41 @@ void urpc_call_fail(urpc_call *call, urpc_status_code code, const char *message)
     if (copy) call->status_msg = memcpy(copy, message, len + 1);
   }
   complete(call);
+}
+
+void urpc_call_finish(urpc_call *call, urpc_status_code code, const char *message) {
+  urpc_call_fail(call, code, message);
+}
+
+/* urpc_call_defer's timer: holds a call reference until it has run. */
+typedef struct deferred_fn {
+  core_timer timer;
+  urpc_call *call;
+  void (*fn)(urpc_call *call, void *arg);
+  void *arg;
+} deferred_fn;
+
+static void on_deferred(core_timer *t, void *arg) {
+  (void)t;
+  deferred_fn *d = arg;
+  urpc_call *call = d->call;
+  d->fn(call, d->arg);
+  free(d);
+  rpc_call_unref(call);
+}
+
+int urpc_call_defer(urpc_call *call, uint64_t delay_ns, void (*fn)(urpc_call *call, void *arg),
+                    void *arg) {
+  deferred_fn *d = malloc(sizeof(*d));
+  if (!d) return -ENOMEM;
+  d->call = call;
+  d->fn = fn;
+  d->arg = arg;
+  call->refs++;
+  core_timer_init(&d->timer, on_deferred, d);
+  uint64_t now_ms = core_now_ns() / 1000000u;
+  core_timer_arm(call->sh->timers, &d->timer, now_ms + (delay_ns + 999999u) / 1000000u);
+  return 0;
 }
 
 void *urpc_call_alloc(urpc_call *call, size_t size) {
@@ -205,4 +339,17 @@ int64_t urpc_call_deadline(const urpc_call *call) {
 }
 bool urpc_call_cancelled(const urpc_call *call) {
   return atomic_load_explicit(&call->cancelled, memory_order_relaxed);
+}
+
+bool urpc_call_request_compressed(const urpc_call *call) {
+  return call->req_compressed;
+}
+void urpc_call_set_user(urpc_call *call, void *user) {
+  call->user = user;
+}
+void *urpc_call_user(const urpc_call *call) {
+  return call->user;
+}
+int urpc_call_on_end(urpc_call *call, void (*fn)(void *arg), void *arg) {
+  return core_arena_defer(&call->arena, fn, arg);
 }

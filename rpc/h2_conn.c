@@ -7,6 +7,7 @@
  * per message (payload by reference when large), and trailers, or a Trailers-Only HEADERS. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -67,7 +68,11 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 
 static void on_path(urpc_call *call, const uint8_t *v, size_t n) {
   call->method = rpc_registry_find(&call->sh->server->registry, (const char *)v, n);
-  if (call->method) return;
+  if (call->method) {
+    call->streaming_in = (call->method->flags & URPC_METHOD_CLIENT_STREAMING) != 0;
+    call->streaming_out = (call->method->flags & URPC_METHOD_SERVER_STREAMING) != 0;
+    return;
+  }
   header_error(call, URPC_STATUS_UNIMPLEMENTED,
                call_printf(call, "unknown method", "unknown method %.*s", (int)(n > 200 ? 200 : n),
                            (const char *)v));
@@ -99,12 +104,20 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
       header_error(call, URPC_STATUS_INTERNAL, "malformed grpc-timeout");
     }
   } else if (name_is(name, namelen, "grpc-encoding")) {
-    call->bad_encoding = !name_is(value, valuelen, "identity");
+    rpc_encoding e = rpc_encoding_parse((const char *)value, valuelen);
+    call->bad_encoding = e == RPC_ENC_UNKNOWN;
     if (call->bad_encoding)
       header_error(call, URPC_STATUS_UNIMPLEMENTED,
                    call_printf(call, "unsupported grpc-encoding",
-                               "grpc-encoding %.*s is not supported (identity only)",
+                               "grpc-encoding %.*s is not supported (" RPC_ACCEPT_ENCODING ")",
                                (int)(valuelen > 64 ? 64 : valuelen), (const char *)value));
+    else
+      call->req_encoding = (uint8_t)e;
+  } else if (name_is(name, namelen, "grpc-accept-encoding")) {
+    call->accept_mask = (uint8_t)rpc_accept_encoding_parse((const char *)value, valuelen);
+  } else if (!rpc_md_is_reserved(name, namelen)) {
+    if (rpc_md_capture(call, name, namelen, value, valuelen) < 0)
+      header_error(call, URPC_STATUS_INTERNAL, "malformed binary metadata");
   }
   return 0;
 }
@@ -123,6 +136,7 @@ static void on_request_headers(urpc_call *call) {
     rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED, "missing :path");
   } else {
     rpc_call_start_deadline(call);
+    if (call->streaming_in) rpc_stream_start(call);
   }
 }
 
@@ -137,16 +151,58 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   return 0;
 }
 
+/* A unary request lives in the call's arena; a stream's messages are freed one by one. */
 static void *frame_alloc(void *ud, size_t size) {
-  return core_arena_alloc(&((urpc_call *)ud)->arena, size);
+  urpc_call *call = ud;
+  return call->streaming_in ? malloc(size ? size : 1) : core_arena_alloc(&call->arena, size);
+}
+
+/* A request the call cannot take: unary calls answer now, streams end (see rpc_call_abort). */
+static void reject(urpc_call *call, urpc_status_code code, const char *msg) {
+  if (call->streaming_in)
+    rpc_call_abort(call, code, msg);
+  else
+    rpc_call_fail_now(call, code, msg);
+}
+
+static void *arena_alloc_fn(void *ud, size_t size) {
+  return core_arena_alloc(ud, size);
+}
+
+/* A compressed message, decompressed into `a` within the receive limit. Returns 0, or fails
+ * the call and returns -1. */
+static int inflate_message(urpc_call *call, core_arena *a, uint8_t **msg, size_t *len) {
+  if (call->req_encoding == RPC_ENC_IDENTITY) {
+    reject(call, URPC_STATUS_INTERNAL, "compressed message without grpc-encoding");
+    return -1;
+  }
+  int rc = rpc_decompress((rpc_encoding)call->req_encoding, *msg, *len,
+                          call->sh->server->opts.max_recv_message, arena_alloc_fn, a, msg, len);
+  if (rc == -E2BIG)
+    reject(call, URPC_STATUS_RESOURCE_EXHAUSTED,
+           "decompressed message larger than the receive limit");
+  else if (rc < 0)
+    reject(call, URPC_STATUS_INTERNAL, "cannot decompress the request message");
+  return rc < 0 ? -1 : 0;
 }
 
 static int on_message(void *ud, uint8_t *msg, size_t len, bool compressed) {
   urpc_call *call = ud;
-  if (compressed) {
-    rpc_call_fail_now(call, URPC_STATUS_INTERNAL, "compressed message without grpc-encoding");
-    return -1;
+  call->req_compressed = compressed;
+  if (call->streaming_in) {
+    core_arena tmp; /* the decompressed copy lives only through on_message */
+    core_arena_init(&tmp, NULL, 0);
+    uint8_t *plain = msg;
+    int rc = compressed ? inflate_message(call, &tmp, &plain, &len) : 0;
+    if (rc == 0 && rpc_stream_message(call, plain, len) < 0) {
+      rpc_call_abort(call, URPC_STATUS_INTERNAL, "cannot parse the request message");
+      rc = -1;
+    }
+    core_arena_dispose(&tmp);
+    free(msg);
+    return rc;
   }
+  if (compressed && inflate_message(call, &call->arena, &msg, &len) < 0) return -1;
   if (++call->n_msgs > 1) {
     rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED,
                       "unary method needs exactly one request message, got more");
@@ -157,22 +213,29 @@ static int on_message(void *ud, uint8_t *msg, size_t len, bool compressed) {
   return 0;
 }
 
+static void feed(urpc_call *call, const uint8_t *data, size_t len) {
+  if (call->answered || call->finished || (call->streaming_in && !call->with_handler)) return;
+  int rc = rpc_frame_feed(&call->reader, data, len, frame_alloc, on_message, call);
+  if (rc == RPC_FRAME_TOO_LARGE) {
+    reject(call, URPC_STATUS_RESOURCE_EXHAUSTED,
+           call_printf(call, "received message larger than max",
+                       "received message larger than max (%u vs. %u)", call->reader.last_len,
+                       call->reader.max_len));
+  } else if (rc == RPC_FRAME_BAD_FLAG) {
+    reject(call, URPC_STATUS_INTERNAL, "bad message flag");
+  } else if (rc == RPC_FRAME_NOMEM) {
+    reject(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory for the request");
+  }
+}
+
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
                          const uint8_t *data, size_t len, void *ud) {
   (void)flags, (void)ud;
   urpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
-  if (!call || call->answered) return 0;
-  int rc = rpc_frame_feed(&call->reader, data, len, frame_alloc, on_message, call);
-  if (rc == RPC_FRAME_TOO_LARGE) {
-    rpc_call_fail_now(call, URPC_STATUS_RESOURCE_EXHAUSTED,
-                      call_printf(call, "received message larger than max",
-                                  "received message larger than max (%u vs. %u)",
-                                  call->reader.last_len, call->reader.max_len));
-  } else if (rc == RPC_FRAME_BAD_FLAG) {
-    rpc_call_fail_now(call, URPC_STATUS_INTERNAL, "bad message flag");
-  } else if (rc == RPC_FRAME_NOMEM) {
-    rpc_call_fail_now(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory for the request");
-  }
+  if (call) feed(call, data, len);
+  /* The window comes back only now: for a stream, after the handler has seen the messages in
+   * this chunk; for a unary call, once its bytes are in the call's buffer. */
+  nghttp2_session_consume(session, stream_id, len);
   return 0;
 }
 
@@ -209,9 +272,21 @@ static int on_send_data(nghttp2_session *session, nghttp2_frame *frame, const ui
   (void)session, (void)frame;
   rpc_conn *conn = ud;
   urpc_call *call = source->ptr;
+  if (core_outq_copy(conn->out, framehd, 9) < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  if (call->streaming_out) {
+    rpc_sendbuf *b;
+    const uint8_t *p = rpc_stream_take(call, length, &b);
+    if (length <= COPY_PAYLOAD_MAX) {
+      int rc = core_outq_copy(conn->out, p, length);
+      rpc_sendbuf_unref(b);
+      return rc < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+    }
+    return core_outq_ref(conn->out, p, length, rpc_sendbuf_unref, b) < 0
+               ? NGHTTP2_ERR_CALLBACK_FAILURE
+               : 0;
+  }
   const uint8_t *p = call->resp + call->resp_pos;
   call->resp_pos += length;
-  if (core_outq_copy(conn->out, framehd, 9) < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
   if (length <= COPY_PAYLOAD_MAX)
     return core_outq_copy(conn->out, p, length) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
   call->refs++; /* the arena holding the payload lives until the bytes are on the socket */
@@ -239,26 +314,56 @@ int rpc_h2_option_new(const urpc_server_options *o, nghttp2_option **out) {
   nghttp2_option *opt;
   if (nghttp2_option_new(&opt) != 0) return -ENOMEM;
   (void)o; /* rapid-reset and CONTINUATION-flood limits: Debian's backported defaults */
+  /* Windows are given back as handlers consume (nghttp2_session_consume in on_data_chunk). */
+  nghttp2_option_set_no_auto_window_update(opt, 1);
   *out = opt;
   return 0;
 }
 
 /* Sans-IO: a connection made without an io_conn (unit tests) is flushed by its driver. */
-static void want_flush(rpc_conn *conn) {
+void rpc_conn_want_flush(rpc_conn *conn) {
   if (conn->io) io_conn_flush(conn->io);
 }
 
 /* ---- response ---- */
 
-static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
-                             size_t length, uint32_t *data_flags, nghttp2_data_source *source,
-                             void *ud);
+#define NV_STACK 8
 
-static void submit_trailers(nghttp2_session *session, urpc_call *call) {
-  nghttp2_nv nv[2] = {NV("grpc-status", "0", NOCOPY)};
-  size_t n = 1;
-  nv[0].value = (uint8_t *)status_text[call->status];
-  nv[0].valuelen = strlen(status_text[call->status]);
+/* Room for `need` header fields: the caller's stack array, or the call's arena for long
+ * metadata lists (NULL if that fails: the caller then sends without its metadata). */
+static nghttp2_nv *nv_room(urpc_call *call, nghttp2_nv *stack, size_t need, bool use_arena) {
+  if (need <= NV_STACK) return stack;
+  return use_arena ? core_arena_alloc(&call->arena, need * sizeof(nghttp2_nv)) : NULL;
+}
+
+/* grpc-message value: percent-encoded, in the arena when encoding changes it. */
+static size_t add_message(urpc_call *call, nghttp2_nv *nv, size_t n, const char *msg) {
+  if (!msg || !*msg) return n;
+  size_t len = strlen(msg);
+  size_t enc = rpc_percent_encoded_len(msg, len);
+  char *out = enc == len ? (char *)msg : core_arena_alloc(&call->arena, enc);
+  if (!out) return n;
+  if (out != msg) rpc_percent_encode(msg, len, out);
+  nv[n] = (nghttp2_nv)NV("grpc-message", "", NOCOPY);
+  nv[n].value = (uint8_t *)out;
+  nv[n].valuelen = enc;
+  return n + 1;
+}
+
+static size_t add_status(nghttp2_nv *nv, size_t n, urpc_status_code code) {
+  nv[n] = (nghttp2_nv)NV("grpc-status", "0", NOCOPY);
+  nv[n].value = (uint8_t *)status_text[code];
+  nv[n].valuelen = strlen(status_text[code]);
+  return n + 1;
+}
+
+void rpc_conn_submit_trailers(nghttp2_session *session, urpc_call *call) {
+  nghttp2_nv stack[NV_STACK], *nv = nv_room(call, stack, 2 + call->trail_md.n, true);
+  size_t cap = nv == stack ? NV_STACK : 2 + call->trail_md.n;
+  if (!nv) nv = stack;
+  size_t n = add_status(nv, 0, call->status);
+  n = add_message(call, nv, n, call->status_msg);
+  n = rpc_md_to_nv(&call->trail_md, nv, n, cap);
   nghttp2_submit_trailer(session, call->stream_id, nv, n);
 }
 
@@ -272,9 +377,31 @@ static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_
   *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   if (n == left) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-    submit_trailers(session, call);
+    rpc_conn_submit_trailers(session, call);
   }
   return (ssize_t)n;
+}
+
+/* Response HEADERS with the handler's initial metadata and a data provider. */
+static int submit_headers(urpc_call *call, nghttp2_data_source_read_callback read) {
+  nghttp2_nv stack[NV_STACK], *nv = nv_room(call, stack, 3 + call->init_md.n, true);
+  size_t cap = nv == stack ? NV_STACK : 3 + call->init_md.n;
+  if (!nv) nv = stack;
+  nv[0] = (nghttp2_nv)NV(":status", "200", NOCOPY);
+  nv[1] = (nghttp2_nv)NV("content-type", "application/grpc", NOCOPY);
+  size_t n = 2;
+  if (call->resp_encoded != RPC_ENC_IDENTITY) {
+    const char *name = rpc_encoding_name((rpc_encoding)call->resp_encoded);
+    nv[n++] = (nghttp2_nv){(uint8_t *)"grpc-encoding", (uint8_t *)name, 13, strlen(name), NOCOPY};
+  }
+  n = rpc_md_to_nv(&call->init_md, nv, n, cap);
+  nghttp2_data_provider prd = {.source.ptr = call, .read_callback = read};
+  return nghttp2_submit_response(call->conn->h2, call->stream_id, nv, n, &prd);
+}
+
+int rpc_conn_submit_stream_headers(urpc_call *call) {
+  call->headers_sent = 1;
+  return submit_headers(call, rpc_stream_read);
 }
 
 static int respond_http_error(rpc_conn *conn, urpc_call *call) {
@@ -283,56 +410,58 @@ static int respond_http_error(rpc_conn *conn, urpc_call *call) {
   return nghttp2_submit_response(conn->h2, call->stream_id, nv, 1, NULL);
 }
 
-static int respond_trailers_only(rpc_conn *conn, urpc_call *call, urpc_status_code code,
-                                 const char *msg) {
-  nghttp2_nv nv[5] = {NV(":status", "200", NOCOPY), NV("content-type", "application/grpc", NOCOPY),
-                      NV("grpc-status", "0", NOCOPY), NV("grpc-message", "", NOCOPY),
-                      NV("grpc-accept-encoding", "identity", NOCOPY)};
-  size_t n = 3;
-  nv[2].value = (uint8_t *)status_text[code];
-  nv[2].valuelen = strlen(status_text[code]);
-  if (msg && *msg) {
-    size_t len = strlen(msg);
-    size_t enc = rpc_percent_encoded_len(msg, len);
-    char *out = enc == len ? (char *)msg : core_arena_alloc(&call->arena, enc);
-    if (out) {
-      if (out != msg) rpc_percent_encode(msg, len, out);
-      nv[3].value = (uint8_t *)out;
-      nv[3].valuelen = enc;
-      n = 4;
-    }
+/* Trailers-Only. `with_md`: the handler is done with the call, so its metadata (and the
+ * arena) may be used; not so when a deadline answers for a handler still running. */
+static int respond_trailers_only(urpc_call *call, urpc_status_code code, const char *msg,
+                                 bool with_md) {
+  size_t md = with_md ? call->init_md.n + call->trail_md.n : 0;
+  nghttp2_nv stack[NV_STACK], *nv = nv_room(call, stack, 5 + md, with_md);
+  size_t cap = nv == stack ? NV_STACK : 5 + md;
+  if (!nv) nv = stack;
+  nv[0] = (nghttp2_nv)NV(":status", "200", NOCOPY);
+  nv[1] = (nghttp2_nv)NV("content-type", "application/grpc", NOCOPY);
+  size_t n = add_status(nv, 2, code);
+  n = add_message(call, nv, n, msg);
+  if (call->bad_encoding) /* tell the client what it may use instead */
+    nv[n++] = (nghttp2_nv)NV("grpc-accept-encoding", RPC_ACCEPT_ENCODING, NOCOPY);
+  if (with_md) {
+    n = rpc_md_to_nv(&call->init_md, nv, n, cap);
+    n = rpc_md_to_nv(&call->trail_md, nv, n, cap);
   }
-  if (call->bad_encoding) nv[n++] = nv[4]; /* tell the client what it may use instead */
-  return nghttp2_submit_response(conn->h2, call->stream_id, nv, n, NULL);
+  return nghttp2_submit_response(call->conn->h2, call->stream_id, nv, n, NULL);
+}
+
+static void respond_status(urpc_call *call, urpc_status_code code, const char *msg, bool with_md) {
+  call->responded = 1;
+  int rv = respond_trailers_only(call, code, msg, with_md);
+  if (code == URPC_STATUS_OK)
+    call->sh->stats.calls_ok++;
+  else
+    call->sh->stats.calls_failed++;
+  if (rv != 0) LOG_DEBUG("stream %d: cannot respond: %s", call->stream_id, nghttp2_strerror(rv));
+  rpc_conn_want_flush(call->conn);
 }
 
 void rpc_conn_respond_status(urpc_call *call, urpc_status_code code, const char *msg) {
-  call->responded = 1;
-  int rv = respond_trailers_only(call->conn, call, code, msg);
-  call->sh->stats.calls_failed++;
-  if (rv != 0) LOG_DEBUG("stream %d: cannot respond: %s", call->stream_id, nghttp2_strerror(rv));
-  want_flush(call->conn);
+  respond_status(call, code, msg, false);
 }
 
 void rpc_conn_respond(urpc_call *call) {
-  rpc_conn *conn = call->conn;
   int rv;
-  call->responded = 1;
   if (call->http_status) {
-    rv = respond_http_error(conn, call);
+    call->responded = 1;
+    rv = respond_http_error(call->conn, call);
     call->sh->stats.calls_failed++;
   } else if (!call->resp) {
-    rpc_conn_respond_status(call, call->status, call->status_msg);
+    respond_status(call, call->status, call->status_msg, true);
     return;
   } else {
-    static const nghttp2_nv nv[] = {NV(":status", "200", NOCOPY),
-                                    NV("content-type", "application/grpc", NOCOPY)};
-    nghttp2_data_provider prd = {.source.ptr = call, .read_callback = read_response};
-    rv = nghttp2_submit_response(conn->h2, call->stream_id, nv, 2, &prd);
+    call->responded = 1;
+    rv = submit_headers(call, read_response);
     call->sh->stats.calls_ok++;
   }
   if (rv != 0) LOG_DEBUG("stream %d: cannot respond: %s", call->stream_id, nghttp2_strerror(rv));
-  want_flush(conn);
+  rpc_conn_want_flush(call->conn);
 }
 
 /* ---- connection glue (io_handler) ---- */
@@ -369,10 +498,10 @@ int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
     /* nghttp2 has queued a GOAWAY where the protocol calls for one: send it, then close. */
     LOG_DEBUG("closing connection: %s", nghttp2_strerror((int)rv));
     conn->closing = true;
-    want_flush(conn);
+    rpc_conn_want_flush(conn);
     return 0;
   }
-  if (nghttp2_session_want_write(conn->h2)) want_flush(conn);
+  if (nghttp2_session_want_write(conn->h2)) rpc_conn_want_flush(conn);
   return 0;
 }
 

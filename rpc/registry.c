@@ -71,13 +71,24 @@ static const ProtobufCMethodDescriptor *find_desc(const ProtobufCServiceDescript
   return NULL;
 }
 
+/* Unary and server streaming take the request in `handler`; client streaming and bidi need
+ * `stream` callbacks and run on the shard (never BLOCKING). */
+static bool valid_method(const ProtobufCServiceDescriptor *service, const urpc_method *m) {
+  if (!m->name || !find_desc(service, m->name)) return false;
+  if (m->flags & ~(unsigned)(URPC_METHOD_BLOCKING | URPC_METHOD_CLIENT_STREAMING |
+                             URPC_METHOD_SERVER_STREAMING))
+    return false;
+  if (m->flags & URPC_METHOD_CLIENT_STREAMING)
+    return m->stream && !(m->flags & URPC_METHOD_BLOCKING);
+  return m->handler != NULL;
+}
+
 int rpc_registry_add(rpc_registry *r, const ProtobufCServiceDescriptor *service,
                      const urpc_method *methods, size_t n) {
   if (!service || service->magic != PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC) return -EINVAL;
   if (rpc_registry_has_service(r, service->name, strlen(service->name))) return -EEXIST;
   for (size_t i = 0; i < n; i++)
-    if (!methods[i].name || !methods[i].handler || !find_desc(service, methods[i].name))
-      return -EINVAL;
+    if (!valid_method(service, &methods[i])) return -EINVAL;
   const ProtobufCServiceDescriptor **svcs =
       realloc(r->services, (r->n_services + 1) * sizeof(*svcs));
   if (!svcs) return -ENOMEM;
@@ -98,7 +109,8 @@ int rpc_registry_add(rpc_registry *r, const ProtobufCServiceDescriptor *service,
                       find_desc(service, methods[i].name),
                       methods[i].handler,
                       methods[i].user,
-                      methods[i].flags};
+                      methods[i].flags,
+                      methods[i].stream};
     if (rpc_registry_find(r, path, (size_t)len)) {
       free(path);
       free(m);

@@ -16,6 +16,7 @@ typedef struct rpc_method {
   urpc_unary_handler handler;
   void *user;
   unsigned flags;
+  const urpc_stream_handler *stream;
 } rpc_method;
 
 typedef struct rpc_registry {

@@ -16,6 +16,7 @@
 #include "core/spsc.h"
 #include "core/timer_wheel.h"
 #include "io/shard.h"
+#include "rpc/compress.h"
 #include "rpc/grpc_frame.h"
 #include "rpc/registry.h"
 #include "rpc/uringrpc.h"
@@ -26,15 +27,57 @@
 #define RPC_HEADER_LIST_MAX (16 * 1024)
 
 typedef struct rpc_shard rpc_shard;
+
+typedef struct rpc_health_entry {
+  char *service;
+  urpc_health_status status;
+} rpc_health_entry;
+
+typedef struct rpc_health_table {
+  rpc_health_entry *items;
+  size_t n;
+} rpc_health_table;
+
+/* A Watch call waiting for changes of its service (in the call's arena). */
+typedef struct rpc_health_watch {
+  struct rpc_health_watch *next;
+  urpc_call *call;
+  const char *service;
+  int last; /* the status last sent */
+} rpc_health_watch;
 typedef struct rpc_conn rpc_conn;
 
+/* Metadata entries live in the call's arena. */
+typedef struct rpc_md {
+  const char *key; /* NUL-terminated */
+  const uint8_t *value;
+  size_t len; /* request: decoded bytes; response: wire bytes (base64 for -bin) */
+} rpc_md;
+
+typedef struct rpc_md_list {
+  rpc_md *items;
+  uint32_t n, cap;
+} rpc_md_list;
+
+/* One packed response message of a streaming call, queued until nghttp2 takes it. Freed when
+ * the queue and every output segment pointing into it have let go. */
+typedef struct rpc_sendbuf {
+  io_msg msg; /* posts it to the shard when sent from another thread */
+  urpc_call *call;
+  struct rpc_sendbuf *next;
+  uint32_t refs;
+  uint32_t len, off; /* bytes in data; bytes already handed to nghttp2 */
+  uint8_t data[];
+} rpc_sendbuf;
+
 /* A call's references: the HTTP/2 stream (until it closes or the connection goes), the
- * handler (from dispatch until its reply is on the shard), and each queued output segment that
- * points into the call's arena. The call returns to its pool when the last one is dropped. */
+ * handler (from dispatch until its finish is on the shard), each queued output segment that
+ * points into the call's arena, each pending urpc_call_defer and a pending writable
+ * notification. The call returns to its pool when the last one is dropped. */
 struct urpc_call {
-  io_msg done_msg; /* posts the finish to the shard when replying from another thread */
+  io_msg done_msg; /* posts the finish to the shard when finishing from another thread */
   rpc_shard *sh;
-  rpc_conn *conn; /* NULL once the connection is gone */
+  rpc_conn *conn; /* NULL once the stream or connection is gone */
   const rpc_method *method;
   urpc_call *prev, *next; /* the connection's live calls */
   int32_t stream_id;
@@ -42,10 +85,20 @@ struct urpc_call {
   uint8_t stream_open : 1;  /* holds the stream reference */
   uint8_t with_handler : 1; /* holds the handler reference */
   uint8_t answered : 1;     /* a response is decided; request bytes are ignored */
-  uint8_t responded : 1;    /* the response is submitted to the HTTP/2 session */
+  uint8_t responded : 1;    /* the end of the response is submitted to the HTTP/2 session */
   uint8_t bad_method : 1, has_content_type : 1, bad_content_type : 1, bad_encoding : 1;
+  uint8_t streaming_in : 1, streaming_out : 1; /* from the method's flags */
+  uint8_t headers_sent : 1;                    /* streaming: response HEADERS submitted */
+  uint8_t finished : 1;    /* streaming: the handler's finish reached the shard */
+  uint8_t deferred : 1;    /* streaming: the data provider waits for messages */
+  uint8_t half_closed : 1; /* the client ended its side */
+  uint8_t in_writable : 1; /* in the shard's writable list */
   uint8_t n_msgs;
   _Atomic bool cancelled;
+  _Atomic bool want_writable; /* a send returned -EAGAIN */
+  _Atomic size_t sq_bytes;    /* streaming: bytes sent by the handler, not yet taken by nghttp2 */
+  rpc_sendbuf *sq_head, *sq_tail;
+  urpc_call *writable_next;
   uint16_t http_status; /* non-zero: answer with this HTTP status and no gRPC body */
   int64_t timeout_ns;   /* from grpc-timeout; -1 for none */
   uint64_t deadline_ns; /* monotonic (core_now_ns), 0 for none */
@@ -53,13 +106,18 @@ struct urpc_call {
   uint32_t header_bytes;
   urpc_status_code status;
   const char *status_msg; /* static or arena; NULL for none */
-  const char *path;       /* arena copy for unknown methods, else method->path */
-  size_t path_len;
   rpc_frame_reader reader;
   uint8_t *req; /* the request message (arena) */
   size_t req_len;
-  uint8_t *resp; /* prefix + packed response (arena) */
+  uint8_t *resp; /* unary: prefix + packed response (arena) */
   size_t resp_len, resp_pos;
+  rpc_md_list req_md, init_md, trail_md;
+  void *user;            /* urpc_call_set_user */
+  uint8_t req_encoding;  /* rpc_encoding of the request (grpc-encoding) */
+  uint8_t resp_encoding; /* rpc_encoding wanted for responses (urpc_call_set_compression) */
+  uint8_t resp_encoded;  /* rpc_encoding announced in the response headers */
+  uint8_t accept_mask;   /* grpc-accept-encoding of the client, 1u << rpc_encoding */
+  bool req_compressed;   /* the last request message had the compressed flag */
   ProtobufCAllocator allocator;
   core_arena arena;
   _Alignas(max_align_t) uint8_t arena_first[RPC_ARENA_FIRST];
@@ -94,6 +152,9 @@ struct rpc_shard {
   core_slab h2_slab; /* every nghttp2 allocation of this shard */
   urpc_shard_stats stats;
   uint64_t live_calls;
+  urpc_call *writable;        /* calls whose on_writable is due */
+  rpc_health_table health;    /* this shard's copy of the server's health table */
+  rpc_health_watch *watchers; /* Health/Watch calls on this shard */
 };
 
 struct urpc_server {
@@ -106,7 +167,8 @@ struct urpc_server {
   rpc_shard *shards;
   int n_shards;
   bool started;
-  pthread_mutex_t stop_mu; /* guards stop_requested, for urpc_server_wait */
+  pthread_mutex_t stop_mu; /* guards stop_requested and health */
+  rpc_health_table health; /* the authoritative health table */
   pthread_cond_t stop_cv;
   bool stop_requested;
 };
@@ -118,6 +180,15 @@ void rpc_call_stream_closed(urpc_call *call);
 /* Answers right away without a handler (bad method, unknown path, bad message...). */
 void rpc_call_fail_now(urpc_call *call, urpc_status_code code, const char *msg);
 void rpc_call_http_error(urpc_call *call, uint16_t http_status);
+/* Ends a call the client can no longer complete (bad message mid-stream, deadline): the
+ * handler sees it cancelled (on_cancel), the client gets `code` or, once messages went out, a
+ * RST_STREAM. Shard thread. */
+void rpc_call_abort(urpc_call *call, urpc_status_code code, const char *msg);
+/* Packs `msg` as one length-prefixed message, compressed if the call asks for it and the
+ * client accepts it, into memory from `alloc` (with `extra` bytes reserved in front). Returns
+ * the buffer (prefix at buf + extra) and its length without `extra`, or NULL. */
+uint8_t *rpc_call_pack(urpc_call *call, const ProtobufCMessage *msg, size_t extra,
+                       void *(*alloc)(size_t), size_t *len);
 /* Runs the handler on the current thread. */
 void rpc_call_run(urpc_call *call);
 /* The request is complete: run checks, hand the call to its handler queue. */
@@ -125,7 +196,38 @@ void rpc_call_dispatch(urpc_call *call);
 /* Headers are in and valid: starts the deadline clock if the client sent grpc-timeout. */
 void rpc_call_start_deadline(urpc_call *call);
 
+/* stream.c */
+#define RPC_SEND_LIMIT (64 * 1024) /* streaming: queued bytes above which send says -EAGAIN */
+/* Shard thread: the handler's finish of a streaming call. */
+void rpc_stream_finish(urpc_call *call);
+/* nghttp2 took `n` bytes of the head message (send_data callback); returns the bytes. */
+const uint8_t *rpc_stream_take(urpc_call *call, size_t n, rpc_sendbuf **buf);
+void rpc_sendbuf_unref(void *buf);
+ssize_t rpc_stream_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                        uint32_t *data_flags, nghttp2_data_source *source, void *ud);
+/* Frees the messages still queued (the call is going away). */
+void rpc_stream_drop_queue(urpc_call *call);
+/* Streaming requests: the call starts at its headers and gets each message as it comes. */
+void rpc_stream_start(urpc_call *call);
+int rpc_stream_message(urpc_call *call, uint8_t *msg, size_t len);
+void rpc_stream_half_close(urpc_call *call);
+void rpc_stream_notify_writable(rpc_shard *sh);
+
+/* metadata.c */
+/* Request header that is metadata (not pseudo, not reserved): keep it. Returns 0 or -EINVAL
+ * (bad -bin value). */
+int rpc_md_capture(urpc_call *call, const uint8_t *name, size_t namelen, const uint8_t *value,
+                   size_t valuelen);
+bool rpc_md_is_reserved(const uint8_t *name, size_t namelen);
+/* Appends the list to `nv` (at most `max` entries in all); returns the new count. */
+size_t rpc_md_to_nv(const rpc_md_list *l, nghttp2_nv *nv, size_t n, size_t max);
+
 /* h2_conn.c */
+/* Submits the trailers of a streaming call (from the data provider at its end). */
+void rpc_conn_submit_trailers(nghttp2_session *session, urpc_call *call);
+/* Submits a streaming call's response HEADERS with its data provider. */
+int rpc_conn_submit_stream_headers(urpc_call *call);
+void rpc_conn_want_flush(rpc_conn *conn);
 int rpc_h2_callbacks_new(nghttp2_session_callbacks **out);
 int rpc_h2_option_new(const urpc_server_options *o, nghttp2_option **out);
 void *rpc_conn_open(void *ctx, io_conn *io);
@@ -148,5 +250,7 @@ void rpc_shard_enqueue(rpc_shard *sh, urpc_call *call);
 
 /* health.c */
 int rpc_health_register(struct urpc_server *s);
+int rpc_health_copy_to_shard(struct urpc_server *s, rpc_shard *sh);
+void rpc_health_table_dispose(rpc_health_table *t);
 
 #endif

@@ -81,6 +81,7 @@ static int start_shards(urpc_server *s, int *fds, char *why, size_t why_len) {
         .handler = &rpc_io_handler,
         .ctx = sh,
     };
+    if (!err) err = rpc_health_copy_to_shard(s, sh);
     if (!err) err = io_shard_new(&cfg, &sh->io);
     if (!err) sh->timers = io_shard_timers(sh->io);
     if (err) {
@@ -179,6 +180,7 @@ void urpc_server_free(urpc_server *s) {
   }
   free(s->shards);
   rpc_registry_dispose(&s->registry);
+  rpc_health_table_dispose(&s->health);
   if (s->h2_callbacks) nghttp2_session_callbacks_del(s->h2_callbacks);
   if (s->h2_option) nghttp2_option_del(s->h2_option);
   free(s->listen);

@@ -44,6 +44,7 @@ void rpc_shard_dispose(rpc_shard *sh) {
   core_pool_dispose(&sh->call_pool);
   core_pool_dispose(&sh->conn_pool);
   core_slab_dispose(&sh->h2_slab);
+  rpc_health_table_dispose(&sh->health);
   sem_destroy(&sh->work_sem);
   free(sh->workers);
 }
@@ -87,6 +88,7 @@ void rpc_shard_after_batch(void *ctx) {
   rpc_shard *sh = ctx;
   urpc_call *call;
   while ((call = core_spsc_pop(&sh->inline_q))) rpc_call_run(call);
+  rpc_stream_notify_writable(sh);
 }
 
 void rpc_shard_enqueue(rpc_shard *sh, urpc_call *call) {

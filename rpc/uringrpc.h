@@ -52,16 +52,44 @@ typedef struct urpc_call urpc_call;
 typedef void (*urpc_unary_handler)(urpc_call *call, const ProtobufCMessage *request, void *user);
 
 enum urpc_method_flags {
-  /* The handler may block: it runs on a worker thread of the call's shard. */
+  /* The handler may block: it runs on a worker thread of the call's shard. Unary and
+   * server-streaming methods only. */
   URPC_METHOD_BLOCKING = 1u << 0,
+  /* The client sends a stream of messages (client streaming; with SERVER_STREAMING, bidi). */
+  URPC_METHOD_CLIENT_STREAMING = 1u << 1,
+  /* The server sends a stream of messages (server streaming; with CLIENT_STREAMING, bidi). */
+  URPC_METHOD_SERVER_STREAMING = 1u << 2,
 };
 
-/* A method's handler, named as in the .proto (e.g. "SayHello"). */
+/* Callbacks of a streaming call. All run on the call's shard thread and must not block; any of
+ * them may be NULL. Whatever happens, the handler ends the call exactly once with
+ * urpc_call_finish() (or reply/fail), then or later, from any thread. */
+typedef struct urpc_stream_handler {
+  /* Client streaming and bidi: the call started (headers in, no message yet). */
+  void (*on_start)(urpc_call *call, void *user);
+  /* Client streaming and bidi: one request message, valid until the callback returns. The
+   * HTTP/2 window for it is given back when the callback returns, so a client can never be
+   * more than one window ahead of the handler. */
+  void (*on_message)(urpc_call *call, const ProtobufCMessage *message, void *user);
+  /* The client half-closed: no more messages will come. */
+  void (*on_half_close)(urpc_call *call, void *user);
+  /* urpc_call_send() returned -EAGAIN and the call's send buffer has room again. */
+  void (*on_writable)(urpc_call *call, void *user);
+  /* The call is over for the client (reset, connection lost, deadline passed): sends are
+   * dropped from now on. Called at most once. */
+  void (*on_cancel)(urpc_call *call, void *user);
+} urpc_stream_handler;
+
+/* A method's handler, named as in the .proto (e.g. "SayHello").
+ * Unary and server streaming: `handler` gets the single request. Client streaming and bidi:
+ * `stream->on_message` gets each request. `stream` also carries on_writable and on_cancel for
+ * server streaming. */
 typedef struct urpc_method {
   const char *name;
   urpc_unary_handler handler;
   void *user;
   unsigned flags; /* urpc_method_flags */
+  const urpc_stream_handler *stream;
 } urpc_method;
 
 typedef struct urpc_server_options {
@@ -74,6 +102,14 @@ typedef struct urpc_server_options {
   uint32_t max_concurrent_streams; /* per connection; default 1000 */
   bool health;                     /* serve grpc.health.v1.Health; default true */
 } urpc_server_options;
+
+/* Serving status for grpc.health.v1.Health (the values of HealthCheckResponse). */
+typedef enum urpc_health_status {
+  URPC_HEALTH_UNKNOWN = 0,
+  URPC_HEALTH_SERVING = 1,
+  URPC_HEALTH_NOT_SERVING = 2,
+  URPC_HEALTH_SERVICE_UNKNOWN = 3,
+} urpc_health_status;
 
 /* Per-shard counters, readable after urpc_server_wait(). */
 typedef struct urpc_shard_stats {
@@ -105,6 +141,11 @@ int urpc_server_start(urpc_server *s, char *why, size_t why_len);
 const char *urpc_server_address(const urpc_server *s);
 int urpc_server_shard_count(const urpc_server *s);
 
+/* Sets the health status of `service` ("" is the whole server). Any thread, before or after
+ * start; Health/Watch calls of that service get the new status. Until then, "" and every
+ * registered service are SERVING. Returns 0, -EINVAL or -ENOMEM. */
+int urpc_server_set_health(urpc_server *s, const char *service, urpc_health_status status);
+
 /* Any thread, any number of times: asks every shard to close its listener and connections. */
 void urpc_server_stop(urpc_server *s);
 /* Blocks until urpc_server_stop has been called, then until every worker thread has finished
@@ -130,6 +171,49 @@ int urpc_call_reply(urpc_call *call, const ProtobufCMessage *response);
 /* Finishes the call with a non-OK status and an optional UTF-8 `message` (may be NULL). Any
  * thread, once per call. */
 void urpc_call_fail(urpc_call *call, urpc_status_code code, const char *message);
+/* Streaming: queues one response message (packed now; `message` may be freed on return).
+ * Returns 0; -EAGAIN when the call's send buffer is above its limit: the message is queued,
+ * but send no more until on_writable; -ECANCELED when the call is cancelled (dropped);
+ * -ENOMEM. Any thread holding the call. */
+int urpc_call_send(urpc_call *call, const ProtobufCMessage *message);
+/* Ends the call with `code` (OK included) and an optional UTF-8 `message`, after the messages
+ * already sent. Any thread, once per call; the call must not be used after. */
+void urpc_call_finish(urpc_call *call, urpc_status_code code, const char *message);
+/* Runs `fn(call, arg)` on the call's shard thread after `delay_ns`, without blocking it (it
+ * runs even if the call is cancelled meanwhile, so the handler can finish it). Shard thread
+ * only (inside a handler or callback). Returns 0 or -ENOMEM. */
+int urpc_call_defer(urpc_call *call, uint64_t delay_ns, void (*fn)(urpc_call *call, void *arg),
+                    void *arg);
+
+/* Request metadata: the custom headers the client sent (reserved and pseudo headers left out),
+ * keys lower-case, "-bin" values already base64-decoded. Valid for the call's life. Returns
+ * the number of entries; entry `i` through urpc_call_metadata_at. */
+size_t urpc_call_metadata_count(const urpc_call *call);
+int urpc_call_metadata_at(const urpc_call *call, size_t i, const char **key, const uint8_t **value,
+                          size_t *len);
+/* The first value of `key`, or NULL. */
+const uint8_t *urpc_call_metadata(const urpc_call *call, const char *key, size_t *len);
+/* Response metadata: initial (before the first message or the end) and trailing (before the
+ * end). Keys must be valid lower-case header names, not reserved ("grpc-..."); "-bin" values
+ * are base64-encoded for the wire; other values must be printable ASCII. Any thread holding
+ * the call. Returns 0, -EINVAL or
+ * -ENOMEM. Initial metadata added after the response headers went out is not sent. */
+int urpc_call_add_initial_metadata(urpc_call *call, const char *key, const void *value, size_t len);
+int urpc_call_add_trailing_metadata(urpc_call *call, const char *key, const void *value,
+                                    size_t len);
+/* Compress this call's responses with `encoding` ("gzip", "deflate" or "identity") if the
+ * client accepts it. Before the first message. Returns 0 or -EINVAL. */
+int urpc_call_set_compression(urpc_call *call, const char *encoding);
+
+/* Whether the request (unary), or the last request message (streaming), came compressed. */
+bool urpc_call_request_compressed(const urpc_call *call);
+/* A pointer of the handler's own for this call (e.g. its per-call state). */
+void urpc_call_set_user(urpc_call *call, void *user);
+void *urpc_call_user(const urpc_call *call);
+/* Runs `fn(arg)` when the call's memory is released (after its end). Handler's thread.
+ * Returns 0 or -ENOMEM. */
+int urpc_call_on_end(urpc_call *call, void (*fn)(void *arg), void *arg);
+
 /* Memory that lives until the call is finished. Only the thread holding the call (the
  * handler, or whoever it handed the call to) may use it. NULL if out of memory. */
 void *urpc_call_alloc(urpc_call *call, size_t size);

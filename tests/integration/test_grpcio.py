@@ -132,13 +132,32 @@ def case_health(args, st):
         finish(srv, len(serving))
 
 
+def case_health_watch(args, st):
+    """Watch sends the current status at once and keeps the call open; an unknown service
+    gets SERVICE_UNKNOWN (not an error) and stays open too (doc/health-checking.md)."""
+    with Server(args.server) as srv, channel(srv.target) as ch:
+        health = st.health_grpc.HealthStub(ch)
+        for name, want in [("", st.health.HealthCheckResponse.SERVING),
+                           ("helloworld.Greeter", st.health.HealthCheckResponse.SERVING),
+                           ("nope", st.health.HealthCheckResponse.SERVICE_UNKNOWN)]:
+            call = health.Watch(st.health.HealthCheckRequest(service=name), timeout=1.0)
+            first = next(call)
+            check(first.status == want, f"Watch({name!r}) first status {first.status}, want {want}")
+            expect_code(lambda: next(call), grpc.StatusCode.DEADLINE_EXCEEDED,
+                        f"Watch({name!r}) stays open")
+        # The server is fine after the watches ended by deadline.
+        r = health.Check(st.health.HealthCheckRequest(service=""), timeout=RPC_TIMEOUT)
+        check(r.status == st.health.HealthCheckResponse.SERVING, "Check after Watch")
+        finish(srv, 1)
+
+
 def case_unimplemented(args, st):
     ident = dict(request_serializer=lambda b: b, response_deserializer=lambda b: b)
     with Server(args.server) as srv, channel(srv.target) as ch:
         req = harness.hello_request("x")
         paths = ["/helloworld.Greeter/Nope", "/nope.Nope/SayHello", "/helloworld.Greeter/",
                  "/helloworld.Greeter/SayHello/extra", "/helloworld.greeter/SayHello",
-                 "/grpc.health.v1.Health/Watch"]  # Watch: declared, not registered
+                 "/grpc.testing.TestService/UnimplementedCall"]  # declared, not registered
         for path in paths:
             e = expect_code(lambda: ch.unary_unary(path, **ident)(req, timeout=RPC_TIMEOUT),
                             grpc.StatusCode.UNIMPLEMENTED, f"call {path}")
@@ -315,6 +334,7 @@ def case_shutdown_inflight(args, st):
 
 
 CASES = {
+    "health_watch": case_health_watch,
     "load": case_load,
     "health": case_health,
     "unimplemented": case_unimplemented,

@@ -62,7 +62,7 @@ static void setup(void) {
   urpc_server_options_init(&o);
   o.max_recv_message = 1024;
   cr_assert_eq(urpc_server_new(&o, &E.server), 0);
-  urpc_method m[] = {{"SayHello", say_hello, NULL, 0}};
+  urpc_method m[] = {{.name = "SayHello", .handler = say_hello, .user = NULL}};
   cr_assert_eq(urpc_server_add_service(E.server, &helloworld__greeter__descriptor, m, 1), 0);
   cr_assert_eq(rpc_shard_init(&E.sh, E.server, 0), 0);
   core_timer_wheel_init(&E.wheel, core_now_ms());

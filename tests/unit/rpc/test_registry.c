@@ -18,11 +18,12 @@ static const rpc_method *find(const rpc_registry *r, const char *path) {
 Test(registry, lookup_by_path) {
   rpc_registry r;
   rpc_registry_init(&r);
-  int tag = 7;
-  urpc_method m[] = {{"SayHello", handler, &tag, 0}};
+  static int tag = 7;
+  urpc_method m[] = {{.name = "SayHello", .handler = handler, .user = &tag}};
   cr_assert_eq(rpc_registry_add(&r, &helloworld__greeter__descriptor, m, 1), 0);
-  urpc_method d[] = {{"BlockingHello", handler, NULL, URPC_METHOD_BLOCKING},
-                     {"AsyncHello", handler, NULL, 0}};
+  urpc_method d[] = {
+      {.name = "BlockingHello", .handler = handler, .user = NULL, .flags = URPC_METHOD_BLOCKING},
+      {.name = "AsyncHello", .handler = handler, .user = NULL}};
   cr_assert_eq(rpc_registry_add(&r, &urpc__example__demo__descriptor, d, 2), 0);
 
   const rpc_method *hit = find(&r, "/helloworld.Greeter/SayHello");
@@ -43,11 +44,11 @@ Test(registry, lookup_by_path) {
 Test(registry, rejects_bad_registrations) {
   rpc_registry r;
   rpc_registry_init(&r);
-  urpc_method unknown[] = {{"NoSuchMethod", handler, NULL, 0}};
+  urpc_method unknown[] = {{.name = "NoSuchMethod", .handler = handler, .user = NULL}};
   cr_assert_eq(rpc_registry_add(&r, &helloworld__greeter__descriptor, unknown, 1), -EINVAL);
-  urpc_method nohandler[] = {{"SayHello", NULL, NULL, 0}};
+  urpc_method nohandler[] = {{.name = "SayHello", .handler = NULL, .user = NULL}};
   cr_assert_eq(rpc_registry_add(&r, &helloworld__greeter__descriptor, nohandler, 1), -EINVAL);
-  urpc_method ok[] = {{"SayHello", handler, NULL, 0}};
+  urpc_method ok[] = {{.name = "SayHello", .handler = handler, .user = NULL}};
   cr_assert_eq(rpc_registry_add(&r, &helloworld__greeter__descriptor, ok, 1), 0);
   cr_assert_eq(rpc_registry_add(&r, &helloworld__greeter__descriptor, ok, 1), -EEXIST);
   cr_assert_eq(rpc_registry_add(&r, NULL, ok, 1), -EINVAL);
