@@ -3,6 +3,7 @@
  * compression on request, and streams whose responses come after interval_us — timed on the
  * shard's timer wheel (urpc_call_defer), never by blocking. UnimplementedCall stays
  * unregistered, so it answers UNIMPLEMENTED. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,7 @@ typedef struct stream_state {
   pending_send *head, *tail; /* responses still to send, in order */
   pending_send *buffered;    /* HalfDuplexCall: held until half-close */
   bool timer_armed, half_closed, done, half_duplex;
+  bool blocked;          /* the send buffer is full: wait for on_writable */
   urpc_status_code code; /* response_status asked for */
   const char *message;
   int32_t aggregated; /* StreamingInputCall */
@@ -90,14 +92,9 @@ static void finish(urpc_call *call, stream_state *st, urpc_status_code code, con
 
 static void pump(urpc_call *call, stream_state *st);
 
-static void on_timer(urpc_call *call, void *arg) {
-  stream_state *st = arg;
-  st->timer_armed = false;
-  if (st->done) return;
-  if (urpc_call_cancelled(call)) {
-    finish(call, st, URPC_STATUS_CANCELLED, NULL);
-    return;
-  }
+/* Sends the head response. Returns false when the call's send buffer is full: the rest waits
+ * for on_writable, so a slow reader holds the stream back instead of filling memory. */
+static bool send_head(urpc_call *call, stream_state *st) {
   pending_send *p = st->head;
   st->head = p->next;
   if (!st->head) st->tail = NULL;
@@ -108,24 +105,55 @@ static void on_timer(urpc_call *call, void *arg) {
       GRPC__TESTING__STREAMING_OUTPUT_CALL_RESPONSE__INIT;
   resp.payload = &payload;
   urpc_call_set_compression(call, p->compressed ? "gzip" : "identity");
-  urpc_call_send(call, &resp.base); /* -EAGAIN: queued; these streams are small */
+  int rc = urpc_call_send(call, &resp.base);
   free(p);
+  if (rc == -EAGAIN) st->blocked = true;
+  return rc == 0;
+}
+
+static void on_timer(urpc_call *call, void *arg) {
+  stream_state *st = arg;
+  st->timer_armed = false;
+  if (st->done) return;
+  if (urpc_call_cancelled(call)) {
+    finish(call, st, URPC_STATUS_CANCELLED, NULL);
+    return;
+  }
+  send_head(call, st);
   pump(call, st);
 }
 
-/* Arms the timer for the next response, or ends the call once all is sent. */
+/* Sends what is due now, arms the timer for a response that waits, or ends the call once all
+ * is sent. */
 static void pump(urpc_call *call, stream_state *st) {
-  if (st->timer_armed || st->done) return;
-  if (st->head) {
-    uint64_t delay = st->head->interval_us > 0 ? (uint64_t)st->head->interval_us * 1000u : 0;
-    st->timer_armed = urpc_call_defer(call, delay, on_timer, st) == 0;
+  while (!st->timer_armed && !st->done && !st->blocked) {
+    if (!st->head) {
+      if (st->code)
+        finish(call, st, st->code, st->message);
+      else if (st->half_closed)
+        finish(call, st, URPC_STATUS_OK, NULL);
+      return;
+    }
+    if (st->head->interval_us <= 0) {
+      if (urpc_call_cancelled(call)) {
+        finish(call, st, URPC_STATUS_CANCELLED, NULL);
+        return;
+      }
+      send_head(call, st);
+      continue;
+    }
+    st->timer_armed =
+        urpc_call_defer(call, (uint64_t)st->head->interval_us * 1000u, on_timer, st) == 0;
     if (!st->timer_armed) finish(call, st, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-    return;
   }
-  if (st->code)
-    finish(call, st, st->code, st->message);
-  else if (st->half_closed)
-    finish(call, st, URPC_STATUS_OK, NULL);
+}
+
+static void stream_writable(urpc_call *call, void *user) {
+  (void)user;
+  stream_state *st = urpc_call_user(call);
+  if (!st) return;
+  st->blocked = false;
+  pump(call, st);
 }
 
 static bool add_responses(urpc_call *call, stream_state *st,
@@ -195,6 +223,7 @@ static void streaming_output(urpc_call *call, const ProtobufCMessage *request, v
     return;
   }
   st->half_closed = true;
+  urpc_call_set_user(call, st);
   if (add_responses(call, st, (const Grpc__Testing__StreamingOutputCallRequest *)request))
     pump(call, st);
 }
@@ -244,7 +273,7 @@ static void stream_cancel(urpc_call *call, void *user) {
 }
 
 static void output_cancel(urpc_call *call, void *user) {
-  (void)call, (void)user; /* StreamingOutputCall: its timer (always armed until done) ends it */
+  stream_cancel(call, user);
 }
 
 /* StreamingInputCall: add up the payloads, answer at half-close. */
@@ -283,10 +312,12 @@ static void input_half_close(urpc_call *call, void *user) {
   urpc_call_reply(call, &resp.base);
 }
 
-static const urpc_stream_handler output_ops = {.on_cancel = output_cancel};
+static const urpc_stream_handler output_ops = {.on_writable = stream_writable,
+                                               .on_cancel = output_cancel};
 static const urpc_stream_handler duplex_ops = {.on_start = duplex_start,
                                                .on_message = duplex_message,
                                                .on_half_close = duplex_half_close,
+                                               .on_writable = stream_writable,
                                                .on_cancel = stream_cancel};
 static const urpc_stream_handler input_ops = {.on_start = input_start,
                                               .on_message = input_message,

@@ -95,11 +95,11 @@ static void print_stats(urpc_server *s) {
     urpc_shard_stats st;
     if (urpc_server_shard_stats(s, i, &st) < 0) continue;
     printf("shard %d connections=%llu calls=%llu ok=%llu failed=%llu cancelled=%llu "
-           "bytes_in=%llu bytes_out=%llu\n",
+           "live=%llu bytes_in=%llu bytes_out=%llu\n",
            i, (unsigned long long)st.connections, (unsigned long long)st.calls,
            (unsigned long long)st.calls_ok, (unsigned long long)st.calls_failed,
-           (unsigned long long)st.calls_cancelled, (unsigned long long)st.bytes_in,
-           (unsigned long long)st.bytes_out);
+           (unsigned long long)st.calls_cancelled, (unsigned long long)st.live_calls,
+           (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out);
   }
   fflush(stdout);
 }

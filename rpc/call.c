@@ -94,23 +94,25 @@ void rpc_call_http_error(urpc_call *call, uint16_t http_status) {
 
 void rpc_call_abort(urpc_call *call, urpc_status_code code, const char *msg) {
   if (atomic_exchange_explicit(&call->cancelled, true, memory_order_relaxed)) return;
+  call->answered = 1;
+  /* Answer first: a handler finishing from on_cancel must find the response decided. */
+  if (!call->responded && call->stream_open && call->conn) {
+    if (call->headers_sent) {
+      /* Messages went out already: only a reset can end the stream now. */
+      call->responded = 1;
+      call->sh->stats.calls_failed++;
+      nghttp2_submit_rst_stream(call->conn->h2, NGHTTP2_FLAG_NONE, call->stream_id,
+                                code == URPC_STATUS_DEADLINE_EXCEEDED ? NGHTTP2_CANCEL
+                                                                      : NGHTTP2_INTERNAL_ERROR);
+      rpc_stream_drop_queue(call);
+      rpc_conn_want_flush(call->conn);
+    } else {
+      /* A handler may own the call's status fields and arena right now: touch neither. */
+      rpc_conn_respond_status(call, code, msg);
+    }
+  }
   const urpc_stream_handler *ops = call->method ? call->method->stream : NULL;
   if (call->with_handler && ops && ops->on_cancel) ops->on_cancel(call, call->method->user);
-  call->answered = 1;
-  if (call->responded || !call->stream_open || !call->conn) return; /* finished meanwhile */
-  if (call->headers_sent) {
-    /* Messages went out already: only a reset can end the stream now. */
-    call->responded = 1;
-    call->sh->stats.calls_failed++;
-    nghttp2_submit_rst_stream(call->conn->h2, NGHTTP2_FLAG_NONE, call->stream_id,
-                              code == URPC_STATUS_DEADLINE_EXCEEDED ? NGHTTP2_CANCEL
-                                                                    : NGHTTP2_INTERNAL_ERROR);
-    rpc_stream_drop_queue(call);
-    rpc_conn_want_flush(call->conn);
-    return;
-  }
-  /* A handler may own the call's status fields and arena right now: touch neither. */
-  rpc_conn_respond_status(call, code, msg);
 }
 
 void rpc_call_dispatch(urpc_call *call) {

@@ -16,7 +16,6 @@
 #include "rpc/timeout.h"
 
 #define COPY_PAYLOAD_MAX 1024 /* smaller DATA payloads are copied: cheaper than a reference */
-#define CONN_WINDOW      (1 << 20)
 
 #define NV(n, v, flags)                                                                            \
   { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, (flags) }
@@ -482,11 +481,13 @@ void *rpc_conn_open(void *ctx, io_conn *io) {
   nghttp2_settings_entry iv[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, srv->opts.max_concurrent_streams},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, RPC_HEADER_LIST_MAX},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, srv->opts.initial_stream_window},
       /* gRPC clients do not use RFC 7540 priorities: nghttp2 then keeps no priority tree. */
       {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
   nghttp2_submit_settings(conn->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
-  nghttp2_session_set_local_window_size(conn->h2, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
+  nghttp2_session_set_local_window_size(conn->h2, NGHTTP2_FLAG_NONE, 0,
+                                        (int32_t)srv->opts.initial_conn_window);
   return conn;
 }
 

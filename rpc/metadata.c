@@ -70,6 +70,8 @@ size_t rpc_md_to_nv(const rpc_md_list *l, nghttp2_nv *nv, size_t n, size_t max) 
 
 static bool valid_key(const char *k) {
   size_t n = strlen(k);
+  /* grpc-status-details-bin is reserved but the application's to set (google.rpc.Status). */
+  if (strcmp(k, "grpc-status-details-bin") == 0) return true;
   if (n == 0 || rpc_md_is_reserved((const uint8_t *)k, n)) return false;
   for (size_t i = 0; i < n; i++) {
     char c = k[i];

@@ -31,12 +31,15 @@ void urpc_server_options_init(urpc_server_options *o) {
   o->max_recv_message = 4u << 20;
   o->max_concurrent_streams = 1000;
   o->health = true;
+  o->initial_stream_window = 1u << 20;
+  o->initial_conn_window = 16u << 20;
 }
 
 int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
   if (!o || !o->listen || o->shards < 0 || o->shards > MAX_SHARDS || o->workers_per_shard < 0 ||
       o->max_recv_message == 0 || o->max_recv_message > UINT32_MAX ||
-      o->max_concurrent_streams == 0)
+      o->max_concurrent_streams == 0 || o->initial_stream_window > INT32_MAX ||
+      o->initial_conn_window > INT32_MAX || o->initial_conn_window < 65535)
     return -EINVAL;
   urpc_server *s = calloc(1, sizeof(*s));
   if (!s) return -ENOMEM;
@@ -165,6 +168,7 @@ void urpc_server_wait(urpc_server *s) {
 int urpc_server_shard_stats(const urpc_server *s, int i, urpc_shard_stats *out) {
   if (i < 0 || i >= s->n_shards || !s->shards[i].io) return -EINVAL;
   *out = s->shards[i].stats;
+  out->live_calls = s->shards[i].live_calls;
   io_shard_stats io = io_shard_get_stats(s->shards[i].io);
   out->connections = io.accepted;
   out->bytes_in = io.bytes_in;

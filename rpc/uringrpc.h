@@ -101,6 +101,8 @@ typedef struct urpc_server_options {
   size_t max_recv_message;         /* bytes; default 4 MiB */
   uint32_t max_concurrent_streams; /* per connection; default 1000 */
   bool health;                     /* serve grpc.health.v1.Health; default true */
+  uint32_t initial_stream_window;  /* HTTP/2 receive window per stream; default 1 MiB */
+  uint32_t initial_conn_window;    /* receive window per connection; default 16 MiB */
 } urpc_server_options;
 
 /* Serving status for grpc.health.v1.Health (the values of HealthCheckResponse). */
@@ -118,6 +120,7 @@ typedef struct urpc_shard_stats {
   uint64_t calls_ok;        /* finished with status OK */
   uint64_t calls_failed;    /* finished with another status */
   uint64_t calls_cancelled; /* stream reset or connection lost before the reply */
+  uint64_t live_calls;      /* calls not yet released (0 once every call has ended) */
   uint64_t bytes_in, bytes_out;
 } urpc_shard_stats;
 

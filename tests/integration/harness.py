@@ -21,8 +21,9 @@ SKIP = 77  # the CTest SKIP_RETURN_CODE of every integration test
 STARTUP_RE = re.compile(r"uringrpc-server listening on 127\.0\.0\.1:(\d+) shards=(\d+)")
 STATS_RE = re.compile(
     r"shard (\d+) connections=(\d+) calls=(\d+) ok=(\d+) failed=(\d+) cancelled=(\d+) "
-    r"bytes_in=(\d+) bytes_out=(\d+)")
-STATS_KEYS = ("connections", "calls", "ok", "failed", "cancelled", "bytes_in", "bytes_out")
+    r"live=(\d+) bytes_in=(\d+) bytes_out=(\d+)")
+STATS_KEYS = ("connections", "calls", "ok", "failed", "cancelled", "live", "bytes_in",
+              "bytes_out")
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
 
@@ -333,6 +334,8 @@ class Server:
                   f"stdout after the startup line has lines that are not stats lines: {lines!r}")
             check([s["shard"] for s in stats] == list(range(self.shards)),
                   f"expected one stats line per shard 0..{self.shards - 1}, got {lines!r}")
+            # Every call is released once its connection is gone: a call still live is a leak.
+            check(all(s["live"] == 0 for s in stats), f"calls still live at exit: {stats}")
         return res
 
 
