@@ -20,6 +20,9 @@ static void usage(FILE *f) {
              "capped by the cgroup quota)\n"
              "  --workers-per-shard N     threads per shard for blocking methods (default 1)\n"
              "  --max-recv-message BYTES  largest request message (default 4194304)\n"
+             "  --compression ENC         compress responses: identity (default), gzip, deflate\n"
+             "  --stream-window BYTES     HTTP/2 receive window per stream (default 1048576)\n"
+             "  --conn-window BYTES       HTTP/2 receive window per connection (default 16777216)\n"
              "  --help                    this text\n"
              "  --version                 the version\n");
 }
@@ -38,12 +41,25 @@ static int parse_int(const char *flag, const char *v, long min, long max, long *
 }
 
 static int parse_args(int argc, char **argv, urpc_server_options *o) {
-  enum { OPT_LISTEN = 1, OPT_SHARDS, OPT_WORKERS, OPT_MAXMSG, OPT_HELP, OPT_VERSION };
+  enum {
+    OPT_LISTEN = 1,
+    OPT_SHARDS,
+    OPT_WORKERS,
+    OPT_MAXMSG,
+    OPT_COMPRESSION,
+    OPT_STREAM_WINDOW,
+    OPT_CONN_WINDOW,
+    OPT_HELP,
+    OPT_VERSION
+  };
   static const struct option longopts[] = {
       {"listen", required_argument, NULL, OPT_LISTEN},
       {"shards", required_argument, NULL, OPT_SHARDS},
       {"workers-per-shard", required_argument, NULL, OPT_WORKERS},
       {"max-recv-message", required_argument, NULL, OPT_MAXMSG},
+      {"compression", required_argument, NULL, OPT_COMPRESSION},
+      {"stream-window", required_argument, NULL, OPT_STREAM_WINDOW},
+      {"conn-window", required_argument, NULL, OPT_CONN_WINDOW},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -68,6 +84,23 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
     case OPT_MAXMSG:
       if (parse_int("--max-recv-message", optarg, 1, UINT32_MAX, &n) < 0) return 2;
       o->max_recv_message = (size_t)n;
+      break;
+    case OPT_COMPRESSION:
+      if (strcmp(optarg, "identity") && strcmp(optarg, "gzip") && strcmp(optarg, "deflate")) {
+        fprintf(stderr,
+                "uringrpc-server: --compression takes identity, gzip or deflate, not '%s'\n",
+                optarg);
+        return 2;
+      }
+      o->response_compression = optarg;
+      break;
+    case OPT_STREAM_WINDOW:
+      if (parse_int("--stream-window", optarg, 1, INT32_MAX, &n) < 0) return 2;
+      o->initial_stream_window = (uint32_t)n;
+      break;
+    case OPT_CONN_WINDOW:
+      if (parse_int("--conn-window", optarg, 65535, INT32_MAX, &n) < 0) return 2;
+      o->initial_conn_window = (uint32_t)n;
       break;
     case OPT_HELP:
       usage(stdout);

@@ -28,6 +28,7 @@ urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id) {
   call->refs = 1;
   call->stream_open = 1;
   call->timeout_ns = -1;
+  call->resp_encoding = sh->server->resp_encoding;
   call->allocator = (ProtobufCAllocator){arena_alloc_cb, arena_free_cb, &call->arena};
   atomic_init(&call->sq_bytes, 0);
   core_arena_init(&call->arena, call->arena_first, sizeof(call->arena_first));

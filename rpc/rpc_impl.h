@@ -162,6 +162,7 @@ struct urpc_server {
   char *listen;
   char bound[96];
   rpc_registry registry;
+  uint8_t resp_encoding;                   /* options.response_compression */
   nghttp2_session_callbacks *h2_callbacks; /* read-only after start, shared by every session */
   nghttp2_option *h2_option;
   rpc_shard *shards;

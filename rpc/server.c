@@ -33,6 +33,7 @@ void urpc_server_options_init(urpc_server_options *o) {
   o->health = true;
   o->initial_stream_window = 1u << 20;
   o->initial_conn_window = 16u << 20;
+  o->response_compression = "identity";
 }
 
 int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
@@ -41,9 +42,15 @@ int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
       o->max_concurrent_streams == 0 || o->initial_stream_window > INT32_MAX ||
       o->initial_conn_window > INT32_MAX || o->initial_conn_window < 65535)
     return -EINVAL;
+  rpc_encoding enc = o->response_compression ? rpc_encoding_parse(o->response_compression,
+                                                                  strlen(o->response_compression))
+                                             : RPC_ENC_IDENTITY;
+  if (enc == RPC_ENC_UNKNOWN) return -EINVAL;
   urpc_server *s = calloc(1, sizeof(*s));
   if (!s) return -ENOMEM;
   s->opts = *o;
+  s->opts.response_compression = NULL; /* the caller's string need not outlive this call */
+  s->resp_encoding = (uint8_t)enc;
   s->listen = strdup(o->listen);
   s->opts.listen = s->listen;
   rpc_registry_init(&s->registry);

@@ -93,16 +93,19 @@ typedef struct urpc_method {
 } urpc_method;
 
 typedef struct urpc_server_options {
-  const char *listen;              /* "HOST:PORT", default "[::]:50051"; port 0 picks one */
-  int shards;                      /* 0 (default): one per CPU of the affinity mask, capped by
-                                      the cgroup CPU quota */
-  int workers_per_shard;           /* threads per shard for blocking methods; default 1 */
-  bool pin_shards;                 /* pin shard i to the i-th CPU of the mask; default true */
-  size_t max_recv_message;         /* bytes; default 4 MiB */
-  uint32_t max_concurrent_streams; /* per connection; default 1000 */
-  bool health;                     /* serve grpc.health.v1.Health; default true */
-  uint32_t initial_stream_window;  /* HTTP/2 receive window per stream; default 1 MiB */
-  uint32_t initial_conn_window;    /* receive window per connection; default 16 MiB */
+  const char *listen;               /* "HOST:PORT", default "[::]:50051"; port 0 picks one */
+  int shards;                       /* 0 (default): one per CPU of the affinity mask, capped by
+                                       the cgroup CPU quota */
+  int workers_per_shard;            /* threads per shard for blocking methods; default 1 */
+  bool pin_shards;                  /* pin shard i to the i-th CPU of the mask; default true */
+  size_t max_recv_message;          /* bytes; default 4 MiB */
+  uint32_t max_concurrent_streams;  /* per connection; default 1000 */
+  bool health;                      /* serve grpc.health.v1.Health; default true */
+  uint32_t initial_stream_window;   /* HTTP/2 receive window per stream; default 1 MiB */
+  uint32_t initial_conn_window;     /* receive window per connection; default 16 MiB */
+  const char *response_compression; /* "identity" (default), "gzip" or "deflate": responses
+                                       are compressed when the client accepts it; a call may
+                                       change it with urpc_call_set_compression */
 } urpc_server_options;
 
 /* Serving status for grpc.health.v1.Health (the values of HealthCheckResponse). */

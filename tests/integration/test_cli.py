@@ -71,6 +71,8 @@ def case_bad_flags(args):
         ["--max-recv-message", "0"], ["--max-recv-message", "4MiB"],
         ["--max-recv-message", "4294967296"],
         ["--bogus"], ["-x"], ["--help=yes"], ["extra-argument"],
+        ["--compression", "br"], ["--compression", "GZIP"], ["--stream-window", "0"],
+        ["--conn-window", "1000"], ["--conn-window", "3000000000"],
     ]
     for flags in bad_flags:
         r = run_cmd([args.server, "--listen", "127.0.0.1:0", *flags], timeout=20)
