@@ -97,7 +97,7 @@ def generate_stubs(proto_dir, out_dir):
         raise Skip("protoc or /usr/bin/grpc_python_plugin missing (protobuf-compiler, "
                    "protobuf-compiler-grpc)")
     jobs = [
-        (proto_dir, ["helloworld.proto", "example.proto"]),
+        (proto_dir, ["helloworld.proto", "example.proto", "ping.proto"]),
         (os.path.join(proto_dir, "grpc", "health", "v1"), ["health.proto"]),
     ]
     for inc, files in jobs:
@@ -118,6 +118,9 @@ class Stubs:
         generate_stubs(proto_dir, self._tmp.name)
         import helloworld_pb2, helloworld_pb2_grpc, example_pb2_grpc  # noqa: E401
         import health_pb2, health_pb2_grpc  # noqa: E401
+        import ping_pb2, ping_pb2_grpc  # noqa: E401
+        self.ping = ping_pb2
+        self.ping_grpc = ping_pb2_grpc
         self.hw = helloworld_pb2
         self.hw_grpc = helloworld_pb2_grpc
         self.demo_grpc = example_pb2_grpc

@@ -151,6 +151,29 @@ def case_health_watch(args, st):
         finish(srv, 1)
 
 
+def case_ping(args, st):
+    """fgrpc.PingServer/Ping as fortio's -ping mode calls it: the message comes back with ts set
+    to the server's clock (ns), after delayNanos; 50 delayed pings at once must not queue
+    behind each other (the shard waits on its timer wheel, it does not sleep)."""
+    with Server(args.server, "--shards", "1") as srv, channel(srv.target) as ch:
+        ping = st.ping_grpc.PingServerStub(ch)
+        before = time.time_ns()
+        r = ping.Ping(st.ping.PingMessage(seq=7, payload="abc"), timeout=RPC_TIMEOUT)
+        check(r.seq == 7 and r.payload == "abc", f"echo: {r}")
+        check(before - 1_000_000_000 <= r.ts <= time.time_ns() + 1_000_000_000,
+              f"ts {r.ts} is not the server's wall clock (client {before})")
+        delay = 200_000_000  # 200 ms each
+        start = time.monotonic()
+        futs = [ping.Ping.future(st.ping.PingMessage(seq=i, delayNanos=delay),
+                                 timeout=RPC_TIMEOUT) for i in range(50)]
+        got = sorted(f.result().seq for f in futs)
+        elapsed = time.monotonic() - start
+        check(got == list(range(50)), f"seqs {got}")
+        check(elapsed >= delay / 1e9, f"50 pings of 200 ms came back in {elapsed:.3f} s")
+        log(f"50 concurrent 200 ms pings on one shard took {elapsed:.2f} s")
+        finish(srv, 51)
+
+
 def case_unimplemented(args, st):
     ident = dict(request_serializer=lambda b: b, response_deserializer=lambda b: b)
     with Server(args.server) as srv, channel(srv.target) as ch:
@@ -335,6 +358,7 @@ def case_shutdown_inflight(args, st):
 
 CASES = {
     "health_watch": case_health_watch,
+    "ping": case_ping,
     "load": case_load,
     "health": case_health,
     "unimplemented": case_unimplemented,
