@@ -87,13 +87,14 @@ struct urpc_call {
   uint8_t answered : 1;     /* a response is decided; request bytes are ignored */
   uint8_t responded : 1;    /* the end of the response is submitted to the HTTP/2 session */
   uint8_t bad_method : 1, has_content_type : 1, bad_content_type : 1, bad_encoding : 1;
-  uint8_t streaming_in : 1, streaming_out : 1; /* from the method's flags */
-  uint8_t headers_sent : 1;                    /* streaming: response HEADERS submitted */
   uint8_t finished : 1;    /* streaming: the handler's finish reached the shard */
   uint8_t deferred : 1;    /* streaming: the data provider waits for messages */
   uint8_t half_closed : 1; /* the client ended its side */
   uint8_t in_writable : 1; /* in the shard's writable list */
   uint8_t n_msgs;
+  /* Read by handler threads, so not in the shard's bit-fields (one memory location). */
+  bool streaming_in, streaming_out; /* from the method's flags, set before any handler runs */
+  _Atomic bool headers_sent;        /* response HEADERS submitted (shard writes) */
   _Atomic bool cancelled;
   _Atomic bool want_writable; /* a send returned -EAGAIN */
   _Atomic size_t sq_bytes;    /* streaming: bytes sent by the handler, not yet taken by nghttp2 */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds with warnings as errors and runs every
-# test, then builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs them all
-# again. Exits non-zero if anything fails.
+# test; runs the integration tests again against a ThreadSanitizer server; then builds with
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs everything again. Exits non-zero if
+# anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
@@ -11,6 +12,16 @@ echo "== release build (-Werror) =="
 cmake -S . -B build -DURPC_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+if [ "${URPC_SKIP_TSAN:-0}" != 1 ]; then
+  # Criterion itself crashes under TSan, so this build runs the integration tests only: real
+  # clients against a TSan server, which covers the shard/worker/replier threads.
+  echo "== TSan server, integration tests =="
+  cmake -S . -B build-tsan -DURPC_WERROR=ON -DURPC_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build build-tsan -j"$jobs" --target uringrpc-server deny_io_uring
+  TSAN_OPTIONS=halt_on_error=0 ctest --test-dir build-tsan -L integration --output-on-failure \
+    -j"$jobs"
+fi
 
 if [ "${URPC_SKIP_ASAN:-0}" != 1 ]; then
   echo "== ASan+UBSan build =="
