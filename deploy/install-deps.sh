@@ -6,13 +6,13 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   liburing-dev libwolfssl-dev libnghttp2-dev zlib1g-dev
-  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
+  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
   libcriterion-dev
   python3-grpcio python3-h2 python3-protobuf protobuf-compiler-grpc
   nghttp2-client grpc-proto
 )
 if [ "${URPC_BENCH_DEPS:-0}" = 1 ]; then
-  packages+=(libgrpc++-dev libprotobuf-dev)
+  packages+=(libgrpc++-dev)
 fi
 
 missing=()

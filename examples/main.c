@@ -12,6 +12,10 @@
 
 #include "services.h"
 
+/* Built by urpc_descriptor_set() in examples/CMakeLists.txt. */
+extern const unsigned char urpc_example_descriptors[];
+extern const size_t urpc_example_descriptors_len;
+
 static void usage(FILE *f) {
   fprintf(f, "usage: uringrpc-server [options]\n"
              "  --listen ADDR:PORT        address to serve on (default [::]:50051; port 0 picks "
@@ -153,7 +157,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "uringrpc-server: invalid options: see --help\n");
     return 2;
   }
-  if (greeter_register(server) < 0 || demo_register(server) < 0 || ping_register(server) < 0 ||
+  if (urpc_server_add_descriptors(server, urpc_example_descriptors, urpc_example_descriptors_len) <
+          0 ||
+      greeter_register(server) < 0 || demo_register(server) < 0 || ping_register(server) < 0 ||
       interop_register(server) < 0 || demo_start() < 0) {
     fprintf(stderr, "uringrpc-server: cannot register the example services\n");
     return 1;

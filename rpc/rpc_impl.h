@@ -18,6 +18,7 @@
 #include "io/shard.h"
 #include "rpc/compress.h"
 #include "rpc/grpc_frame.h"
+#include "rpc/reflection_db.h"
 #include "rpc/registry.h"
 #include "rpc/uringrpc.h"
 
@@ -163,7 +164,9 @@ struct urpc_server {
   char *listen;
   char bound[96];
   rpc_registry registry;
-  uint8_t resp_encoding;                   /* options.response_compression */
+  uint8_t resp_encoding; /* options.response_compression */
+  rpc_refl_db *refl_db;  /* descriptors for reflection; read-only once serving */
+  rpc_reflection reflection;
   nghttp2_session_callbacks *h2_callbacks; /* read-only after start, shared by every session */
   nghttp2_option *h2_option;
   rpc_shard *shards;

@@ -31,6 +31,7 @@ void urpc_server_options_init(urpc_server_options *o) {
   o->max_recv_message = 4u << 20;
   o->max_concurrent_streams = 1000;
   o->health = true;
+  o->reflection = true;
   o->initial_stream_window = 1u << 20;
   o->initial_conn_window = 16u << 20;
   o->response_compression = "identity";
@@ -108,8 +109,26 @@ static int start_shards(urpc_server *s, int *fds, char *why, size_t why_len) {
   return 0;
 }
 
+int urpc_server_add_descriptors(urpc_server *s, const void *set, size_t len) {
+  if (s->started) return -EBUSY;
+  if (!s->refl_db) {
+    int err = rpc_refl_db_new(&s->refl_db);
+    if (err < 0) return err;
+  }
+  int n = rpc_refl_db_add(s->refl_db, set, len);
+  return n < 0 ? n : 0;
+}
+
 int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
   if (s->started) return -EBUSY;
+  if (s->opts.reflection) {
+    int err = urpc_server_add_descriptors(s, rpc_refl_builtin_set, rpc_refl_builtin_set_len);
+    if (!err) err = rpc_reflection_register(&s->registry, &s->reflection, s->refl_db);
+    if (err < 0) {
+      snprintf(why, why_len, "cannot register the reflection service: %s", strerror(-err));
+      return err;
+    }
+  }
   if (s->opts.health) {
     int err = rpc_health_register(s);
     if (err < 0) {
@@ -192,6 +211,7 @@ void urpc_server_free(urpc_server *s) {
   free(s->shards);
   rpc_registry_dispose(&s->registry);
   rpc_health_table_dispose(&s->health);
+  rpc_refl_db_free(s->refl_db);
   if (s->h2_callbacks) nghttp2_session_callbacks_del(s->h2_callbacks);
   if (s->h2_option) nghttp2_option_del(s->h2_option);
   free(s->listen);

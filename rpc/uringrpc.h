@@ -101,6 +101,7 @@ typedef struct urpc_server_options {
   size_t max_recv_message;          /* bytes; default 4 MiB */
   uint32_t max_concurrent_streams;  /* per connection; default 1000 */
   bool health;                      /* serve grpc.health.v1.Health; default true */
+  bool reflection;                  /* serve grpc.reflection v1 and v1alpha; default true */
   uint32_t initial_stream_window;   /* HTTP/2 receive window per stream; default 1 MiB */
   uint32_t initial_conn_window;     /* receive window per connection; default 16 MiB */
   const char *response_compression; /* "identity" (default), "gzip" or "deflate": responses
@@ -138,6 +139,11 @@ int urpc_server_new(const urpc_server_options *o, urpc_server **out);
  * Returns 0, -EINVAL (unknown method name, null handler) or -EEXIST (service already there). */
 int urpc_server_add_service(urpc_server *s, const ProtobufCServiceDescriptor *service,
                             const urpc_method *methods, size_t n_methods);
+
+/* Adds a serialized FileDescriptorSet (protoc --descriptor_set_out --include_imports) for
+ * server reflection to describe the application's services. Before start; `set` is copied.
+ * Returns 0, -EBADMSG (not a descriptor set), -EINVAL, -ENOMEM or -EBUSY (started). */
+int urpc_server_add_descriptors(urpc_server *s, const void *set, size_t len);
 
 /* Binds, starts the shards and returns once every shard serves. On failure returns -errno and
  * writes one line naming the cause and the fix to `why`. */

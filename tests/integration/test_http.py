@@ -862,15 +862,11 @@ def case_deadline(args):
             took = time.monotonic() - t0
             expect_status(st, DEADLINE_EXCEEDED, "request open past grpc-timeout 100m")
             check(0.08 <= took < 5, f"DEADLINE_EXCEEDED after {took:.3f} s for a 100 ms deadline")
-            # The worker is kept busy by 300 BlockingHello (>= 100 us each), so a call queued
-            # behind them with a 5 ms deadline expires before its handler answers.
-            busy = [c.unary("/urpc.example.Demo/BlockingHello", hello_request(f"b{i}"))
-                    for i in range(300)]
-            late = c.unary("/urpc.example.Demo/BlockingHello", hello_request("late"),
-                           extra=[("grpc-timeout", "5m")])
-            expect_status(c.wait(late, 30), DEADLINE_EXCEEDED, "BlockingHello queued past 5 ms")
-            for sid in busy:
-                h2raw.check_ok_reply(c.wait(sid, 60), f"Hello b{busy.index(sid)} (worker)")
+            # A handler that has not answered by its deadline: Ping waits 2 s (delayNanos) on
+            # the shard's timer wheel; the call's 50 ms deadline comes first, whatever the load.
+            ping = bytes([0x20]) + harness.varint(2_000_000_000)  # PingMessage{delayNanos: 2 s}
+            late = c.unary("/fgrpc.PingServer/Ping", ping, extra=[("grpc-timeout", "50m")])
+            expect_status(c.wait(late, 30), DEADLINE_EXCEEDED, "Ping of 2 s past a 50 ms deadline")
             sid = c.unary("/urpc.example.Demo/AsyncHello", hello_request("long"),
                           extra=[("grpc-timeout", "10S")])
             h2raw.check_ok_reply(c.wait(sid), "Hello long (async)")
@@ -879,7 +875,7 @@ def case_deadline(args):
             c.data(sid, msg)
             probe(srv, "deadlines")
     res = run_server(args, body, "--workers-per-shard", "1")
-    check(res.total("ok") >= 302, f"stats {res.stats}")
+    check(res.total("ok") >= 1, f"stats {res.stats}")
 
 
 def case_deadline_race(args):
