@@ -96,6 +96,17 @@ static void on_stop(io_msg *m) {
     io_uring_sqe_set_data(sqe, NULL);
   }
   io_close_all(s);
+  pthread_mutex_lock(&s->start_mu);
+  s->stopped = true;
+  pthread_cond_broadcast(&s->start_cv);
+  pthread_mutex_unlock(&s->start_mu);
+}
+
+void io_shard_wait_stopped(io_shard *s) {
+  if (!s->started) return; /* never started, or already joined */
+  pthread_mutex_lock(&s->start_mu);
+  while (!s->stopped && s->start_err == 0) pthread_cond_wait(&s->start_cv, &s->start_mu);
+  pthread_mutex_unlock(&s->start_mu);
 }
 
 void io_shard_stop(io_shard *s) {

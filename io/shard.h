@@ -69,6 +69,10 @@ void io_shard_post(io_shard *s, io_msg *m);
 /* Any thread: closes the listener and every connection. The thread goes on running posted
  * messages until io_shard_exit. */
 void io_shard_stop(io_shard *s);
+/* Any thread, after io_shard_stop: waits until the shard has closed its listener and every
+ * connection (the layer above gets no new connection or byte after this returns). Returns at
+ * once for a shard whose thread failed to start. */
+void io_shard_wait_stopped(io_shard *s);
 /* Any thread: stops (if not yet) and ends the thread once every connection is closed. Messages
  * posted after this may not run on the shard (see io_shard_run_posted). */
 void io_shard_exit(io_shard *s);

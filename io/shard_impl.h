@@ -72,6 +72,7 @@ struct io_shard {
   pthread_mutex_t start_mu;
   pthread_cond_t start_cv;
   int start_err; /* 1 = pending */
+  bool stopped;  /* on_stop has run: no connection is left (guarded by start_mu) */
   char start_why[512];
 };
 

@@ -180,6 +180,10 @@ void urpc_server_wait(urpc_server *s) {
   pthread_mutex_lock(&s->stop_mu);
   while (!s->stop_requested) pthread_cond_wait(&s->stop_cv, &s->stop_mu);
   pthread_mutex_unlock(&s->stop_mu);
+  /* No call may be dispatched to a worker once the workers stop: wait for every shard to have
+   * closed its connections first. */
+  for (int i = 0; i < s->n_shards; i++)
+    if (s->shards[i].io) io_shard_wait_stopped(s->shards[i].io);
   for (int i = 0; i < s->n_shards; i++) rpc_shard_stop_workers(&s->shards[i]);
   for (int i = 0; i < s->n_shards; i++)
     if (s->shards[i].io) io_shard_exit(s->shards[i].io);
