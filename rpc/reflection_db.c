@@ -460,3 +460,38 @@ int rpc_refl_file_closure(const rpc_refl_db *db, const rpc_refl_file *f, const r
   *n = len;
   return 0;
 }
+
+int rpc_refl_method_kind(const rpc_refl_db *db, const char *service, const char *method,
+                         bool *client_streaming, bool *server_streaming) {
+  size_t slen = strlen(service), mlen = strlen(method);
+  char *symbol = malloc(slen + mlen + 2);
+  if (!symbol) return -ENOMEM;
+  memcpy(symbol, service, slen);
+  symbol[slen] = '.';
+  memcpy(symbol + slen + 1, method, mlen + 1);
+  const rpc_refl_file *f = rpc_refl_find_symbol(db, symbol);
+  free(symbol);
+  if (!f) return -ENOENT;
+  Google__Protobuf__FileDescriptorProto *fd =
+      google__protobuf__file_descriptor_proto__unpack(NULL, f->len, f->data);
+  if (!fd) return -EBADMSG;
+  int rc = -ENOENT;
+  const char *pkg = fd->package ? fd->package : "";
+  size_t plen = strlen(pkg);
+  for (size_t i = 0; i < fd->n_service && rc == -ENOENT; i++) {
+    const Google__Protobuf__ServiceDescriptorProto *s = fd->service[i];
+    /* service is "package.Name" (or "Name" without a package) */
+    bool same = plen ? strncmp(service, pkg, plen) == 0 && service[plen] == '.' &&
+                           strcmp(service + plen + 1, s->name) == 0
+                     : strcmp(service, s->name) == 0;
+    for (size_t j = 0; same && j < s->n_method; j++) {
+      if (strcmp(s->method[j]->name, method) != 0) continue;
+      *client_streaming = s->method[j]->has_client_streaming && s->method[j]->client_streaming;
+      *server_streaming = s->method[j]->has_server_streaming && s->method[j]->server_streaming;
+      rc = 0;
+      break;
+    }
+  }
+  google__protobuf__file_descriptor_proto__free_unpacked(fd, NULL);
+  return rc;
+}

@@ -8,6 +8,7 @@
 #ifndef URPC_RPC_REFLECTION_DB_H
 #define URPC_RPC_REFLECTION_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +81,11 @@ int rpc_refl_file_closure(const rpc_refl_db *db, const rpc_refl_file *f, const r
 
 /* What the service reads; the caller owns it (e.g. inside the server) and keeps it, the
  * registry and the db alive and unchanged while the server runs. */
+/* Whether method `method` of `service` ("package.Service") streams, per its descriptor.
+ * Returns 0, -ENOENT (not described), -EBADMSG or -ENOMEM. */
+int rpc_refl_method_kind(const rpc_refl_db *db, const char *service, const char *method,
+                         bool *client_streaming, bool *server_streaming);
+
 typedef struct rpc_reflection {
   const rpc_registry *registry; /* list_services answers with its services */
   const rpc_refl_db *db;

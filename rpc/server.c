@@ -119,6 +119,31 @@ int urpc_server_add_descriptors(urpc_server *s, const void *set, size_t len) {
   return n < 0 ? n : 0;
 }
 
+/* A method registered as unary but streaming in its .proto (or the reverse) would speak the
+ * wrong protocol to every client: refuse to start, naming it, when the descriptors say so. */
+static int check_method_kinds(urpc_server *s, char *why, size_t why_len) {
+  if (!s->refl_db) return 0;
+  const rpc_registry *r = &s->registry;
+  for (size_t i = 0; i < r->cap; i++) {
+    const rpc_method *m = r->slots[i];
+    bool cs, ss;
+    if (!m || rpc_refl_method_kind(s->refl_db, m->service->name, m->desc->name, &cs, &ss) < 0)
+      continue;
+    bool rcs = m->flags & URPC_METHOD_CLIENT_STREAMING,
+         rss = m->flags & URPC_METHOD_SERVER_STREAMING;
+    if (cs != rcs || ss != rss) {
+      snprintf(why, why_len,
+               "%s is %s%s in its .proto but registered with%s%s: fix the urpc_method flags",
+               m->path, cs ? "client-streaming" : (ss ? "" : "unary"),
+               cs && ss ? "+server-streaming" : (!cs && ss ? "server-streaming" : ""),
+               rcs ? " CLIENT_STREAMING" : "",
+               rss ? " SERVER_STREAMING" : (rcs ? "" : "out streaming flags"));
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
 int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
   if (s->started) return -EBUSY;
   if (s->opts.reflection) {
@@ -136,6 +161,8 @@ int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
       return err;
     }
   }
+  int kinds = check_method_kinds(s, why, why_len);
+  if (kinds < 0) return kinds;
   s->n_shards = s->opts.shards ? s->opts.shards : core_cpu_default_count();
   s->shards = calloc((size_t)s->n_shards, sizeof(*s->shards));
   int *fds = malloc((size_t)s->n_shards * sizeof(int));

@@ -63,3 +63,32 @@ Test(registry, service_with_no_methods_is_known_but_routes_nothing) {
   cr_assert_null(find(&r, "/helloworld.Greeter/SayHello"));
   rpc_registry_dispose(&r);
 }
+
+#include "grpc/health/v1/health.pb-c.h"
+
+Test(registry, start_refuses_a_method_registered_with_the_wrong_kind) {
+  /* Health/Watch is server-streaming in health.proto (built into the reflection set). */
+  urpc_server_options o;
+  urpc_server_options_init(&o);
+  o.listen = "127.0.0.1:0";
+  o.shards = 1;
+  o.health = false; /* the application brings its own Health service */
+  urpc_server *s;
+  cr_assert_eq(urpc_server_new(&o, &s), 0);
+  urpc_method m[] = {{.name = "Watch", .handler = handler}};
+  cr_assert_eq(urpc_server_add_service(s, &grpc__health__v1__health__descriptor, m, 1), 0);
+  char why[512] = "";
+  cr_assert_eq(urpc_server_start(s, why, sizeof(why)), -EINVAL);
+  cr_assert(strstr(why, "/grpc.health.v1.Health/Watch") && strstr(why, "server-streaming"),
+            "why: %s", why);
+  urpc_server_free(s);
+
+  /* Registered right, it starts. */
+  cr_assert_eq(urpc_server_new(&o, &s), 0);
+  urpc_method ok[] = {{.name = "Watch", .handler = handler, .flags = URPC_METHOD_SERVER_STREAMING}};
+  cr_assert_eq(urpc_server_add_service(s, &grpc__health__v1__health__descriptor, ok, 1), 0);
+  cr_assert_eq(urpc_server_start(s, why, sizeof(why)), 0, "%s", why);
+  urpc_server_stop(s);
+  urpc_server_wait(s);
+  urpc_server_free(s);
+}
