@@ -90,6 +90,81 @@ static void *replier_main(void *arg) {
   return NULL;
 }
 
+/* CountSlowly: per call, what was counted so far. */
+typedef struct counter {
+  uint64_t bytes, messages;
+  bool half_closed, busy;
+} counter;
+
+static void count_reply(urpc_call *call, counter *c) {
+  char *text = urpc_call_alloc(call, 64);
+  if (!text) {
+    urpc_call_finish(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  snprintf(text, 64, "counted %llu bytes in %llu messages", (unsigned long long)c->bytes,
+           (unsigned long long)c->messages);
+  Helloworld__HelloReply reply = HELLOWORLD__HELLO_REPLY__INIT;
+  reply.message = text;
+  urpc_call_reply(call, &reply.base);
+}
+
+static void count_done(urpc_call *call, void *arg) {
+  counter *c = arg;
+  c->busy = false;
+  urpc_call_resume_recv(call);
+  if (urpc_call_cancelled(call))
+    urpc_call_finish(call, URPC_STATUS_CANCELLED, NULL);
+  else if (c->half_closed)
+    count_reply(call, c);
+}
+
+static void count_start(urpc_call *call, void *user) {
+  (void)user;
+  counter *c = urpc_call_alloc(call, sizeof(*c));
+  if (!c) {
+    urpc_call_finish(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  *c = (counter){0};
+  urpc_call_set_user(call, c);
+}
+
+static void count_message(urpc_call *call, const ProtobufCMessage *msg, void *user) {
+  (void)user;
+  counter *c = urpc_call_user(call);
+  const Helloworld__HelloRequest *req = (const Helloworld__HelloRequest *)msg;
+  if (!c) return;
+  c->bytes += strlen(req->name ? req->name : "");
+  c->messages++;
+  if (c->busy) return; /* already paused: this one came within the window in flight */
+  c->busy = true;
+  urpc_call_pause_recv(call);
+  if (urpc_call_defer(call, 5000000, count_done, c) < 0) {
+    c->busy = false;
+    urpc_call_resume_recv(call);
+  }
+}
+
+static void count_half_close(urpc_call *call, void *user) {
+  (void)user;
+  counter *c = urpc_call_user(call);
+  if (!c) return;
+  c->half_closed = true;
+  if (!c->busy) count_reply(call, c);
+}
+
+static void count_cancel(urpc_call *call, void *user) {
+  (void)user;
+  counter *c = urpc_call_user(call);
+  if (!c || !c->busy) urpc_call_finish(call, URPC_STATUS_CANCELLED, NULL);
+}
+
+static const urpc_stream_handler count_ops = {.on_start = count_start,
+                                              .on_message = count_message,
+                                              .on_half_close = count_half_close,
+                                              .on_cancel = count_cancel};
+
 int demo_register(urpc_server *s) {
   static const urpc_method methods[] = {
       {.name = "BlockingHello",
@@ -97,8 +172,10 @@ int demo_register(urpc_server *s) {
        .user = NULL,
        .flags = URPC_METHOD_BLOCKING},
       {.name = "AsyncHello", .handler = async_hello, .user = NULL},
+      {.name = "CountSlowly", .flags = URPC_METHOD_CLIENT_STREAMING, .stream = &count_ops},
   };
-  return urpc_server_add_service(s, &urpc__example__demo__descriptor, methods, 2);
+  return urpc_server_add_service(s, &urpc__example__demo__descriptor, methods,
+                                 sizeof(methods) / sizeof(methods[0]));
 }
 
 int demo_start(void) {

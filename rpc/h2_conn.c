@@ -233,8 +233,15 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
   urpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
   if (call) feed(call, data, len);
   /* The window comes back only now: for a stream, after the handler has seen the messages in
-   * this chunk; for a unary call, once its bytes are in the call's buffer. */
-  nghttp2_session_consume(session, stream_id, len);
+   * this chunk (or when it resumes, if it paused); for a unary call, once its bytes are in the
+   * call's buffer. The connection's window always comes back: one paused stream must not
+   * stall the others. */
+  if (call && call->recv_paused && call->stream_open) {
+    nghttp2_session_consume_connection(session, len);
+    call->held_bytes += len;
+  } else {
+    nghttp2_session_consume(session, stream_id, len);
+  }
   return 0;
 }
 

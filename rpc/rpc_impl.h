@@ -92,6 +92,7 @@ struct urpc_call {
   uint8_t deferred : 1;    /* streaming: the data provider waits for messages */
   uint8_t half_closed : 1; /* the client ended its side */
   uint8_t in_writable : 1; /* in the shard's writable list */
+  uint8_t recv_paused : 1; /* urpc_call_pause_recv: keep the stream window */
   uint8_t n_msgs;
   /* Read by handler threads, so not in the shard's bit-fields (one memory location). */
   bool streaming_in, streaming_out; /* from the method's flags, set before any handler runs */
@@ -100,6 +101,7 @@ struct urpc_call {
   _Atomic bool want_writable; /* a send returned -EAGAIN */
   _Atomic size_t sq_bytes;    /* streaming: bytes sent by the handler, not yet taken by nghttp2 */
   rpc_sendbuf *sq_head, *sq_tail;
+  size_t held_bytes; /* received while paused, window not yet given back */
   urpc_call *writable_next;
   uint16_t http_status; /* non-zero: answer with this HTTP status and no gRPC body */
   int64_t timeout_ns;   /* from grpc-timeout; -1 for none */

@@ -186,3 +186,16 @@ void rpc_stream_half_close(urpc_call *call) {
   const urpc_stream_handler *ops = call->method->stream;
   if (ops && ops->on_half_close && !call->finished) ops->on_half_close(call, call->method->user);
 }
+
+void urpc_call_pause_recv(urpc_call *call) {
+  call->recv_paused = 1;
+}
+
+void urpc_call_resume_recv(urpc_call *call) {
+  call->recv_paused = 0;
+  if (call->held_bytes && call->stream_open && call->conn) {
+    nghttp2_session_consume_stream(call->conn->h2, call->stream_id, call->held_bytes);
+    rpc_conn_want_flush(call->conn); /* the WINDOW_UPDATE */
+  }
+  call->held_bytes = 0;
+}

@@ -191,6 +191,12 @@ int urpc_call_send(urpc_call *call, const ProtobufCMessage *message);
 /* Ends the call with `code` (OK included) and an optional UTF-8 `message`, after the messages
  * already sent. Any thread, once per call; the call must not be used after. */
 void urpc_call_finish(urpc_call *call, urpc_status_code code, const char *message);
+/* Client streaming and bidi, for handlers that finish a message's work later: from now on the
+ * HTTP/2 window of received messages is kept instead of given back, so the client stops once
+ * it has one stream window in flight; urpc_call_resume_recv gives it all back. Messages that
+ * are already on their way are still delivered. Shard thread only. */
+void urpc_call_pause_recv(urpc_call *call);
+void urpc_call_resume_recv(urpc_call *call);
 /* Runs `fn(call, arg)` on the call's shard thread after `delay_ns`, without blocking it (it
  * runs even if the call is cancelled meanwhile, so the handler can finish it). Shard thread
  * only (inside a handler or callback). Returns 0 or -ENOMEM. */

@@ -4,6 +4,9 @@
   backpressure_server_stream  1 GiB server stream to a client that reads slower than the server
                               writes: every byte arrives and the server's RSS stays bounded
   client_stream_large         256 MiB client stream: every byte counted, windows given back
+  slow_handler_slows_client   16 MiB streamed into a handler that takes 5 ms per message and
+                              holds the window meanwhile (urpc_call_pause_recv): the client is
+                              held to the handler's pace, the server buffers nothing
   cancel_streams              1,000 bidi calls cancelled mid-flight and 1,000 deadlines expiring
                               on open streams, then the server exits with no call still live
 
@@ -82,6 +85,29 @@ def case_client_stream_large(c, srv):
     log(f"{n} MiB counted by the server")
 
 
+def case_slow_handler_slows_client(c, srv):
+    hw = harness.Stubs(c.proto_dir)
+    demo = hw.demo_grpc.DemoStub(c.ch)
+    n, size, window = 512, 32 * 1024, 64 * 1024  # the server runs with --stream-window 65536
+    name = "x" * size
+    base = rss_bytes(srv.proc.pid)
+    sampler = RssSampler(srv.proc.pid)
+    sampler.start()
+    start = time.monotonic()
+    r = demo.CountSlowly(iter([hw.hw.HelloRequest(name=name)] * n), timeout=120)
+    took = time.monotonic() - start
+    sampler.stop_flag = True
+    sampler.join()
+    check(r.message == f"counted {n * size} bytes in {n} messages", f"reply {r.message!r}")
+    # Each 5 ms pause lets at most one stream window through, so the stream cannot finish in
+    # less than (bytes / window - 1) pauses: a lower bound, which only a broken pause can beat.
+    floor = (n * size // window - 1) * 0.005
+    log(f"16 MiB through a 5 ms/message handler in {took:.2f} s (floor {floor:.2f} s); "
+        f"server RSS +{(sampler.peak - base) // 1024} KiB")
+    check(took >= floor, f"the client was not held back: {took:.2f} s < {floor:.2f} s")
+    check(sampler.peak - base < 32 * MIB, "the server buffered the stream")
+
+
 def one_cancelled(c):
     pipe = interop.Pipe()
     call = c.stub.FullDuplexCall(pipe, timeout=30)
@@ -124,7 +150,10 @@ CASES = {
     "backpressure_server_stream": case_backpressure_server_stream,
     "client_stream_large": case_client_stream_large,
     "cancel_streams": case_cancel_streams,
+    "slow_handler_slows_client": case_slow_handler_slows_client,
 }
+
+SERVER_ARGS = {"slow_handler_slows_client": ["--stream-window", "65536"]}
 
 
 def run_case(args):
@@ -134,8 +163,9 @@ def run_case(args):
     if grpc is None:
         raise Skip("python3-grpcio is not installed for /usr/bin/python3")
     st = interop.InteropStubs(interop.find_proto_dir(args))
-    with Server(args.server, *args.server_arg) as srv:
+    with Server(args.server, *args.server_arg, *SERVER_ARGS.get(args.case, [])) as srv:
         c = interop.Ctx(srv.target, st)
+        c.proto_dir = args.proto_dir
         try:
             grpc.channel_ready_future(c.ch).result(timeout=10)
             CASES[args.case](c, srv)
