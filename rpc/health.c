@@ -60,17 +60,19 @@ static void send_status(urpc_call *call, urpc_health_status st) {
   urpc_call_send(call, &resp.base);
 }
 
-/* Shard thread: apply one change and tell the watchers of that service. */
+void rpc_health_apply(rpc_shard *sh, const char *service, urpc_health_status status) {
+  if (table_set(&sh->health, service, status) < 0)
+    LOG_WARN("health: out of memory for service '%s'", service);
+  for (rpc_health_watch *w = sh->watchers; w; w = w->next) {
+    if (strcmp(w->service, service) != 0 || w->last == (int)status) continue;
+    w->last = (int)status;
+    send_status(w->call, status);
+  }
+}
+
 static void on_update(io_msg *m) {
   health_update *u = (health_update *)m;
-  rpc_shard *sh = u->sh;
-  if (table_set(&sh->health, u->service, u->status) < 0)
-    LOG_WARN("health: out of memory for service '%s'", u->service);
-  for (rpc_health_watch *w = sh->watchers; w; w = w->next) {
-    if (strcmp(w->service, u->service) != 0 || w->last == (int)u->status) continue;
-    w->last = (int)u->status;
-    send_status(w->call, u->status);
-  }
+  rpc_health_apply(u->sh, u->service, u->status);
   free(u);
 }
 

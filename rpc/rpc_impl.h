@@ -258,6 +258,8 @@ void rpc_shard_enqueue(rpc_shard *sh, urpc_call *call);
 /* health.c */
 int rpc_health_register(struct urpc_server *s);
 int rpc_health_copy_to_shard(struct urpc_server *s, rpc_shard *sh);
+/* Shard thread: a status change reaches this shard; its Watch calls of `service` are told. */
+void rpc_health_apply(rpc_shard *sh, const char *service, urpc_health_status status);
 void rpc_health_table_dispose(rpc_health_table *t);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "grpc/health/v1/health.pb-c.h"
 #include "helloworld.pb-c.h"
 #include "rpc/rpc_impl.h"
 
@@ -64,7 +65,9 @@ static void setup(void) {
   cr_assert_eq(urpc_server_new(&o, &E.server), 0);
   urpc_method m[] = {{.name = "SayHello", .handler = say_hello, .user = NULL}};
   cr_assert_eq(urpc_server_add_service(E.server, &helloworld__greeter__descriptor, m, 1), 0);
+  cr_assert_eq(rpc_health_register(E.server), 0);
   cr_assert_eq(rpc_shard_init(&E.sh, E.server, 0), 0);
+  cr_assert_eq(rpc_health_copy_to_shard(E.server, &E.sh), 0);
   core_timer_wheel_init(&E.wheel, core_now_ms());
   E.sh.timers = &E.wheel;
   core_pool_init(&E.blocks, core_outq_block_size(), 16);
@@ -575,4 +578,50 @@ H2_TEST(deadline_disarmed_when_the_call_completes) {
   send_data(1, NGHTTP2_FLAG_END_STREAM, msg, hello_message(msg, "in time"));
   assert_hello_reply(stream(1), "Hello in time");
   cr_assert_eq(E.wheel.count, 0, "the stream closed: its timer is gone");
+}
+
+/* The messages of a stream's DATA, each a HealthCheckResponse status. */
+static int health_statuses(const stream_result *s, int *out, int max) {
+  int n = 0;
+  for (size_t off = 0; off + 5 <= s->data_len && n < max;) {
+    uint32_t len = be32(s->data + off + 1);
+    Grpc__Health__V1__HealthCheckResponse *r =
+        grpc__health__v1__health_check_response__unpack(NULL, len, s->data + off + 5);
+    cr_assert_not_null(r);
+    out[n++] = r->status;
+    grpc__health__v1__health_check_response__free_unpacked(r, NULL);
+    off += 5 + len;
+  }
+  return n;
+}
+
+H2_TEST(health_watch_sees_every_change) {
+  preface();
+  uint8_t req[64];
+  Grpc__Health__V1__HealthCheckRequest hr = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+  hr.service = "helloworld.Greeter";
+  size_t n = grpc__health__v1__health_check_request__pack(&hr, req + 5);
+  rpc_frame_prefix(req, false, (uint32_t)n);
+  grpc_headers(1, "/grpc.health.v1.Health/Watch", 0);
+  send_data(1, NGHTTP2_FLAG_END_STREAM, req, n + 5);
+  rpc_health_apply(&E.sh, "helloworld.Greeter", URPC_HEALTH_NOT_SERVING);
+  rpc_health_apply(&E.sh, "other", URPC_HEALTH_NOT_SERVING);              /* not watched */
+  rpc_health_apply(&E.sh, "helloworld.Greeter", URPC_HEALTH_NOT_SERVING); /* no change */
+  rpc_health_apply(&E.sh, "helloworld.Greeter", URPC_HEALTH_SERVING);
+  pump();
+  int st[8];
+  int got = health_statuses(stream(1), st, 8);
+  cr_assert_eq(got, 3, "statuses sent: %d", got);
+  cr_assert_eq(st[0], URPC_HEALTH_SERVING);
+  cr_assert_eq(st[1], URPC_HEALTH_NOT_SERVING);
+  cr_assert_eq(st[2], URPC_HEALTH_SERVING);
+  cr_assert_not(stream(1)->ended, "Watch stays open");
+  /* A Check on the same shard reads the shard's copy. */
+  hr.service = "other";
+  n = grpc__health__v1__health_check_request__pack(&hr, req + 5);
+  rpc_frame_prefix(req, false, (uint32_t)n);
+  grpc_headers(3, "/grpc.health.v1.Health/Check", 0);
+  send_data(3, NGHTTP2_FLAG_END_STREAM, req, n + 5);
+  cr_assert_eq(health_statuses(stream(3), st, 8), 1);
+  cr_assert_eq(st[0], URPC_HEALTH_NOT_SERVING);
 }
