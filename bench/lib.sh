@@ -7,7 +7,10 @@
 #   peer            grpc C++ peer with PEER_API (default async) and PEER_THREADS (default 1)
 #   peer-async      grpc C++ peer, completion-queue API
 #   peer-callback   grpc C++ peer, callback API
-# Every server is pinned to SERVER_CPU (0) and every h2load to CLIENT_CPU (1).
+# Every server is pinned to SERVER_CPU (0) and every load client (h2load, stream_load) to
+# CLIENT_CPU (1). A script that needs the streaming load client sets NEED_LOAD=1 before
+# resolve_servers (which then builds it and sets LOAD_BIN), and BENCH_TOOLS to the commands it
+# needs before bench_init.
 
 export LC_ALL=C # decimal points in awk, $EPOCHREALTIME and h2load output
 
@@ -25,6 +28,9 @@ URPC_ARGS=${URPC_ARGS:-}
 PEER_BIN=${PEER_BIN:-$BUILD_DIR/bench/grpcpp-helloworld-server}
 PEER_API=${PEER_API:-async}
 PEER_THREADS=${PEER_THREADS:-1}
+LOAD_BIN=${LOAD_BIN:-$BUILD_DIR/bench/stream_load}
+NEED_LOAD=${NEED_LOAD:-0}
+BENCH_TOOLS=${BENCH_TOOLS:-h2load taskset timeout getconf}
 START_TIMEOUT=${START_TIMEOUT:-10}
 PY=${PY:-/usr/bin/python3}
 GRPC_PATH=/helloworld.Greeter/SayHello
@@ -75,7 +81,7 @@ bench_init() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
   local tool
-  for tool in h2load taskset timeout getconf; do
+  for tool in $BENCH_TOOLS; do
     command -v "$tool" >/dev/null || die "$tool not found (apt-get install nghttp2-client coreutils util-linux)"
   done
   [ -x "$PY" ] || die "$PY not found"
@@ -123,16 +129,20 @@ resolve_servers() {
       cmake --build "$BUILD_DIR" -j2 --target uringrpc-server >>"$blog" 2>&1 ||
         log "note: building uringrpc-server failed (see $blog)"
     fi
-    if [ $need_peer = 1 ]; then
+    local bench_targets=()
+    if [ $need_peer = 1 ]; then bench_targets+=(grpcpp-helloworld-server); fi
+    if [ "$NEED_LOAD" = 1 ]; then bench_targets+=(stream_load); fi
+    if [ ${#bench_targets[@]} -gt 0 ]; then
       if ! { [ $configured = 1 ] &&
-        cmake --build "$BUILD_DIR" -j2 --target grpcpp-helloworld-server >>"$blog" 2>&1; }; then
+        cmake --build "$BUILD_DIR" -j2 --target "${bench_targets[@]}" >>"$blog" 2>&1; }; then
         # bench/ also builds on its own, without the C tree.
-        log "note: building the grpc C++ peer on its own in $BUILD_DIR/bench-peer"
+        log "note: building ${bench_targets[*]} on its own in $BUILD_DIR/bench-peer"
         if cmake -S "$BENCH_DIR" -B "$BUILD_DIR/bench-peer" >>"$blog" 2>&1 &&
-          cmake --build "$BUILD_DIR/bench-peer" -j2 >>"$blog" 2>&1; then
-          PEER_BIN=$BUILD_DIR/bench-peer/grpcpp-helloworld-server
+          cmake --build "$BUILD_DIR/bench-peer" -j2 --target "${bench_targets[@]}" >>"$blog" 2>&1; then
+          if [ $need_peer = 1 ]; then PEER_BIN=$BUILD_DIR/bench-peer/grpcpp-helloworld-server; fi
+          if [ "$NEED_LOAD" = 1 ]; then LOAD_BIN=$BUILD_DIR/bench-peer/stream_load; fi
         else
-          log "note: building the grpc C++ peer failed (see $blog)"
+          log "note: building ${bench_targets[*]} failed (see $blog)"
         fi
       fi
     fi
@@ -161,6 +171,9 @@ resolve_servers() {
     esac
   done
   [ ${#ACTIVE_SERVERS[@]} -gt 0 ] || die "no server to run"
+  if [ "$NEED_LOAD" = 1 ] && [ ! -x "$LOAD_BIN" ]; then
+    die "$LOAD_BIN not found (cmake -S . -B build -DURPC_BENCH_PEERS=ON; needs libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler)"
+  fi
 }
 
 # Sets SRV_ARGV to the command line of server $1, listening on 127.0.0.1 port 0.
