@@ -17,18 +17,25 @@ extern const unsigned char urpc_example_descriptors[];
 extern const size_t urpc_example_descriptors_len;
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: uringrpc-server [options]\n"
-             "  --listen ADDR:PORT        address to serve on (default [::]:50051; port 0 picks "
-             "one)\n"
-             "  --shards N                shard threads (default: CPUs in the affinity mask, "
-             "capped by the cgroup quota)\n"
-             "  --workers-per-shard N     threads per shard for blocking methods (default 1)\n"
-             "  --max-recv-message BYTES  largest request message (default 4194304)\n"
-             "  --compression ENC         compress responses: identity (default), gzip, deflate\n"
-             "  --stream-window BYTES     HTTP/2 receive window per stream (default 1048576)\n"
-             "  --conn-window BYTES       HTTP/2 receive window per connection (default 16777216)\n"
-             "  --help                    this text\n"
-             "  --version                 the version\n");
+  fprintf(f,
+          "usage: uringrpc-server [options]\n"
+          "  --listen ADDR:PORT        address to serve on (default [::]:50051; port 0 picks "
+          "one)\n"
+          "  --shards N                shard threads (default: CPUs in the affinity mask, "
+          "capped by the cgroup quota)\n"
+          "  --workers-per-shard N     threads per shard for blocking methods (default 1)\n"
+          "  --max-recv-message BYTES  largest request message (default 4194304)\n"
+          "  --tls-listen ADDR:PORT    also serve TLS 1.3 (ALPN h2) there; needs --tls-cert and "
+          "--tls-key\n"
+          "  --tls-cert FILE           PEM certificate chain, leaf first\n"
+          "  --tls-key FILE            PEM private key (ECDSA or RSA)\n"
+          "  --tls12                   accept TLS 1.2 too (ECDHE + AEAD suites only)\n"
+          "  --tls-handshake-timeout MS  close connections whose handshake takes longer (10000)\n"
+          "  --compression ENC         compress responses: identity (default), gzip, deflate\n"
+          "  --stream-window BYTES     HTTP/2 receive window per stream (default 1048576)\n"
+          "  --conn-window BYTES       HTTP/2 receive window per connection (default 16777216)\n"
+          "  --help                    this text\n"
+          "  --version                 the version\n");
 }
 
 static int parse_int(const char *flag, const char *v, long min, long max, long *out) {
@@ -51,6 +58,11 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
     OPT_WORKERS,
     OPT_MAXMSG,
     OPT_COMPRESSION,
+    OPT_TLS_LISTEN,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS12,
+    OPT_TLS_HS_TIMEOUT,
     OPT_STREAM_WINDOW,
     OPT_CONN_WINDOW,
     OPT_HELP,
@@ -62,6 +74,11 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
       {"workers-per-shard", required_argument, NULL, OPT_WORKERS},
       {"max-recv-message", required_argument, NULL, OPT_MAXMSG},
       {"compression", required_argument, NULL, OPT_COMPRESSION},
+      {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
+      {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+      {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+      {"tls12", no_argument, NULL, OPT_TLS12},
+      {"tls-handshake-timeout", required_argument, NULL, OPT_TLS_HS_TIMEOUT},
       {"stream-window", required_argument, NULL, OPT_STREAM_WINDOW},
       {"conn-window", required_argument, NULL, OPT_CONN_WINDOW},
       {"help", no_argument, NULL, OPT_HELP},
@@ -98,6 +115,22 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
       }
       o->response_compression = optarg;
       break;
+    case OPT_TLS_LISTEN:
+      o->tls_listen = optarg;
+      break;
+    case OPT_TLS_CERT:
+      o->tls_cert = optarg;
+      break;
+    case OPT_TLS_KEY:
+      o->tls_key = optarg;
+      break;
+    case OPT_TLS12:
+      o->tls_allow_12 = true;
+      break;
+    case OPT_TLS_HS_TIMEOUT:
+      if (parse_int("--tls-handshake-timeout", optarg, 1, 3600000, &n) < 0) return 2;
+      o->tls_handshake_timeout_ms = (unsigned)n;
+      break;
     case OPT_STREAM_WINDOW:
       if (parse_int("--stream-window", optarg, 1, INT32_MAX, &n) < 0) return 2;
       o->initial_stream_window = (uint32_t)n;
@@ -119,6 +152,10 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
         fprintf(stderr, "uringrpc-server: unknown option '%s': see --help\n", argv[optind - 1]);
       return 2;
     }
+  }
+  if ((o->tls_cert || o->tls_key) && !o->tls_listen) {
+    fprintf(stderr, "uringrpc-server: --tls-cert/--tls-key need --tls-listen ADDR:PORT\n");
+    return 2;
   }
   if (optind < argc) {
     fprintf(stderr, "uringrpc-server: unexpected argument '%s': see --help\n", argv[optind]);
@@ -171,8 +208,9 @@ int main(int argc, char **argv) {
     urpc_server_free(server);
     return 1;
   }
-  printf("uringrpc-server listening on %s shards=%d\n", urpc_server_address(server),
-         urpc_server_shard_count(server));
+  const char *tls = urpc_server_tls_address(server);
+  printf("uringrpc-server listening on %s shards=%d%s%s\n", urpc_server_address(server),
+         urpc_server_shard_count(server), tls ? " tls=" : "", tls ? tls : "");
   fflush(stdout);
 
   int sig;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "io/shard_impl.h"
 
@@ -26,11 +27,12 @@ io_shard *io_conn_shard(const io_conn *c) {
   return c->shard;
 }
 
-void io_accept_arm(io_shard *s) {
+void io_accept_arm(io_shard *s, bool tls) {
   struct io_uring_sqe *sqe = io_get_sqe(s);
-  io_uring_prep_multishot_accept(sqe, s->cfg.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-  io_uring_sqe_set_data(sqe, &s->accept_op);
-  s->accept_armed = true;
+  io_uring_prep_multishot_accept(sqe, tls ? s->cfg.tls_listen_fd : s->cfg.listen_fd, NULL, NULL,
+                                 SOCK_CLOEXEC);
+  io_uring_sqe_set_data(sqe, tls ? &s->tls_accept_op : &s->accept_op);
+  *(tls ? &s->tls_accept_armed : &s->accept_armed) = true;
   s->ops_in_flight++;
 }
 
@@ -48,6 +50,8 @@ static void conn_free_if_done(io_conn *c) {
   if (!c->closing || c->recv_armed || c->send || c->in_flush || c->in_cb) return;
   io_shard *s = c->shard;
   core_outq_dispose(&c->out);
+  core_outq_dispose(&c->plain);
+  tls_conn_free(c->tls);
   close(c->fd);
   if (c->prev)
     c->prev->next = c->next;
@@ -62,6 +66,7 @@ void io_conn_close(io_conn *c) {
   if (c->closing) return;
   c->closing = 1;
   io_shard *s = c->shard;
+  if (core_timer_armed(&c->handshake)) core_timer_cancel(&s->timers, &c->handshake);
   s->cfg.handler->conn_closed(c->state);
   c->state = NULL;
   if (c->recv_armed) {
@@ -81,7 +86,14 @@ void io_close_all(io_shard *s) {
   }
 }
 
-static void conn_open(io_shard *s, int fd) {
+static void on_handshake_timeout(core_timer *t, void *arg) {
+  (void)t;
+  io_conn *c = arg;
+  LOG_DEBUG("TLS handshake not finished in time: closing");
+  io_conn_close(c);
+}
+
+static void conn_open(io_shard *s, int fd, bool tls) {
   io_conn *c = core_pool_get(&s->conn_pool);
   if (!c) {
     LOG_WARN("out of memory: refusing a connection");
@@ -93,6 +105,18 @@ static void conn_open(io_shard *s, int fd) {
   c->fd = fd;
   c->shard = s;
   core_outq_init(&c->out, &s->block_pool);
+  core_outq_init(&c->plain, &s->block_pool);
+  if (tls) {
+    c->tls = tls_conn_new(s->cfg.tls);
+    if (!c->tls) {
+      LOG_WARN("out of memory: refusing a TLS connection");
+      close(fd);
+      core_pool_put(&s->conn_pool, c);
+      return;
+    }
+    core_timer_init(&c->handshake, on_handshake_timeout, c);
+    core_timer_arm(&s->timers, &c->handshake, core_now_ms() + s->cfg.handshake_timeout_ms);
+  }
   c->next = s->conns;
   if (s->conns) s->conns->prev = c;
   s->conns = c;
@@ -110,22 +134,46 @@ static void conn_open(io_shard *s, int fd) {
   io_conn_flush(c); /* the layer above may have output at once (e.g. HTTP/2 SETTINGS) */
 }
 
-void io_on_accept(io_shard *s, struct io_uring_cqe *cqe) {
+void io_on_accept(io_shard *s, struct io_uring_cqe *cqe, bool tls) {
   bool more = cqe->flags & IORING_CQE_F_MORE;
   if (!more) {
-    s->accept_armed = false;
+    *(tls ? &s->tls_accept_armed : &s->accept_armed) = false;
     s->ops_in_flight--;
   }
   if (cqe->res >= 0) {
     if (s->stopping)
       close(cqe->res);
     else
-      conn_open(s, cqe->res);
+      conn_open(s, cqe->res, tls);
   } else if (cqe->res != -ECANCELED) {
     /* EMFILE and friends: the connection waits in the backlog; say so once per burst. */
     LOG_WARN("accept: %s", strerror(-cqe->res));
   }
-  if (!more && !s->stopping) io_accept_arm(s);
+  if (!more && !s->stopping) io_accept_arm(s, tls);
+}
+
+static int plain_in(void *ud, const uint8_t *p, size_t n) {
+  io_conn *c = ud;
+  return c->shard->cfg.handler->conn_recv(c->state, p, n);
+}
+
+/* Received bytes to the layer above, through TLS when the connection has it. TLS may answer
+ * (handshake, alerts): that output is flushed; a failed session closes once it is sent. */
+static int deliver(io_conn *c, const uint8_t *p, size_t n) {
+  if (!c->tls) return c->shard->cfg.handler->conn_recv(c->state, p, n);
+  bool was_ready = tls_conn_ready(c->tls);
+  int rc = tls_conn_recv(c->tls, p, n, plain_in, c, &c->out);
+  if (!was_ready && tls_conn_ready(c->tls)) {
+    core_timer_cancel(&c->shard->timers, &c->handshake);
+    io_conn_flush(c); /* the layer above's first output (HTTP/2 SETTINGS) can go now */
+  }
+  if (rc == TLS_CLOSED) return -1;
+  if (rc < 0) {
+    if (!c->out.bytes) return -1;
+    c->close_after_send = 1; /* send the alert first */
+  }
+  if (c->out.bytes) io_conn_flush(c);
+  return 0;
 }
 
 void io_on_recv(io_conn *c, struct io_uring_cqe *cqe) {
@@ -140,9 +188,7 @@ void io_on_recv(io_conn *c, struct io_uring_cqe *cqe) {
   if (res > 0) {
     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
     s->stats.bytes_in += (uint64_t)res;
-    int rc = c->closing
-                 ? 0
-                 : s->cfg.handler->conn_recv(c->state, io_bufring_data(&s->bufs, bid), (size_t)res);
+    int rc = c->closing ? 0 : deliver(c, io_bufring_data(&s->bufs, bid), (size_t)res);
     io_bufring_recycle(&s->bufs, bid);
     if (rc < 0) io_conn_close(c);
   } else if (res == -ENOBUFS) {
@@ -185,8 +231,12 @@ static void send_start(io_conn *c) {
 static void flush_one(io_conn *c) {
   io_shard *s = c->shard;
   if (c->closing || c->send) return; /* a send in flight: its completion flushes again */
-  if (c->out.bytes < s->cfg.out_soft_cap && !c->close_after_send) {
-    int rc = s->cfg.handler->conn_produce(c->state, &c->out);
+  bool can_produce = !c->tls || tls_conn_ready(c->tls);
+  if (c->out.bytes < s->cfg.out_soft_cap && !c->close_after_send && can_produce) {
+    /* With TLS the layer above writes plaintext, sealed into records right after. */
+    core_outq *dst = c->tls ? &c->plain : &c->out;
+    int rc = s->cfg.handler->conn_produce(c->state, dst);
+    if (rc >= 0 && c->tls && tls_conn_seal(c->tls, &c->plain, &c->out) < 0) rc = -1;
     if (rc < 0) {
       io_conn_close(c);
       return;

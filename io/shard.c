@@ -44,6 +44,9 @@ int io_shard_new(const io_shard_config *cfg, io_shard **out) {
   if (!s->cfg.recv_buffer_size) s->cfg.recv_buffer_size = DEFAULT_RECV_SIZE;
   if (!s->cfg.out_soft_cap) s->cfg.out_soft_cap = DEFAULT_OUT_CAP;
   s->accept_op.type = OP_ACCEPT;
+  s->tls_accept_op.type = OP_ACCEPT_TLS;
+  if (!s->cfg.handshake_timeout_ms) s->cfg.handshake_timeout_ms = 10000;
+  if (s->cfg.tls) tls_ctx_ref(s->cfg.tls);
   s->wake_op.type = OP_WAKE;
   s->wake_fd = eventfd(0, EFD_CLOEXEC);
   if (s->wake_fd < 0) {
@@ -95,6 +98,11 @@ static void on_stop(io_msg *m) {
     io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->accept_op, 0);
     io_uring_sqe_set_data(sqe, NULL);
   }
+  if (s->tls_accept_armed) {
+    struct io_uring_sqe *sqe = io_get_sqe(s);
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->tls_accept_op, 0);
+    io_uring_sqe_set_data(sqe, NULL);
+  }
   io_close_all(s);
   pthread_mutex_lock(&s->start_mu);
   s->stopped = true;
@@ -130,7 +138,10 @@ static void dispatch(io_shard *s, struct io_uring_cqe *cqe) {
   if (!op) return; /* cancel requests and other fire-and-forget SQEs */
   switch (op->type) {
   case OP_ACCEPT:
-    io_on_accept(s, cqe);
+    io_on_accept(s, cqe, false);
+    break;
+  case OP_ACCEPT_TLS:
+    io_on_accept(s, cqe, true);
     break;
   case OP_RECV:
     io_on_recv((io_conn *)((char *)op - offsetof(io_conn, recv_op)), cqe);
@@ -213,7 +224,8 @@ static void *shard_main(void *arg) {
   if (err < 0) return NULL;
 
   core_timer_wheel_init(&s->timers, core_now_ms());
-  io_accept_arm(s);
+  io_accept_arm(s, false);
+  if (s->cfg.tls_listen_fd >= 0) io_accept_arm(s, true);
   arm_wake(s);
   loop(s);
   /* Timers still armed belong to calls whose connections are gone: let them run (handlers see
@@ -225,6 +237,7 @@ static void *shard_main(void *arg) {
   }
   io_bufring_dispose(&s->bufs, &s->ring);
   io_uring_queue_exit(&s->ring);
+  if (s->cfg.tls) tls_thread_exit();
   return NULL;
 }
 
@@ -252,6 +265,8 @@ void io_shard_join(io_shard *s) {
 void io_shard_free(io_shard *s) {
   if (!s) return;
   if (s->cfg.listen_fd >= 0) close(s->cfg.listen_fd);
+  if (s->cfg.tls_listen_fd >= 0) close(s->cfg.tls_listen_fd);
+  tls_ctx_unref(s->cfg.tls);
   close(s->wake_fd);
   core_pool_dispose(&s->conn_pool);
   core_pool_dispose(&s->send_pool);

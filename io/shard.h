@@ -14,6 +14,7 @@
 #include "core/outq.h"
 #include "core/pool.h"
 #include "core/timer_wheel.h"
+#include "tls/tls.h"
 
 typedef struct io_shard io_shard;
 typedef struct io_conn io_conn;
@@ -36,9 +37,13 @@ typedef struct io_handler {
 #define IO_CLOSE_AFTER_SEND 1
 
 typedef struct io_shard_config {
-  int index;     /* shard number, for logs and stats */
-  int cpu;       /* CPU to pin the thread to, or -1 */
-  int listen_fd; /* bound, listening, non-blocking; the shard owns it from start */
+  int index;                     /* shard number, for logs and stats */
+  int cpu;                       /* CPU to pin the thread to, or -1 */
+  int listen_fd;                 /* bound, listening, non-blocking; the shard owns it from start */
+  int tls_listen_fd;             /* a second listener whose connections speak TLS, or -1 */
+  tls_ctx *tls;                  /* its context (the shard takes a reference) */
+  unsigned handshake_timeout_ms; /* TLS connections not through the handshake by then are
+                                    closed; 0 = 10 s */
   const io_handler *handler;
   void *ctx;             /* passed to conn_open and after_batch */
   unsigned ring_entries; /* SQ size; 0 = default */

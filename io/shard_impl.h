@@ -12,7 +12,7 @@
 #include "io/shard.h"
 
 /* user_data of every SQE points at one of these; the tag says what completed. */
-enum io_op_type { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_WAKE, OP_IGNORE };
+enum io_op_type { OP_ACCEPT = 1, OP_ACCEPT_TLS, OP_RECV, OP_SEND, OP_WAKE, OP_IGNORE };
 
 typedef struct io_op {
   uint8_t type;
@@ -39,6 +39,9 @@ struct io_conn {
   io_conn *flush_next;  /* flush list */
   io_conn *prev, *next; /* all live connections of the shard */
   core_outq out;
+  tls_conn *tls;        /* TLS inside this connection, or NULL */
+  core_outq plain;      /* TLS: the layer above's output, before sealing */
+  core_timer handshake; /* TLS: closes a connection stuck in its handshake */
 };
 
 #define IO_POST_CAP 4096
@@ -50,8 +53,8 @@ struct io_shard {
   pthread_t thread;
   bool started, stopping;
   _Atomic bool exit_requested; /* stopping, and the layer above has no more messages to post */
-  io_op accept_op, wake_op;
-  bool accept_armed;
+  io_op accept_op, tls_accept_op, wake_op;
+  bool accept_armed, tls_accept_armed;
   int wake_fd;
   uint64_t wake_buf;
   io_conn *flush_head;
@@ -78,8 +81,8 @@ struct io_shard {
 
 /* conn.c */
 struct io_uring_sqe *io_get_sqe(io_shard *s);
-void io_accept_arm(io_shard *s);
-void io_on_accept(io_shard *s, struct io_uring_cqe *cqe);
+void io_accept_arm(io_shard *s, bool tls);
+void io_on_accept(io_shard *s, struct io_uring_cqe *cqe, bool tls);
 void io_on_recv(io_conn *c, struct io_uring_cqe *cqe);
 void io_on_send(io_send_op *op, struct io_uring_cqe *cqe);
 void io_flush_all(io_shard *s);

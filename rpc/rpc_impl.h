@@ -164,7 +164,9 @@ struct rpc_shard {
 struct urpc_server {
   urpc_server_options opts;
   char *listen;
-  char bound[96];
+  char bound[96], tls_bound[96];
+  char *tls_listen, *tls_cert, *tls_key; /* copies of the options' strings */
+  tls_ctx *tls;
   rpc_registry registry;
   uint8_t resp_encoding; /* options.response_compression */
   rpc_refl_db *refl_db;  /* descriptors for reflection; read-only once serving */

@@ -35,6 +35,7 @@ void urpc_server_options_init(urpc_server_options *o) {
   o->initial_stream_window = 1u << 20;
   o->initial_conn_window = 16u << 20;
   o->response_compression = "identity";
+  o->tls_handshake_timeout_ms = 10000;
 }
 
 int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
@@ -54,6 +55,14 @@ int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
   s->resp_encoding = (uint8_t)enc;
   s->listen = strdup(o->listen);
   s->opts.listen = s->listen;
+  if (o->tls_listen) {
+    s->tls_listen = strdup(o->tls_listen);
+    s->tls_cert = o->tls_cert ? strdup(o->tls_cert) : NULL;
+    s->tls_key = o->tls_key ? strdup(o->tls_key) : NULL;
+  }
+  s->opts.tls_listen = s->tls_listen;
+  s->opts.tls_cert = s->tls_cert;
+  s->opts.tls_key = s->tls_key;
   rpc_registry_init(&s->registry);
   pthread_mutex_init(&s->stop_mu, NULL);
   pthread_cond_init(&s->stop_cv, NULL);
@@ -78,7 +87,7 @@ static bool any_blocking(const rpc_registry *r) {
   return false;
 }
 
-static int start_shards(urpc_server *s, int *fds, char *why, size_t why_len) {
+static int start_shards(urpc_server *s, int *fds, int *tls_fds, char *why, size_t why_len) {
   int cpus[CPU_SETSIZE];
   int n_cpus = core_cpu_affinity(cpus, CPU_SETSIZE);
   bool workers = any_blocking(&s->registry);
@@ -89,6 +98,9 @@ static int start_shards(urpc_server *s, int *fds, char *why, size_t why_len) {
         .index = i,
         .cpu = s->opts.pin_shards && n_cpus > 0 ? cpus[i % n_cpus] : -1,
         .listen_fd = fds[i],
+        .tls_listen_fd = tls_fds[i],
+        .tls = s->tls,
+        .handshake_timeout_ms = s->opts.tls_handshake_timeout_ms,
         .handler = &rpc_io_handler,
         .ctx = sh,
     };
@@ -99,7 +111,7 @@ static int start_shards(urpc_server *s, int *fds, char *why, size_t why_len) {
       snprintf(why, why_len, "cannot create shard %d: %s", i, strerror(-err));
       return err;
     }
-    fds[i] = -1; /* the shard owns it now */
+    fds[i] = tls_fds[i] = -1; /* the shard owns them now */
     if (workers && (err = rpc_shard_start_workers(sh)) < 0) {
       snprintf(why, why_len, "cannot start worker threads: %s", strerror(-err));
       return err;
@@ -165,19 +177,30 @@ int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
   if (kinds < 0) return kinds;
   s->n_shards = s->opts.shards ? s->opts.shards : core_cpu_default_count();
   s->shards = calloc((size_t)s->n_shards, sizeof(*s->shards));
-  int *fds = malloc((size_t)s->n_shards * sizeof(int));
+  int *fds = malloc(2 * (size_t)s->n_shards * sizeof(int));
   if (!s->shards || !fds) {
     free(fds);
     snprintf(why, why_len, "out of memory");
     return -ENOMEM;
   }
-  int err =
-      io_listen_group(s->opts.listen, s->n_shards, fds, s->bound, sizeof(s->bound), why, why_len);
-  if (err == 0) err = start_shards(s, fds, why, why_len);
+  int *tls_fds = fds + s->n_shards;
+  for (int i = 0; i < 2 * s->n_shards; i++) fds[i] = -1;
+  int err = 0;
+  if (s->opts.tls_listen) {
+    tls_config tc = {s->opts.tls_cert, s->opts.tls_key, s->opts.tls_allow_12};
+    err = tls_ctx_new(&tc, &s->tls, why, why_len);
+    if (!err)
+      err = io_listen_group(s->opts.tls_listen, s->n_shards, tls_fds, s->tls_bound,
+                            sizeof(s->tls_bound), why, why_len);
+  }
+  if (!err)
+    err =
+        io_listen_group(s->opts.listen, s->n_shards, fds, s->bound, sizeof(s->bound), why, why_len);
+  if (err == 0) err = start_shards(s, fds, tls_fds, why, why_len);
   s->started = true; /* even partly: stop and wait undo what did start */
   if (err < 0) {
-    for (int i = 0; i < s->n_shards; i++)
-      if (fds[i] >= 0 && !s->shards[i].io) close(fds[i]);
+    for (int i = 0; i < 2 * s->n_shards; i++)
+      if (fds[i] >= 0) close(fds[i]);
     urpc_server_stop(s);
     urpc_server_wait(s);
   }
@@ -187,6 +210,9 @@ int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
 
 const char *urpc_server_address(const urpc_server *s) {
   return s->bound;
+}
+const char *urpc_server_tls_address(const urpc_server *s) {
+  return s->opts.tls_listen ? s->tls_bound : NULL;
 }
 int urpc_server_shard_count(const urpc_server *s) {
   return s->n_shards;
@@ -246,6 +272,10 @@ void urpc_server_free(urpc_server *s) {
   if (s->h2_callbacks) nghttp2_session_callbacks_del(s->h2_callbacks);
   if (s->h2_option) nghttp2_option_del(s->h2_option);
   free(s->listen);
+  free(s->tls_listen);
+  free(s->tls_cert);
+  free(s->tls_key);
+  tls_ctx_unref(s->tls);
   pthread_mutex_destroy(&s->stop_mu);
   pthread_cond_destroy(&s->stop_cv);
   free(s);

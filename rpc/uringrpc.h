@@ -93,20 +93,24 @@ typedef struct urpc_method {
 } urpc_method;
 
 typedef struct urpc_server_options {
-  const char *listen;               /* "HOST:PORT", default "[::]:50051"; port 0 picks one */
-  int shards;                       /* 0 (default): one per CPU of the affinity mask, capped by
-                                       the cgroup CPU quota */
-  int workers_per_shard;            /* threads per shard for blocking methods; default 1 */
-  bool pin_shards;                  /* pin shard i to the i-th CPU of the mask; default true */
-  size_t max_recv_message;          /* bytes; default 4 MiB */
-  uint32_t max_concurrent_streams;  /* per connection; default 1000 */
-  bool health;                      /* serve grpc.health.v1.Health; default true */
-  bool reflection;                  /* serve grpc.reflection v1 and v1alpha; default true */
-  uint32_t initial_stream_window;   /* HTTP/2 receive window per stream; default 1 MiB */
-  uint32_t initial_conn_window;     /* receive window per connection; default 16 MiB */
-  const char *response_compression; /* "identity" (default), "gzip" or "deflate": responses
-                                       are compressed when the client accepts it; a call may
-                                       change it with urpc_call_set_compression */
+  const char *listen;                /* "HOST:PORT", default "[::]:50051"; port 0 picks one */
+  const char *tls_listen;            /* also serve TLS 1.3 (ALPN h2) here; NULL (default) = no */
+  const char *tls_cert, *tls_key;    /* PEM certificate chain and key for tls_listen */
+  bool tls_allow_12;                 /* accept TLS 1.2 (ECDHE + AEAD suites) too; default no */
+  unsigned tls_handshake_timeout_ms; /* close connections still in their handshake; 10000 */
+  int shards;                        /* 0 (default): one per CPU of the affinity mask, capped by
+                                        the cgroup CPU quota */
+  int workers_per_shard;             /* threads per shard for blocking methods; default 1 */
+  bool pin_shards;                   /* pin shard i to the i-th CPU of the mask; default true */
+  size_t max_recv_message;           /* bytes; default 4 MiB */
+  uint32_t max_concurrent_streams;   /* per connection; default 1000 */
+  bool health;                       /* serve grpc.health.v1.Health; default true */
+  bool reflection;                   /* serve grpc.reflection v1 and v1alpha; default true */
+  uint32_t initial_stream_window;    /* HTTP/2 receive window per stream; default 1 MiB */
+  uint32_t initial_conn_window;      /* receive window per connection; default 16 MiB */
+  const char *response_compression;  /* "identity" (default), "gzip" or "deflate": responses
+                                        are compressed when the client accepts it; a call may
+                                        change it with urpc_call_set_compression */
 } urpc_server_options;
 
 /* Serving status for grpc.health.v1.Health (the values of HealthCheckResponse). */
@@ -151,6 +155,8 @@ int urpc_server_start(urpc_server *s, char *why, size_t why_len);
 
 /* The bound address, e.g. "[::]:50051" or "127.0.0.1:39123"; valid after start. */
 const char *urpc_server_address(const urpc_server *s);
+/* The TLS listener's bound address, or NULL without one. */
+const char *urpc_server_tls_address(const urpc_server *s);
 int urpc_server_shard_count(const urpc_server *s);
 
 /* Sets the health status of `service` ("" is the whole server). Any thread, before or after

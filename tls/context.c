@@ -1,0 +1,81 @@
+/* The wolfSSL context: TLS 1.3 (optionally 1.2 with ECDHE+AEAD), certificate chain and key,
+ * X25519 and P-256, and the memory IO callbacks every session uses. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+
+#include "tls/tls_impl.h"
+
+static atomic_flag g_init = ATOMIC_FLAG_INIT;
+
+static const char *tls12_suites =
+    "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+int tls_ctx_new(const tls_config *cfg, tls_ctx **out, char *why, size_t why_len) {
+  if (!atomic_flag_test_and_set(&g_init)) wolfSSL_Init(); /* once per process */
+  if (!cfg->cert_file || !cfg->key_file) {
+    snprintf(why, why_len, "TLS needs a certificate and a key: give --tls-cert and --tls-key");
+    return -EINVAL;
+  }
+  tls_ctx *t = calloc(1, sizeof(*t));
+  if (!t) return -ENOMEM;
+  atomic_init(&t->refs, 1);
+  t->ctx =
+      wolfSSL_CTX_new(cfg->allow_tls12 ? wolfSSLv23_server_method() : wolfTLSv1_3_server_method());
+  if (!t->ctx) {
+    free(t);
+    snprintf(why, why_len, "cannot create a TLS context (wolfSSL)");
+    return -ENOMEM;
+  }
+  int err = 0;
+  if (cfg->allow_tls12 && (wolfSSL_CTX_SetMinVersion(t->ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS ||
+                           wolfSSL_CTX_set_cipher_list(t->ctx, tls12_suites) != WOLFSSL_SUCCESS))
+    err = -EINVAL, snprintf(why, why_len, "cannot restrict TLS 1.2 to ECDHE+AEAD suites");
+  else if (wolfSSL_CTX_use_certificate_chain_file(t->ctx, cfg->cert_file) != WOLFSSL_SUCCESS)
+    err = -EINVAL, snprintf(why, why_len,
+                            "cannot load the certificate chain from %s: expected "
+                            "PEM certificates, leaf first",
+                            cfg->cert_file);
+  else if (wolfSSL_CTX_use_PrivateKey_file(t->ctx, cfg->key_file, WOLFSSL_FILETYPE_PEM) !=
+           WOLFSSL_SUCCESS)
+    err = -EINVAL, snprintf(why, why_len,
+                            "cannot load the private key from %s: expected a PEM "
+                            "ECDSA or RSA key",
+                            cfg->key_file);
+  else if (wolfSSL_CTX_check_private_key(t->ctx) != WOLFSSL_SUCCESS)
+    err = -EINVAL, snprintf(why, why_len, "the key in %s does not match the certificate in %s",
+                            cfg->key_file, cfg->cert_file);
+  if (err) {
+    wolfSSL_CTX_free(t->ctx);
+    free(t);
+    return err;
+  }
+  wolfSSL_CTX_SetIORecv(t->ctx, tls_io_recv);
+  wolfSSL_CTX_SetIOSend(t->ctx, tls_io_send);
+  *out = t;
+  return 0;
+}
+
+void tls_ctx_ref(tls_ctx *ctx) {
+  atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+}
+
+void tls_ctx_unref(tls_ctx *ctx) {
+  if (!ctx || atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1) return;
+  wolfSSL_CTX_free(ctx->ctx);
+  free(ctx);
+}
+
+void tls_thread_exit(void) {
+#ifdef FP_ECC
+  wc_ecc_fp_free();
+#endif
+}

@@ -1,0 +1,140 @@
+/* One TLS session over memory: wolfSSL reads ciphertext from the bytes being fed and writes
+ * records into the connection's output queue. Input that wolfSSL has not consumed by the end
+ * of a feed cannot stay behind (the caller's buffer goes back to the ring): wolfSSL buffers
+ * partial records itself, so every byte offered is always taken. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "tls/tls_impl.h"
+
+#define READ_CHUNK 16384
+
+static const char alpn_h2[] = "h2";
+
+int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx) {
+  (void)ssl;
+  tls_conn *c = ctx;
+  if (c->in_len == 0) return WOLFSSL_CBIO_ERR_WANT_READ;
+  size_t n = (size_t)sz < c->in_len ? (size_t)sz : c->in_len;
+  memcpy(buf, c->in, n);
+  c->in += n;
+  c->in_len -= n;
+  return (int)n;
+}
+
+int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx) {
+  (void)ssl;
+  tls_conn *c = ctx;
+  if (!c->out || core_outq_copy(c->out, buf, (size_t)sz) < 0) return WOLFSSL_CBIO_ERR_GENERAL;
+  return sz;
+}
+
+tls_conn *tls_conn_new(tls_ctx *ctx) {
+  tls_conn *c = calloc(1, sizeof(*c));
+  if (!c) return NULL;
+  c->ssl = wolfSSL_new(ctx->ctx);
+  if (!c->ssl) {
+    free(c);
+    return NULL;
+  }
+  /* h2 or nothing: a client without it gets the no_application_protocol alert. */
+  if (wolfSSL_UseALPN(c->ssl, (char *)alpn_h2, sizeof(alpn_h2) - 1,
+                      WOLFSSL_ALPN_FAILED_ON_MISMATCH) != WOLFSSL_SUCCESS) {
+    wolfSSL_free(c->ssl);
+    free(c);
+    return NULL;
+  }
+  wolfSSL_SetIOReadCtx(c->ssl, c);
+  wolfSSL_SetIOWriteCtx(c->ssl, c);
+  tls_ctx_ref(ctx);
+  c->ctx = ctx;
+  return c;
+}
+
+void tls_conn_free(tls_conn *c) {
+  if (!c) return;
+  wolfSSL_free(c->ssl);
+  tls_ctx_unref(c->ctx);
+  free(c);
+}
+
+bool tls_conn_ready(const tls_conn *c) {
+  return c->ready;
+}
+
+/* The handshake finished: insist on h2. A client offering ALPN without h2 already got the
+ * no_application_protocol alert from wolfSSL; one that offered no ALPN at all passes that
+ * check and is closed here (wolfSSL 5.5 exports no call to send that alert ourselves). */
+static int check_alpn(tls_conn *c) {
+  char *proto = NULL;
+  unsigned short len = 0;
+  if (wolfSSL_ALPN_GetProtocol(c->ssl, &proto, &len) != WOLFSSL_SUCCESS || len != 2 ||
+      memcmp(proto, "h2", 2) != 0) {
+    LOG_DEBUG("TLS client did not negotiate h2 (ALPN)");
+    return -EPROTO;
+  }
+  return 0;
+}
+
+int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
+                  int (*on_plain)(void *ud, const uint8_t *p, size_t n), void *ud, core_outq *out) {
+  if (c->failed) return -EPROTO;
+  c->in = p;
+  c->in_len = n;
+  c->out = out;
+  int rc = 0;
+  if (!c->ready) {
+    int r = wolfSSL_accept(c->ssl);
+    if (r != WOLFSSL_SUCCESS) {
+      int e = wolfSSL_get_error(c->ssl, r);
+      if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
+        char msg[80];
+        LOG_DEBUG("TLS handshake failed: %s", wolfSSL_ERR_error_string((unsigned long)e, msg));
+        rc = -EPROTO;
+      }
+    } else if ((rc = check_alpn(c)) == 0) {
+      c->ready = true;
+    }
+  }
+  uint8_t buf[READ_CHUNK];
+  while (rc == 0 && c->ready) {
+    int r = wolfSSL_read(c->ssl, buf, sizeof(buf));
+    if (r > 0) {
+      rc = on_plain(ud, buf, (size_t)r);
+      continue;
+    }
+    int e = wolfSSL_get_error(c->ssl, r);
+    if (e == WOLFSSL_ERROR_WANT_READ) break;
+    rc = e == WOLFSSL_ERROR_ZERO_RETURN ? TLS_CLOSED : -EPROTO;
+  }
+  if (rc < 0) c->failed = true;
+  c->in = NULL;
+  c->in_len = 0;
+  c->out = NULL;
+  return rc;
+}
+
+int tls_conn_seal(tls_conn *c, core_outq *plain, core_outq *out) {
+  if (!c->ready || c->failed) return -EPROTO;
+  c->out = out;
+  struct iovec iov[16];
+  int rc = 0;
+  while (plain->bytes && rc == 0) {
+    int n = core_outq_iov(plain, iov, 16);
+    size_t taken = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+      /* One wolfSSL_write per segment: it makes records of up to 16 KiB itself. */
+      int w = wolfSSL_write(c->ssl, iov[i].iov_base, (int)iov[i].iov_len);
+      if (w != (int)iov[i].iov_len)
+        rc = -EPROTO;
+      else
+        taken += iov[i].iov_len;
+    }
+    core_outq_consume(plain, taken);
+  }
+  if (rc < 0) c->failed = true;
+  c->out = NULL;
+  return rc;
+}

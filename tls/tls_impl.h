@@ -1,0 +1,30 @@
+/* Private to tls/. */
+#ifndef URPC_TLS_IMPL_H
+#define URPC_TLS_IMPL_H
+
+#include <stdatomic.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "tls/tls.h"
+
+struct tls_ctx {
+  WOLFSSL_CTX *ctx;
+  _Atomic unsigned refs;
+};
+
+struct tls_conn {
+  WOLFSSL *ssl;
+  tls_ctx *ctx;
+  const uint8_t *in; /* ciphertext not yet read by wolfSSL, during tls_conn_recv */
+  size_t in_len;
+  core_outq *out; /* where wolfSSL's output goes, during recv and seal */
+  bool ready;
+  bool failed;
+};
+
+int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
+int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
+
+#endif
