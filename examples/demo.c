@@ -90,6 +90,25 @@ static void *replier_main(void *arg) {
   return NULL;
 }
 
+static void who_am_i(urpc_call *call, const ProtobufCMessage *request, void *user) {
+  (void)request, (void)user;
+  urpc_peer p;
+  urpc_call_peer(call, &p);
+  char *text = urpc_call_alloc(call, 512);
+  if (!text) {
+    urpc_call_fail(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  if (!p.tls)
+    snprintf(text, 512, "plaintext");
+  else
+    snprintf(text, 512, "spiffe=%s verified=%d subject=%s", p.spiffe_id ? p.spiffe_id : "-",
+             p.verified, p.subject ? p.subject : "-");
+  Helloworld__HelloReply reply = HELLOWORLD__HELLO_REPLY__INIT;
+  reply.message = text;
+  urpc_call_reply(call, &reply.base);
+}
+
 /* CountSlowly: per call, what was counted so far. */
 typedef struct counter {
   uint64_t bytes, messages;
@@ -173,6 +192,7 @@ int demo_register(urpc_server *s) {
        .flags = URPC_METHOD_BLOCKING},
       {.name = "AsyncHello", .handler = async_hello, .user = NULL},
       {.name = "CountSlowly", .flags = URPC_METHOD_CLIENT_STREAMING, .stream = &count_ops},
+      {.name = "WhoAmI", .handler = who_am_i},
   };
   return urpc_server_add_service(s, &urpc__example__demo__descriptor, methods,
                                  sizeof(methods) / sizeof(methods[0]));

@@ -30,6 +30,8 @@ static void usage(FILE *f) {
           "  --tls-cert FILE           PEM certificate chain, leaf first\n"
           "  --tls-key FILE            PEM private key (ECDSA or RSA)\n"
           "  --tls12                   accept TLS 1.2 too (ECDHE + AEAD suites only)\n"
+          "  --tls-client-ca FILE      verify client certificates against this PEM bundle (mTLS)\n"
+          "  --tls-client-auth MODE    with --tls-client-ca: required (default) or optional\n"
           "  --tls-handshake-timeout MS  close connections whose handshake takes longer (10000)\n"
           "  --compression ENC         compress responses: identity (default), gzip, deflate\n"
           "  --stream-window BYTES     HTTP/2 receive window per stream (default 1048576)\n"
@@ -62,6 +64,8 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_TLS12,
+    OPT_TLS_CLIENT_CA,
+    OPT_TLS_CLIENT_AUTH,
     OPT_TLS_HS_TIMEOUT,
     OPT_STREAM_WINDOW,
     OPT_CONN_WINDOW,
@@ -78,6 +82,8 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
       {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
       {"tls-key", required_argument, NULL, OPT_TLS_KEY},
       {"tls12", no_argument, NULL, OPT_TLS12},
+      {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+      {"tls-client-auth", required_argument, NULL, OPT_TLS_CLIENT_AUTH},
       {"tls-handshake-timeout", required_argument, NULL, OPT_TLS_HS_TIMEOUT},
       {"stream-window", required_argument, NULL, OPT_STREAM_WINDOW},
       {"conn-window", required_argument, NULL, OPT_CONN_WINDOW},
@@ -127,6 +133,17 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
     case OPT_TLS12:
       o->tls_allow_12 = true;
       break;
+    case OPT_TLS_CLIENT_CA:
+      o->tls_client_ca = optarg;
+      break;
+    case OPT_TLS_CLIENT_AUTH:
+      if (strcmp(optarg, "required") && strcmp(optarg, "optional")) {
+        fprintf(stderr, "uringrpc-server: --tls-client-auth takes required or optional, not '%s'\n",
+                optarg);
+        return 2;
+      }
+      o->tls_client_optional = strcmp(optarg, "optional") == 0;
+      break;
     case OPT_TLS_HS_TIMEOUT:
       if (parse_int("--tls-handshake-timeout", optarg, 1, 3600000, &n) < 0) return 2;
       o->tls_handshake_timeout_ms = (unsigned)n;
@@ -153,8 +170,9 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
       return 2;
     }
   }
-  if ((o->tls_cert || o->tls_key) && !o->tls_listen) {
-    fprintf(stderr, "uringrpc-server: --tls-cert/--tls-key need --tls-listen ADDR:PORT\n");
+  if ((o->tls_cert || o->tls_key || o->tls_client_ca) && !o->tls_listen) {
+    fprintf(stderr,
+            "uringrpc-server: --tls-cert/--tls-key/--tls-client-ca need --tls-listen ADDR:PORT\n");
     return 2;
   }
   if (optind < argc) {

@@ -27,6 +27,10 @@ io_shard *io_conn_shard(const io_conn *c) {
   return c->shard;
 }
 
+const tls_peer *io_conn_tls_peer(const io_conn *c) {
+  return c->tls && tls_conn_ready(c->tls) ? tls_conn_peer(c->tls) : NULL;
+}
+
 void io_accept_arm(io_shard *s, bool tls) {
   struct io_uring_sqe *sqe = io_get_sqe(s);
   io_uring_prep_multishot_accept(sqe, tls ? s->cfg.tls_listen_fd : s->cfg.listen_fd, NULL, NULL,

@@ -101,5 +101,7 @@ void io_conn_flush(io_conn *c);
  * code there instead): closes the connection; conn_closed follows at once. */
 void io_conn_close(io_conn *c);
 io_shard *io_conn_shard(const io_conn *c);
+/* The TLS peer of a connection past its handshake, or NULL for plaintext. */
+const tls_peer *io_conn_tls_peer(const io_conn *c);
 
 #endif

@@ -356,3 +356,26 @@ void *urpc_call_user(const urpc_call *call) {
 int urpc_call_on_end(urpc_call *call, void (*fn)(void *arg), void *arg) {
   return core_arena_defer(&call->arena, fn, arg);
 }
+
+static const char *arena_strdup(core_arena *a, const char *s) {
+  if (!s) return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = core_arena_alloc(a, n);
+  return d ? memcpy(d, s, n) : NULL;
+}
+
+/* Shard thread, once the headers are in: the connection's identity, copied so that the call
+ * keeps it after its connection is gone. */
+void rpc_call_take_peer(urpc_call *call) {
+  const tls_peer *p = call->conn && call->conn->io ? io_conn_tls_peer(call->conn->io) : NULL;
+  if (!p) return;
+  call->peer.tls = true;
+  call->peer.verified = p->verified;
+  call->peer.spiffe_id = arena_strdup(&call->arena, p->spiffe_id);
+  call->peer.subject = arena_strdup(&call->arena, p->subject);
+  call->peer.dns_name = arena_strdup(&call->arena, p->dns);
+}
+
+void urpc_call_peer(const urpc_call *call, urpc_peer *out) {
+  *out = call->peer;
+}

@@ -134,6 +134,7 @@ static void on_request_headers(urpc_call *call) {
   } else if (!call->method) {
     rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED, "missing :path");
   } else {
+    rpc_call_take_peer(call);
     rpc_call_start_deadline(call);
     if (call->streaming_in) rpc_stream_start(call);
   }

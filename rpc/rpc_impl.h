@@ -117,6 +117,7 @@ struct urpc_call {
   size_t resp_len, resp_pos;
   rpc_md_list req_md, init_md, trail_md;
   void *user;            /* urpc_call_set_user */
+  urpc_peer peer;        /* copied into the arena when the headers are in */
   uint8_t req_encoding;  /* rpc_encoding of the request (grpc-encoding) */
   uint8_t resp_encoding; /* rpc_encoding wanted for responses (urpc_call_set_compression) */
   uint8_t resp_encoded;  /* rpc_encoding announced in the response headers */
@@ -165,7 +166,7 @@ struct urpc_server {
   urpc_server_options opts;
   char *listen;
   char bound[96], tls_bound[96];
-  char *tls_listen, *tls_cert, *tls_key; /* copies of the options' strings */
+  char *tls_listen, *tls_cert, *tls_key, *tls_client_ca; /* copies of the options' strings */
   tls_ctx *tls;
   rpc_registry registry;
   uint8_t resp_encoding; /* options.response_compression */
@@ -202,6 +203,7 @@ uint8_t *rpc_call_pack(urpc_call *call, const ProtobufCMessage *msg, size_t extr
 void rpc_call_run(urpc_call *call);
 /* The request is complete: run checks, hand the call to its handler queue. */
 void rpc_call_dispatch(urpc_call *call);
+void rpc_call_take_peer(urpc_call *call);
 /* Headers are in and valid: starts the deadline clock if the client sent grpc-timeout. */
 void rpc_call_start_deadline(urpc_call *call);
 

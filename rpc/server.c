@@ -59,10 +59,12 @@ int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
     s->tls_listen = strdup(o->tls_listen);
     s->tls_cert = o->tls_cert ? strdup(o->tls_cert) : NULL;
     s->tls_key = o->tls_key ? strdup(o->tls_key) : NULL;
+    s->tls_client_ca = o->tls_client_ca ? strdup(o->tls_client_ca) : NULL;
   }
   s->opts.tls_listen = s->tls_listen;
   s->opts.tls_cert = s->tls_cert;
   s->opts.tls_key = s->tls_key;
+  s->opts.tls_client_ca = s->tls_client_ca;
   rpc_registry_init(&s->registry);
   pthread_mutex_init(&s->stop_mu, NULL);
   pthread_cond_init(&s->stop_cv, NULL);
@@ -187,7 +189,8 @@ int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
   for (int i = 0; i < 2 * s->n_shards; i++) fds[i] = -1;
   int err = 0;
   if (s->opts.tls_listen) {
-    tls_config tc = {s->opts.tls_cert, s->opts.tls_key, s->opts.tls_allow_12};
+    tls_config tc = {s->opts.tls_cert, s->opts.tls_key, s->opts.tls_allow_12, s->opts.tls_client_ca,
+                     !s->opts.tls_client_optional};
     err = tls_ctx_new(&tc, &s->tls, why, why_len);
     if (!err)
       err = io_listen_group(s->opts.tls_listen, s->n_shards, tls_fds, s->tls_bound,
@@ -275,6 +278,7 @@ void urpc_server_free(urpc_server *s) {
   free(s->tls_listen);
   free(s->tls_cert);
   free(s->tls_key);
+  free(s->tls_client_ca);
   tls_ctx_unref(s->tls);
   pthread_mutex_destroy(&s->stop_mu);
   pthread_cond_destroy(&s->stop_cv);

@@ -97,6 +97,8 @@ typedef struct urpc_server_options {
   const char *tls_listen;            /* also serve TLS 1.3 (ALPN h2) here; NULL (default) = no */
   const char *tls_cert, *tls_key;    /* PEM certificate chain and key for tls_listen */
   bool tls_allow_12;                 /* accept TLS 1.2 (ECDHE + AEAD suites) too; default no */
+  const char *tls_client_ca;         /* PEM bundle: verify client certificates (mTLS) */
+  bool tls_client_optional;          /* with tls_client_ca: clients may come without one */
   unsigned tls_handshake_timeout_ms; /* close connections still in their handshake; 10000 */
   int shards;                        /* 0 (default): one per CPU of the affinity mask, capped by
                                         the cgroup CPU quota */
@@ -228,6 +230,17 @@ int urpc_call_add_trailing_metadata(urpc_call *call, const char *key, const void
 /* Compress this call's responses with `encoding` ("gzip", "deflate" or "identity") if the
  * client accepts it. Before the first message. Returns 0 or -EINVAL. */
 int urpc_call_set_compression(urpc_call *call, const char *encoding);
+
+/* Who called, as TLS established it. Strings live as long as the call. */
+typedef struct urpc_peer {
+  bool tls;              /* the call came over TLS */
+  bool verified;         /* the client presented a certificate that verified (mTLS) */
+  const char *spiffe_id; /* its SPIFFE ID (X.509-SVID rules), or NULL */
+  const char *subject;   /* its subject, e.g. "/CN=client", or NULL */
+  const char *dns_name;  /* its first DNS SAN, or NULL */
+} urpc_peer;
+/* Fills `out` for the call's client. Any thread holding the call. */
+void urpc_call_peer(const urpc_call *call, urpc_peer *out);
 
 /* Whether the request (unary), or the last request message (streaming), came compressed. */
 bool urpc_call_request_compressed(const urpc_call *call);

@@ -10,6 +10,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 
+#include "core/log.h"
 #include "tls/tls_impl.h"
 
 static atomic_flag g_init = ATOMIC_FLAG_INIT;
@@ -50,6 +51,12 @@ int tls_ctx_new(const tls_config *cfg, tls_ctx **out, char *why, size_t why_len)
                             "cannot load the private key from %s: expected a PEM "
                             "ECDSA or RSA key",
                             cfg->key_file);
+  else if (cfg->client_ca_file &&
+           wolfSSL_CTX_load_verify_locations(t->ctx, cfg->client_ca_file, NULL) != WOLFSSL_SUCCESS)
+    err = -EINVAL, snprintf(why, why_len,
+                            "cannot load the client CA bundle from %s: expected "
+                            "PEM certificates",
+                            cfg->client_ca_file);
   else if (wolfSSL_CTX_check_private_key(t->ctx) != WOLFSSL_SUCCESS)
     err = -EINVAL, snprintf(why, why_len, "the key in %s does not match the certificate in %s",
                             cfg->key_file, cfg->cert_file);
@@ -58,6 +65,13 @@ int tls_ctx_new(const tls_config *cfg, tls_ctx **out, char *why, size_t why_len)
     free(t);
     return err;
   }
+  if (cfg->client_ca_file)
+    wolfSSL_CTX_set_verify(
+        t->ctx,
+        WOLFSSL_VERIFY_PEER | (cfg->client_cert_required ? WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+        tls_verify_log);
+  else
+    wolfSSL_CTX_set_verify(t->ctx, WOLFSSL_VERIFY_NONE, NULL);
   wolfSSL_CTX_SetIORecv(t->ctx, tls_io_recv);
   wolfSSL_CTX_SetIOSend(t->ctx, tls_io_send);
   *out = t;
@@ -78,4 +92,13 @@ void tls_thread_exit(void) {
 #ifdef FP_ECC
   wc_ecc_fp_free();
 #endif
+}
+
+/* Verification failures get one line naming the reason (unknown CA, expired, ...). */
+int tls_verify_log(int preverify, WOLFSSL_X509_STORE_CTX *store) {
+  if (!preverify) {
+    int e = wolfSSL_X509_STORE_CTX_get_error(store);
+    LOG_WARN("client certificate rejected: %s", wolfSSL_X509_verify_cert_error_string(e));
+  }
+  return preverify;
 }

@@ -9,7 +9,9 @@
 #include "core/log.h"
 #include "tls/tls_impl.h"
 
-#define READ_CHUNK 16384
+#define READ_CHUNK  16384
+#define TLS_SAN_DNS 2 /* GeneralName choices (RFC 5280): dNSName, uniformResourceIdentifier */
+#define TLS_SAN_URI 6
 
 static const char alpn_h2[] = "h2";
 
@@ -55,6 +57,9 @@ tls_conn *tls_conn_new(tls_ctx *ctx) {
 
 void tls_conn_free(tls_conn *c) {
   if (!c) return;
+  free(c->spiffe);
+  free(c->subject);
+  free(c->dns);
   wolfSSL_free(c->ssl);
   tls_ctx_unref(c->ctx);
   free(c);
@@ -62,6 +67,55 @@ void tls_conn_free(tls_conn *c) {
 
 bool tls_conn_ready(const tls_conn *c) {
   return c->ready;
+}
+
+const tls_peer *tls_conn_peer(const tls_conn *c) {
+  return &c->peer;
+}
+
+static char *asn1_strdup(WOLFSSL_ASN1_STRING *a) {
+  if (!a) return NULL;
+  int n = wolfSSL_ASN1_STRING_length(a);
+  const unsigned char *d = wolfSSL_ASN1_STRING_data(a);
+  if (n < 0 || !d) return NULL;
+  char *s = malloc((size_t)n + 1);
+  if (!s) return NULL;
+  memcpy(s, d, (size_t)n);
+  s[n] = 0;
+  return s;
+}
+
+/* X.509-SVID: exactly one URI SAN, and it is spiffe://; the leaf must not be a CA. Other
+ * certificates still work, with no SPIFFE ID. */
+static void read_peer(tls_conn *c) {
+  WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(c->ssl);
+  if (!x) return;
+  c->peer.verified = wolfSSL_get_verify_result(c->ssl) == 0; /* X509_V_OK */
+  char subject[256];
+  if (wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(x), subject, sizeof(subject)))
+    c->subject = strdup(subject);
+  WOLFSSL_STACK *sans = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+  int uris = 0;
+  char *uri = NULL;
+  for (int i = 0; sans && i < wolfSSL_sk_GENERAL_NAME_num(sans); i++) {
+    WOLFSSL_GENERAL_NAME *g = wolfSSL_sk_GENERAL_NAME_value(sans, i);
+    if (g->type == TLS_SAN_URI) {
+      uris++;
+      free(uri);
+      uri = asn1_strdup(g->d.uniformResourceIdentifier);
+    } else if (g->type == TLS_SAN_DNS && !c->dns) {
+      c->dns = asn1_strdup(g->d.dNSName);
+    }
+  }
+  if (sans) wolfSSL_GENERAL_NAMES_free(sans);
+  if (uris == 1 && uri && strncmp(uri, "spiffe://", 9) == 0 && !wolfSSL_X509_get_isCA(x))
+    c->spiffe = uri;
+  else
+    free(uri);
+  wolfSSL_X509_free(x);
+  c->peer.spiffe_id = c->spiffe;
+  c->peer.subject = c->subject;
+  c->peer.dns = c->dns;
 }
 
 /* The handshake finished: insist on h2. A client offering ALPN without h2 already got the
@@ -91,11 +145,12 @@ int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
       int e = wolfSSL_get_error(c->ssl, r);
       if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
         char msg[80];
-        LOG_DEBUG("TLS handshake failed: %s", wolfSSL_ERR_error_string((unsigned long)e, msg));
+        LOG_INFO("TLS handshake failed: %s", wolfSSL_ERR_error_string((unsigned long)e, msg));
         rc = -EPROTO;
       }
     } else if ((rc = check_alpn(c)) == 0) {
       c->ready = true;
+      read_peer(c);
     }
   }
   uint8_t buf[READ_CHUNK];

@@ -18,10 +18,21 @@ typedef struct tls_ctx tls_ctx;
 typedef struct tls_conn tls_conn;
 
 typedef struct tls_config {
-  const char *cert_file; /* PEM chain, leaf first */
-  const char *key_file;  /* PEM private key (ECDSA or RSA) */
-  bool allow_tls12;      /* also TLS 1.2 with ECDHE + AEAD suites; default TLS 1.3 only */
+  const char *cert_file;      /* PEM chain, leaf first */
+  const char *key_file;       /* PEM private key (ECDSA or RSA) */
+  bool allow_tls12;           /* also TLS 1.2 with ECDHE + AEAD suites; default TLS 1.3 only */
+  const char *client_ca_file; /* PEM bundle: verify client certificates against it (mTLS) */
+  bool client_cert_required;  /* with client_ca_file: refuse clients without a certificate */
 } tls_config;
+
+/* Who the peer is, read once at the end of the handshake. Strings owned by the session. */
+typedef struct tls_peer {
+  bool verified;         /* presented a certificate that verified against the client CA */
+  const char *spiffe_id; /* the X.509-SVID's ID (exactly one spiffe:// URI SAN, leaf not a
+                            CA), or NULL */
+  const char *subject;   /* "/CN=..." of the certificate, or NULL without one */
+  const char *dns;       /* the first DNS SAN, or NULL */
+} tls_peer;
 
 /* Frees what wolfSSL caches per thread (its ECC fixed-point tables): call when a thread that
  * did handshakes ends. */
@@ -49,5 +60,7 @@ int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
 int tls_conn_seal(tls_conn *c, core_outq *plain, core_outq *out);
 /* The handshake is complete (application data may flow). */
 bool tls_conn_ready(const tls_conn *c);
+/* The peer's identity; valid once ready, for the session's life. */
+const tls_peer *tls_conn_peer(const tls_conn *c);
 
 #endif

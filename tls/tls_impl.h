@@ -22,9 +22,12 @@ struct tls_conn {
   core_outq *out; /* where wolfSSL's output goes, during recv and seal */
   bool ready;
   bool failed;
+  tls_peer peer;
+  char *spiffe, *subject, *dns; /* owned strings behind peer */
 };
 
 int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
+int tls_verify_log(int preverify, WOLFSSL_X509_STORE_CTX *store);
 
 #endif

@@ -11,6 +11,11 @@ SANs localhost and 127.0.0.1, and a second, unrelated CA).
                     stalls mid-handshake (closed at --tls-handshake-timeout): each loses only
                     its own connection; a TLS call works after them
   bad_files         a missing or non-PEM certificate, a missing key: one line, exit 1
+  mtls_required     --tls-client-ca: no client certificate → refused; a certificate from
+                    another CA → refused (and a log line names the reason); the right one →
+                    served, and the handler sees its SPIFFE ID (WhoAmI)
+  mtls_optional     --tls-client-auth optional: served with or without a certificate; a plain
+                    (non-SPIFFE) certificate still works, with no SPIFFE ID
 """
 import os
 import socket
@@ -51,6 +56,19 @@ class Pki:
         openssl("x509", "-req", "-in", f"{d}/srv.csr", "-CA", f"{d}/ca.pem", "-CAkey",
                 f"{d}/ca.key", "-CAcreateserial", "-out", f"{d}/srv.pem", "-days", "2",
                 "-extfile", f"{d}/ext")
+        # Client certificates: an X.509-SVID, a plain one, and one from the other CA.
+        for name, ca, san in [("svid", "ca", "URI:spiffe://example.org/ns/prod/sa/web"),
+                              ("plain", "ca", "DNS:client.example"),
+                              ("rogue", "other", "URI:spiffe://example.org/rogue")]:
+            openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.csr",
+                    "-subj", f"/CN={name}")
+            with open(f"{d}/{name}.ext", "w") as f:
+                f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+                        "extendedKeyUsage=clientAuth\n")
+            openssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/{ca}.pem",
+                    "-CAkey", f"{d}/{ca}.key", "-CAcreateserial", "-out", f"{d}/{name}.pem",
+                    "-days", "2", "-extfile", f"{d}/{name}.ext")
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -60,9 +78,15 @@ class Pki:
                 "--tls-key", self.path("srv.key")]
 
 
-def tls_channel(pki, port, ca="ca.pem"):
-    with open(pki.path(ca), "rb") as f:
-        creds = grpc.ssl_channel_credentials(f.read())
+def tls_channel(pki, port, ca="ca.pem", client=None):
+    def read(name):
+        with open(pki.path(name), "rb") as f:
+            return f.read()
+    if client:
+        creds = grpc.ssl_channel_credentials(read(ca), read(f"{client}.key"),
+                                             read(f"{client}.pem"))
+    else:
+        creds = grpc.ssl_channel_credentials(read(ca))
     return grpc.secure_channel(f"127.0.0.1:{port}", creds,
                                options=[("grpc.ssl_target_name_override", "localhost")])
 
@@ -180,7 +204,52 @@ def case_bad_files(st, pki, srv):
         log(f"bad TLS files: {lines[0]}")
 
 
-CASES = {"grpcio": case_grpcio, "alpn": case_alpn, "versions": case_versions,
+def who_am_i(st, pki, port, client):
+    with tls_channel(pki, port, client=client) as ch:
+        return st.demo_grpc.DemoStub(ch).WhoAmI(st.hw.HelloRequest(), timeout=10).message
+
+
+def refused(st, pki, port, client):
+    try:
+        who_am_i(st, pki, port, client)
+        return False
+    except grpc.RpcError as e:
+        return e.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def case_mtls_required(st, pki, srv):
+    with Server(harness_args.server, *pki.server_args(), "--tls-client-ca",
+                pki.path("ca.pem")) as m:
+        check(refused(st, pki, m.tls_port, None), "no client certificate must be refused")
+        check(refused(st, pki, m.tls_port, "rogue"), "a client from another CA must be refused")
+        got = who_am_i(st, pki, m.tls_port, "svid")
+        check(got == "spiffe=spiffe://example.org/ns/prod/sa/web verified=1 subject=/CN=svid",
+              f"WhoAmI with an SVID -> {got!r}")
+        res = m.stop()
+        check("client certificate rejected" in res.stderr or "handshake failed" in res.stderr,
+              f"no log line for the refused handshakes: {res.stderr!r}")
+    log(f"mTLS required: anonymous and rogue refused, SVID served as {got!r}")
+
+
+def case_mtls_optional(st, pki, srv):
+    with Server(harness_args.server, *pki.server_args(), "--tls-client-ca",
+                pki.path("ca.pem"), "--tls-client-auth", "optional") as m:
+        got = who_am_i(st, pki, m.tls_port, None)
+        check(got == "spiffe=- verified=0 subject=-", f"anonymous -> {got!r}")
+        got = who_am_i(st, pki, m.tls_port, "plain")
+        check(got == "spiffe=- verified=1 subject=/CN=plain", f"non-SPIFFE client -> {got!r}")
+        got = who_am_i(st, pki, m.tls_port, "svid")
+        check(got.startswith("spiffe=spiffe://example.org/ns/prod/sa/web verified=1"),
+              f"SVID -> {got!r}")
+        with grpc.insecure_channel(f"127.0.0.1:{m.port}") as ch:
+            got = st.demo_grpc.DemoStub(ch).WhoAmI(st.hw.HelloRequest(), timeout=10).message
+            check(got == "plaintext", f"plaintext listener -> {got!r}")
+        m.stop()
+    log("mTLS optional: anonymous, plain certificate and SVID all served, identities right")
+
+
+CASES = {"mtls_required": case_mtls_required, "mtls_optional": case_mtls_optional,
+         "grpcio": case_grpcio, "alpn": case_alpn, "versions": case_versions,
          "hostile": case_hostile, "bad_files": case_bad_files}
 harness_args = None
 
