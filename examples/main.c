@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "services.h"
@@ -182,6 +183,28 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
   return -1; /* go on */
 }
 
+/* What identifies a version of the TLS files: size, mtime and inode of each (files replaced
+ * by rename get a new inode even within the same second). */
+typedef struct file_stamp {
+  struct {
+    long long size, mtime_ns, ino;
+  } f[3];
+} file_stamp;
+
+static file_stamp tls_files_stamp(const urpc_server_options *o) {
+  file_stamp st;
+  memset(&st, 0, sizeof(st));
+  const char *files[3] = {o->tls_cert, o->tls_key, o->tls_client_ca};
+  for (int i = 0; i < 3; i++) {
+    struct stat sb;
+    if (!files[i] || stat(files[i], &sb) < 0) continue;
+    st.f[i].size = (long long)sb.st_size;
+    st.f[i].mtime_ns = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+    st.f[i].ino = (long long)sb.st_ino;
+  }
+  return st;
+}
+
 static void print_stats(urpc_server *s) {
   for (int i = 0; i < urpc_server_shard_count(s); i++) {
     urpc_shard_stats st;
@@ -231,9 +254,22 @@ int main(int argc, char **argv) {
          urpc_server_shard_count(server), tls ? " tls=" : "", tls ? tls : "");
   fflush(stdout);
 
-  int sig;
-  while ((sig = urpc_signals_wait(sfd)) == SIGHUP) {
-    /* reload arrives with TLS; until then SIGHUP is ignored */
+  /* SIGHUP, or a change to the certificate files (checked every second: how SPIRE's agent
+   * and spiffe-helper deliver rotated SVIDs), reloads TLS; SIGINT/SIGTERM stop. */
+  file_stamp stamp = tls_files_stamp(&opts);
+  for (;;) {
+    int sig = urpc_signals_wait_timeout(sfd, 1000);
+    if (sig < 0 || sig == SIGINT || sig == SIGTERM) break;
+    file_stamp now = tls_files_stamp(&opts);
+    if (sig == SIGHUP || (opts.tls_listen && memcmp(&now, &stamp, sizeof(now)) != 0)) {
+      stamp = now;
+      if (!opts.tls_listen) continue;
+      if (urpc_server_reload_tls(server, why, sizeof(why)) < 0)
+        fprintf(stderr, "uringrpc-server: TLS reload failed, keeping the current certificate: %s\n",
+                why);
+      else
+        fprintf(stderr, "uringrpc-server: TLS certificate reloaded\n");
+    }
   }
   urpc_server_stop(server);
   demo_stop(); /* answers pending async calls; their shards drop them if already closed */

@@ -117,6 +117,30 @@ void io_shard_wait_stopped(io_shard *s) {
   pthread_mutex_unlock(&s->start_mu);
 }
 
+typedef struct tls_swap {
+  io_msg msg;
+  io_shard *shard;
+  tls_ctx *ctx;
+} tls_swap;
+
+static void on_tls_swap(io_msg *m) {
+  tls_swap *w = (tls_swap *)m;
+  tls_ctx_unref(w->shard->cfg.tls);
+  w->shard->cfg.tls = w->ctx; /* the reference taken in io_shard_set_tls */
+  free(w);
+}
+
+void io_shard_set_tls(io_shard *s, tls_ctx *ctx) {
+  tls_swap *w = malloc(sizeof(*w));
+  if (!w) {
+    LOG_WARN("out of memory: shard %d keeps its TLS context", s->cfg.index);
+    return;
+  }
+  tls_ctx_ref(ctx);
+  *w = (tls_swap){{on_tls_swap}, s, ctx};
+  io_shard_post(s, &w->msg);
+}
+
 void io_shard_stop(io_shard *s) {
   s->stop_msg.fn = on_stop;
   io_shard_post(s, &s->stop_msg);

@@ -78,6 +78,9 @@ void io_shard_stop(io_shard *s);
  * connection (the layer above gets no new connection or byte after this returns). Returns at
  * once for a shard whose thread failed to start. */
 void io_shard_wait_stopped(io_shard *s);
+/* Any thread: new TLS handshakes on this shard use `ctx` (the shard takes a reference);
+ * connections already made keep the context they were made with. */
+void io_shard_set_tls(io_shard *s, tls_ctx *ctx);
 /* Any thread: stops (if not yet) and ends the thread once every connection is closed. Messages
  * posted after this may not run on the shard (see io_shard_run_posted). */
 void io_shard_exit(io_shard *s);

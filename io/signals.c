@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "io/signals.h"
@@ -27,4 +28,11 @@ int io_signals_wait(int sfd) {
     if (n == (ssize_t)sizeof(si)) return (int)si.ssi_signo;
     if (n < 0 && errno != EINTR) return -errno;
   }
+}
+
+int io_signals_wait_timeout(int sfd, int timeout_ms) {
+  struct pollfd p = {.fd = sfd, .events = POLLIN};
+  int n = poll(&p, 1, timeout_ms);
+  if (n < 0) return errno == EINTR ? 0 : -errno;
+  return n == 0 ? 0 : io_signals_wait(sfd);
 }

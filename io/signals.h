@@ -7,5 +7,7 @@
 int io_signals_open(void);
 /* Waits for one of them; returns its number, or -errno. */
 int io_signals_wait(int sfd);
+/* The same for at most `timeout_ms`; returns 0 when none came. */
+int io_signals_wait_timeout(int sfd, int timeout_ms);
 
 #endif

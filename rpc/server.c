@@ -291,3 +291,24 @@ int urpc_signals_open(void) {
 int urpc_signals_wait(int handle) {
   return io_signals_wait(handle);
 }
+int urpc_signals_wait_timeout(int handle, int timeout_ms) {
+  return io_signals_wait_timeout(handle, timeout_ms);
+}
+
+int urpc_server_reload_tls(urpc_server *s, char *why, size_t why_len) {
+  if (!s->tls) {
+    snprintf(why, why_len, "no TLS listener to reload");
+    return -EINVAL;
+  }
+  tls_config tc = {s->opts.tls_cert, s->opts.tls_key, s->opts.tls_allow_12, s->opts.tls_client_ca,
+                   !s->opts.tls_client_optional};
+  tls_ctx *fresh;
+  int err = tls_ctx_new(&tc, &fresh, why, why_len);
+  if (err < 0) return err;
+  for (int i = 0; i < s->n_shards; i++)
+    if (s->shards[i].io) io_shard_set_tls(s->shards[i].io, fresh);
+  tls_ctx *old = s->tls;
+  s->tls = fresh; /* the shards hold their own references */
+  tls_ctx_unref(old);
+  return 0;
+}

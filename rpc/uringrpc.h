@@ -166,6 +166,11 @@ int urpc_server_shard_count(const urpc_server *s);
  * registered service are SERVING. Returns 0, -EINVAL or -ENOMEM. */
 int urpc_server_set_health(urpc_server *s, const char *service, urpc_health_status status);
 
+/* Reloads the TLS certificate, key and client CA files: new handshakes on every shard use
+ * them, connections already made keep theirs. Any thread, after start. If the new files do
+ * not load, the current ones stay and -errno comes back with one line in `why`. */
+int urpc_server_reload_tls(urpc_server *s, char *why, size_t why_len);
+
 /* Any thread, any number of times: asks every shard to close its listener and connections. */
 void urpc_server_stop(urpc_server *s);
 /* Blocks until urpc_server_stop has been called, then until every worker thread has finished
@@ -183,6 +188,8 @@ void urpc_server_free(urpc_server *s);
 int urpc_signals_open(void);
 /* Waits for one of those signals; returns its number, or -errno. */
 int urpc_signals_wait(int handle);
+/* The same, for at most `timeout_ms`: returns 0 when none came. */
+int urpc_signals_wait_timeout(int handle, int timeout_ms);
 
 /* Finishes the call with `response` (status OK). Any thread, once per call; the call must not
  * be used after. `response` may be freed once this returns (it is packed at once). Returns 0,

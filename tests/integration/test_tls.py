@@ -14,10 +14,17 @@ SANs localhost and 127.0.0.1, and a second, unrelated CA).
   mtls_required     --tls-client-ca: no client certificate → refused; a certificate from
                     another CA → refused (and a log line names the reason); the right one →
                     served, and the handler sees its SPIFFE ID (WhoAmI)
+  resumption        a session ticket from one connection resumes on 16 new ones, whichever
+                    shard the kernel picks (all shards share the ticket key)
+  rotation_sighup   replace the certificate files and send SIGHUP: new connections get the new
+                    certificate (serial), a connection opened before keeps working; a corrupt
+                    replacement keeps the old one and says so in one line
+  rotation_watch    replace the files without a signal: picked up within seconds
   mtls_optional     --tls-client-auth optional: served with or without a certificate; a plain
                     (non-SPIFFE) certificate still works, with no SPIFFE ID
 """
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -97,10 +104,20 @@ def say_hello_tls(st, pki, srv, name="tls"):
         check(r.message == f"Hello {name}", f"SayHello over TLS -> {r.message!r}")
 
 
-def s_client(port, *args, stdin=""):
-    return subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *args],
-                          input=stdin, capture_output=True, text=True, errors="replace",
-                          timeout=20)
+def s_client(port, *args, stdin="", linger=0.0):
+    """openssl s_client; with `linger`, its stdin stays open that long (so it reads what the
+    server sends after the handshake, such as TLS 1.3 session tickets)."""
+    p = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *args],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, errors="replace")
+    try:
+        if linger:
+            time.sleep(linger)
+        out, err = p.communicate(stdin, timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
 def case_grpcio(st, pki, srv):
@@ -248,7 +265,90 @@ def case_mtls_optional(st, pki, srv):
     log("mTLS optional: anonymous, plain certificate and SVID all served, identities right")
 
 
-CASES = {"mtls_required": case_mtls_required, "mtls_optional": case_mtls_optional,
+def serial_of(port):
+    r = s_client(port, "-alpn", "h2", "-showcerts")
+    pem = r.stdout[r.stdout.find("-----BEGIN CERTIFICATE-----"):]
+    pem = pem[:pem.find("-----END CERTIFICATE-----") + 25]
+    out = subprocess.run(["openssl", "x509", "-noout", "-serial"], input=pem,
+                         capture_output=True, text=True, timeout=20)
+    return out.stdout.strip()
+
+
+def new_server_cert(pki, tag):
+    d = pki.dir
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", f"{d}/{tag}.key", "-out", f"{d}/{tag}.csr", "-subj", "/CN=localhost")
+    openssl("x509", "-req", "-in", f"{d}/{tag}.csr", "-CA", f"{d}/ca.pem", "-CAkey",
+            f"{d}/ca.key", "-CAcreateserial", "-out", f"{d}/{tag}.pem", "-days", "2",
+            "-extfile", f"{d}/ext")
+
+
+def install(pki, tag):
+    """Replaces srv.pem/srv.key the way an agent does: write aside, rename over."""
+    for ext in ("pem", "key"):
+        os.replace(pki.path(f"{tag}.{ext}"), pki.path(f"srv.{ext}"))
+
+
+def case_resumption(st, pki, srv):
+    sess = pki.path("sess")
+    r = s_client(srv.tls_port, "-alpn", "h2", "-sess_out", sess, linger=0.3)
+    check("New, TLSv1.3" in r.stdout, f"first handshake: {r.stdout[:200]}")
+    reused = sum("Reused, TLSv1.3" in s_client(srv.tls_port, "-alpn", "h2", "-sess_in",
+                                                sess).stdout for _ in range(16))
+    check(reused == 16, f"{reused} of 16 connections resumed the session")
+    res = srv.stop()
+    served = [x for x in res.stats if x["connections"] > 0]
+    check(len(served) > 1, f"all connections on one shard: {res.stats}")
+    log(f"16/16 resumed across {len(served)} shards")
+
+
+def case_rotation_sighup(st, pki, srv):
+    before = serial_of(srv.tls_port)
+    with tls_channel(pki, srv.tls_port) as ch:
+        greeter = st.hw_grpc.GreeterStub(ch)
+        check(greeter.SayHello(st.hw.HelloRequest(name="a"), timeout=10).message == "Hello a", "")
+        new_server_cert(pki, "next")
+        install(pki, "next")
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        after = before
+        for _ in range(50):
+            time.sleep(0.1)
+            after = serial_of(srv.tls_port)
+            if after != before:
+                break
+        check(after != before, f"serial still {before} after SIGHUP")
+        # The connection made before the rotation goes on.
+        check(greeter.SayHello(st.hw.HelloRequest(name="b"), timeout=10).message == "Hello b",
+              "the old connection after rotation")
+    say_hello_tls(st, pki, srv, "new")
+    with open(pki.path("srv.pem"), "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    time.sleep(0.5)
+    check(serial_of(srv.tls_port) == after, "a corrupt file replaced the working certificate")
+    res = srv.stop()
+    check("TLS reload failed, keeping the current certificate" in res.stderr,
+          f"no line for the failed reload: {res.stderr!r}")
+    log(f"SIGHUP: {before} -> {after}; old connection kept; corrupt file refused")
+
+
+def case_rotation_watch(st, pki, srv):
+    before = serial_of(srv.tls_port)
+    new_server_cert(pki, "next")
+    install(pki, "next")
+    after = before
+    for _ in range(100):  # the server looks every second
+        time.sleep(0.1)
+        after = serial_of(srv.tls_port)
+        if after != before:
+            break
+    check(after != before, f"rewritten files not picked up: serial still {before}")
+    say_hello_tls(st, pki, srv, "watched")
+    log(f"file watch: {before} -> {after}")
+
+
+CASES = {"resumption": case_resumption, "rotation_sighup": case_rotation_sighup,
+         "rotation_watch": case_rotation_watch, "mtls_required": case_mtls_required, "mtls_optional": case_mtls_optional,
          "grpcio": case_grpcio, "alpn": case_alpn, "versions": case_versions,
          "hostile": case_hostile, "bad_files": case_bad_files}
 harness_args = None
@@ -264,7 +364,8 @@ def run_case(args):
     with Server(args.server, *pki.server_args(), "--tls-handshake-timeout", "500") as srv:
         check(srv.tls_port, "no tls= in the startup line")
         CASES[args.case](st, pki, srv)
-        srv.stop()
+        if srv.result is None:
+            srv.stop()
 
 
 def main():
