@@ -102,8 +102,8 @@ static void who_am_i(urpc_call *call, const ProtobufCMessage *request, void *use
   if (!p.tls)
     snprintf(text, 512, "plaintext");
   else
-    snprintf(text, 512, "spiffe=%s verified=%d subject=%s", p.spiffe_id ? p.spiffe_id : "-",
-             p.verified, p.subject ? p.subject : "-");
+    snprintf(text, 512, "spiffe=%s verified=%d subject=%s sni=%s", p.spiffe_id ? p.spiffe_id : "-",
+             p.verified, p.subject ? p.subject : "-", p.server_name ? p.server_name : "-");
   Helloworld__HelloReply reply = HELLOWORLD__HELLO_REPLY__INIT;
   reply.message = text;
   urpc_call_reply(call, &reply.base);

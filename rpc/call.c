@@ -374,6 +374,7 @@ void rpc_call_take_peer(urpc_call *call) {
   call->peer.spiffe_id = arena_strdup(&call->arena, p->spiffe_id);
   call->peer.subject = arena_strdup(&call->arena, p->subject);
   call->peer.dns_name = arena_strdup(&call->arena, p->dns);
+  call->peer.server_name = arena_strdup(&call->arena, p->sni);
 }
 
 void urpc_call_peer(const urpc_call *call, urpc_peer *out) {

@@ -240,11 +240,12 @@ int urpc_call_set_compression(urpc_call *call, const char *encoding);
 
 /* Who called, as TLS established it. Strings live as long as the call. */
 typedef struct urpc_peer {
-  bool tls;              /* the call came over TLS */
-  bool verified;         /* the client presented a certificate that verified (mTLS) */
-  const char *spiffe_id; /* its SPIFFE ID (X.509-SVID rules), or NULL */
-  const char *subject;   /* its subject, e.g. "/CN=client", or NULL */
-  const char *dns_name;  /* its first DNS SAN, or NULL */
+  bool tls;                /* the call came over TLS */
+  bool verified;           /* the client presented a certificate that verified (mTLS) */
+  const char *spiffe_id;   /* its SPIFFE ID (X.509-SVID rules), or NULL */
+  const char *subject;     /* its subject, e.g. "/CN=client", or NULL */
+  const char *dns_name;    /* its first DNS SAN, or NULL */
+  const char *server_name; /* the name it asked for with SNI, or NULL */
 } urpc_peer;
 /* Fills `out` for the call's client. Any thread holding the call. */
 void urpc_call_peer(const urpc_call *call, urpc_peer *out);

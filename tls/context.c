@@ -72,6 +72,13 @@ int tls_ctx_new(const tls_config *cfg, tls_ctx **out, char *why, size_t why_len)
         tls_verify_log);
   else
     wolfSSL_CTX_set_verify(t->ctx, WOLFSSL_VERIFY_NONE, NULL);
+  /* SNI: wolfSSL parses the client's server_name only for a name we "use"; any name is
+   * accepted (continue on mismatch) and handed to handlers. */
+  static const char sni_any[] = "uringrpc";
+  if (wolfSSL_CTX_UseSNI(t->ctx, WOLFSSL_SNI_HOST_NAME, sni_any, sizeof(sni_any) - 1) ==
+      WOLFSSL_SUCCESS)
+    wolfSSL_CTX_SNI_SetOptions(t->ctx, WOLFSSL_SNI_HOST_NAME,
+                               WOLFSSL_SNI_CONTINUE_ON_MISMATCH | WOLFSSL_SNI_ANSWER_ON_MISMATCH);
   wolfSSL_CTX_SetIORecv(t->ctx, tls_io_recv);
   wolfSSL_CTX_SetIOSend(t->ctx, tls_io_send);
   *out = t;

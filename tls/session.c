@@ -60,6 +60,7 @@ void tls_conn_free(tls_conn *c) {
   free(c->spiffe);
   free(c->subject);
   free(c->dns);
+  free(c->sni);
   wolfSSL_free(c->ssl);
   tls_ctx_unref(c->ctx);
   free(c);
@@ -88,6 +89,13 @@ static char *asn1_strdup(WOLFSSL_ASN1_STRING *a) {
 /* X.509-SVID: exactly one URI SAN, and it is spiffe://; the leaf must not be a CA. Other
  * certificates still work, with no SPIFFE ID. */
 static void read_peer(tls_conn *c) {
+  void *name = NULL;
+  unsigned short len = wolfSSL_SNI_GetRequest(c->ssl, WOLFSSL_SNI_HOST_NAME, &name);
+  if (len && name && (c->sni = malloc(len + 1u))) {
+    memcpy(c->sni, name, len);
+    c->sni[len] = 0;
+    c->peer.sni = c->sni;
+  }
   WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(c->ssl);
   if (!x) return;
   c->peer.verified = wolfSSL_get_verify_result(c->ssl) == 0; /* X509_V_OK */

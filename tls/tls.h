@@ -32,6 +32,7 @@ typedef struct tls_peer {
                             CA), or NULL */
   const char *subject;   /* "/CN=..." of the certificate, or NULL without one */
   const char *dns;       /* the first DNS SAN, or NULL */
+  const char *sni;       /* the server name the client asked for (SNI), or NULL */
 } tls_peer;
 
 /* Frees what wolfSSL caches per thread (its ECC fixed-point tables): call when a thread that

@@ -23,7 +23,7 @@ struct tls_conn {
   bool ready;
   bool failed;
   tls_peer peer;
-  char *spiffe, *subject, *dns; /* owned strings behind peer */
+  char *spiffe, *subject, *dns, *sni; /* owned strings behind peer */
 };
 
 int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);

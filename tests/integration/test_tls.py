@@ -6,6 +6,7 @@ SANs localhost and 127.0.0.1, and a second, unrelated CA).
   grpcio            unary and streaming calls over TLS with the right CA; the wrong CA fails
   alpn              -alpn h2 -tls1_3 negotiates h2; http/1.1 only gets the
                     no_application_protocol alert; no ALPN at all is not served
+  key_exchange      X25519 and P-256; an RSA certificate as well as ECDSA
   versions          TLS 1.2 refused by default (protocol_version alert), accepted with --tls12
   hostile           garbage instead of a ClientHello, a truncated ClientHello, a client that
                     stalls mid-handshake (closed at --tls-handshake-timeout): each loses only
@@ -64,15 +65,18 @@ class Pki:
                 f"{d}/ca.key", "-CAcreateserial", "-out", f"{d}/srv.pem", "-days", "2",
                 "-extfile", f"{d}/ext")
         # Client certificates: an X.509-SVID, a plain one, and one from the other CA.
-        for name, ca, san in [("svid", "ca", "URI:spiffe://example.org/ns/prod/sa/web"),
-                              ("plain", "ca", "DNS:client.example"),
-                              ("rogue", "other", "URI:spiffe://example.org/rogue")]:
+        for name, ca, san, is_ca in [
+                ("svid", "ca", "URI:spiffe://example.org/ns/prod/sa/web", False),
+                ("plain", "ca", "DNS:client.example", False),
+                ("rogue", "other", "URI:spiffe://example.org/rogue", False),
+                ("twouri", "ca", "URI:spiffe://example.org/a,URI:spiffe://example.org/b", False),
+                ("cacert", "ca", "URI:spiffe://example.org/ca", True)]:
             openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.csr",
                     "-subj", f"/CN={name}")
             with open(f"{d}/{name}.ext", "w") as f:
-                f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
-                        "extendedKeyUsage=clientAuth\n")
+                f.write(f"subjectAltName={san}\nbasicConstraints=CA:{str(is_ca).upper()}\n"
+                        + ("" if is_ca else "extendedKeyUsage=clientAuth\n"))
             openssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/{ca}.pem",
                     "-CAkey", f"{d}/{ca}.key", "-CAcreateserial", "-out", f"{d}/{name}.pem",
                     "-days", "2", "-extfile", f"{d}/{name}.ext")
@@ -154,6 +158,29 @@ def case_alpn(st, pki, srv):
     check("ALPN protocol: h2" not in r.stdout, "no ALPN: h2 must not be served")
     say_hello_tls(st, pki, srv)
     log("ALPN: h2 negotiated; http/1.1 alerted; no ALPN refused")
+
+
+def case_key_exchange(st, pki, srv):
+    for group in ("X25519", "P-256"):
+        r = s_client(srv.tls_port, "-alpn", "h2", "-tls1_3", "-groups", group)
+        check("ALPN protocol: h2" in r.stdout, f"-groups {group}: {r.stdout[-300:]}")
+        log(f"{group}: {[l for l in r.stdout.splitlines() if 'Server Temp Key' in l]}")
+    # An RSA certificate works as well as the ECDSA one.
+    d = pki.dir
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/rsa.key", "-out",
+            f"{d}/rsa.pem", "-days", "2", "-subj", "/CN=localhost", "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1")
+    with Server(harness_args.server, "--tls-listen", "127.0.0.1:0", "--tls-cert",
+                f"{d}/rsa.pem", "--tls-key", f"{d}/rsa.key") as rsa:
+        r = s_client(rsa.tls_port, "-alpn", "h2", "-tls1_3", "-CAfile", f"{d}/rsa.pem")
+        check("ALPN protocol: h2" in r.stdout and "Verify return code: 0 (ok)" in r.stdout,
+              f"RSA certificate: {r.stdout[-300:]}")
+        with tls_channel(pki, rsa.tls_port, ca="rsa.pem") as ch:
+            got = st.hw_grpc.GreeterStub(ch).SayHello(st.hw.HelloRequest(name="rsa"),
+                                                      timeout=10).message
+            check(got == "Hello rsa", f"grpcio with an RSA server certificate -> {got!r}")
+        rsa.stop()
+    log("X25519, P-256; ECDSA and RSA certificates")
 
 
 def case_versions(st, pki, srv):
@@ -240,8 +267,8 @@ def case_mtls_required(st, pki, srv):
         check(refused(st, pki, m.tls_port, None), "no client certificate must be refused")
         check(refused(st, pki, m.tls_port, "rogue"), "a client from another CA must be refused")
         got = who_am_i(st, pki, m.tls_port, "svid")
-        check(got == "spiffe=spiffe://example.org/ns/prod/sa/web verified=1 subject=/CN=svid",
-              f"WhoAmI with an SVID -> {got!r}")
+        check(got == "spiffe=spiffe://example.org/ns/prod/sa/web verified=1 subject=/CN=svid "
+              "sni=localhost", f"WhoAmI with an SVID -> {got!r}")
         res = m.stop()
         check("client certificate rejected" in res.stderr or "handshake failed" in res.stderr,
               f"no log line for the refused handshakes: {res.stderr!r}")
@@ -252,9 +279,14 @@ def case_mtls_optional(st, pki, srv):
     with Server(harness_args.server, *pki.server_args(), "--tls-client-ca",
                 pki.path("ca.pem"), "--tls-client-auth", "optional") as m:
         got = who_am_i(st, pki, m.tls_port, None)
-        check(got == "spiffe=- verified=0 subject=-", f"anonymous -> {got!r}")
+        check(got == "spiffe=- verified=0 subject=- sni=localhost", f"anonymous -> {got!r}")
         got = who_am_i(st, pki, m.tls_port, "plain")
-        check(got == "spiffe=- verified=1 subject=/CN=plain", f"non-SPIFFE client -> {got!r}")
+        check(got == "spiffe=- verified=1 subject=/CN=plain sni=localhost",
+              f"non-SPIFFE client -> {got!r}")
+        # X.509-SVID rules: two URI SANs, or a CA certificate, carry no SPIFFE ID.
+        for name in ("twouri", "cacert"):
+            got = who_am_i(st, pki, m.tls_port, name)
+            check(got.startswith("spiffe=- verified=1"), f"{name} -> {got!r}")
         got = who_am_i(st, pki, m.tls_port, "svid")
         check(got.startswith("spiffe=spiffe://example.org/ns/prod/sa/web verified=1"),
               f"SVID -> {got!r}")
@@ -347,7 +379,7 @@ def case_rotation_watch(st, pki, srv):
     log(f"file watch: {before} -> {after}")
 
 
-CASES = {"resumption": case_resumption, "rotation_sighup": case_rotation_sighup,
+CASES = {"key_exchange": case_key_exchange, "resumption": case_resumption, "rotation_sighup": case_rotation_sighup,
          "rotation_watch": case_rotation_watch, "mtls_required": case_mtls_required, "mtls_optional": case_mtls_optional,
          "grpcio": case_grpcio, "alpn": case_alpn, "versions": case_versions,
          "hostile": case_hostile, "bad_files": case_bad_files}
