@@ -34,6 +34,7 @@ static void usage(FILE *f) {
           "  --tls-client-ca FILE      verify client certificates against this PEM bundle (mTLS)\n"
           "  --tls-client-auth MODE    with --tls-client-ca: required (default) or optional\n"
           "  --tls-handshake-timeout MS  close connections whose handshake takes longer (10000)\n"
+          "  --tls-ticket-lifetime SEC   rotate session-ticket keys this often (3600)\n"
           "  --compression ENC         compress responses: identity (default), gzip, deflate\n"
           "  --stream-window BYTES     HTTP/2 receive window per stream (default 1048576)\n"
           "  --conn-window BYTES       HTTP/2 receive window per connection (default 16777216)\n"
@@ -68,6 +69,7 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
     OPT_TLS_CLIENT_CA,
     OPT_TLS_CLIENT_AUTH,
     OPT_TLS_HS_TIMEOUT,
+    OPT_TLS_TICKETS,
     OPT_STREAM_WINDOW,
     OPT_CONN_WINDOW,
     OPT_HELP,
@@ -86,6 +88,7 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
       {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
       {"tls-client-auth", required_argument, NULL, OPT_TLS_CLIENT_AUTH},
       {"tls-handshake-timeout", required_argument, NULL, OPT_TLS_HS_TIMEOUT},
+      {"tls-ticket-lifetime", required_argument, NULL, OPT_TLS_TICKETS},
       {"stream-window", required_argument, NULL, OPT_STREAM_WINDOW},
       {"conn-window", required_argument, NULL, OPT_CONN_WINDOW},
       {"help", no_argument, NULL, OPT_HELP},
@@ -148,6 +151,10 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
     case OPT_TLS_HS_TIMEOUT:
       if (parse_int("--tls-handshake-timeout", optarg, 1, 3600000, &n) < 0) return 2;
       o->tls_handshake_timeout_ms = (unsigned)n;
+      break;
+    case OPT_TLS_TICKETS:
+      if (parse_int("--tls-ticket-lifetime", optarg, 1, 7 * 86400, &n) < 0) return 2;
+      o->tls_ticket_lifetime_s = (unsigned)n;
       break;
     case OPT_STREAM_WINDOW:
       if (parse_int("--stream-window", optarg, 1, INT32_MAX, &n) < 0) return 2;

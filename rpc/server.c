@@ -36,6 +36,7 @@ void urpc_server_options_init(urpc_server_options *o) {
   o->initial_conn_window = 16u << 20;
   o->response_compression = "identity";
   o->tls_handshake_timeout_ms = 10000;
+  o->tls_ticket_lifetime_s = 3600;
 }
 
 int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
@@ -191,6 +192,7 @@ int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
   if (s->opts.tls_listen) {
     tls_config tc = {s->opts.tls_cert, s->opts.tls_key, s->opts.tls_allow_12, s->opts.tls_client_ca,
                      !s->opts.tls_client_optional};
+    tls_tickets_set_lifetime(s->opts.tls_ticket_lifetime_s);
     err = tls_ctx_new(&tc, &s->tls, why, why_len);
     if (!err)
       err = io_listen_group(s->opts.tls_listen, s->n_shards, tls_fds, s->tls_bound,

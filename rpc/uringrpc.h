@@ -100,6 +100,7 @@ typedef struct urpc_server_options {
   const char *tls_client_ca;         /* PEM bundle: verify client certificates (mTLS) */
   bool tls_client_optional;          /* with tls_client_ca: clients may come without one */
   unsigned tls_handshake_timeout_ms; /* close connections still in their handshake; 10000 */
+  unsigned tls_ticket_lifetime_s;    /* session-ticket keys rotate this often; 3600 */
   int shards;                        /* 0 (default): one per CPU of the affinity mask, capped by
                                         the cgroup CPU quota */
   int workers_per_shard;             /* threads per shard for blocking methods; default 1 */

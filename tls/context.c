@@ -79,6 +79,8 @@ int tls_ctx_new(const tls_config *cfg, tls_ctx **out, char *why, size_t why_len)
       WOLFSSL_SUCCESS)
     wolfSSL_CTX_SNI_SetOptions(t->ctx, WOLFSSL_SNI_HOST_NAME,
                                WOLFSSL_SNI_CONTINUE_ON_MISMATCH | WOLFSSL_SNI_ANSWER_ON_MISMATCH);
+  wolfSSL_CTX_set_TicketEncCb(t->ctx, tls_ticket_cb);
+  wolfSSL_CTX_set_TicketHint(t->ctx, (int)tls_tickets_lifetime());
   wolfSSL_CTX_SetIORecv(t->ctx, tls_io_recv);
   wolfSSL_CTX_SetIOSend(t->ctx, tls_io_send);
   *out = t;

@@ -39,6 +39,10 @@ typedef struct tls_peer {
  * did handshakes ends. */
 void tls_thread_exit(void);
 
+/* Session tickets: keys are shared by every context of the process and replaced every
+ * `seconds` (default 3600); a ticket resumes for up to two lifetimes. Any thread. */
+void tls_tickets_set_lifetime(unsigned seconds);
+
 /* Loads the files and makes a context. Returns 0, or -errno with one line in `why`. */
 int tls_ctx_new(const tls_config *cfg, tls_ctx **out, char *why, size_t why_len);
 void tls_ctx_ref(tls_ctx *ctx);

@@ -29,5 +29,9 @@ struct tls_conn {
 int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 int tls_verify_log(int preverify, WOLFSSL_X509_STORE_CTX *store);
+int tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
+                  unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
+                  int enc, unsigned char *ticket, int len, int *out_len, void *ud);
+unsigned tls_tickets_lifetime(void);
 
 #endif

@@ -16,7 +16,8 @@ SANs localhost and 127.0.0.1, and a second, unrelated CA).
                     another CA → refused (and a log line names the reason); the right one →
                     served, and the handler sees its SPIFFE ID (WhoAmI)
   resumption        a session ticket from one connection resumes on 16 new ones, whichever
-                    shard the kernel picks (all shards share the ticket key)
+                    shard the kernel picks (all shards share the ticket keys); with
+                    --tls-ticket-lifetime 1 a ticket no longer resumes after two lifetimes
   rotation_sighup   replace the certificate files and send SIGHUP: new connections get the new
                     certificate (serial), a connection opened before keeps working; a corrupt
                     replacement keeps the old one and says so in one line
@@ -343,6 +344,17 @@ def case_resumption(st, pki, srv):
     served = [x for x in res.stats if x["connections"] > 0]
     check(len(served) > 1, f"all connections on one shard: {res.stats}")
     log(f"16/16 resumed across {len(served)} shards")
+    # Ticket keys rotate: with a 1 s lifetime a ticket resumes at once and no longer after
+    # two lifetimes (its key is then gone).
+    with Server(harness_args.server, *pki.server_args(), "--tls-ticket-lifetime", "1") as short:
+        r = s_client(short.tls_port, "-alpn", "h2", "-sess_out", sess, linger=0.3)
+        check("Reused, TLSv1.3" in s_client(short.tls_port, "-alpn", "h2", "-sess_in",
+                                            sess).stdout, "a fresh ticket must resume")
+        time.sleep(2.5)
+        r = s_client(short.tls_port, "-alpn", "h2", "-sess_in", sess)
+        check("New, TLSv1.3" in r.stdout, f"a ticket past two key lifetimes resumed: {r.stdout[:200]}")
+        short.stop()
+    log("ticket keys rotate: fresh ticket resumed, one past two lifetimes refused")
 
 
 def case_rotation_sighup(st, pki, srv):
