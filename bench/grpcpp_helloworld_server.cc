@@ -1,6 +1,7 @@
 // grpcpp-helloworld-server: the grpc C++ peer that bench/ compares uringrpc against.
 //
 //   grpcpp-helloworld-server --port N --api callback|async --threads N [--prepost N]
+//                            [--tls-cert FILE --tls-key FILE]
 //
 // Serves helloworld.Greeter/SayHello (unary.sh) and, of grpc.testing.TestService, the two
 // streaming methods streaming.sh drives, with uringrpc-server's semantics:
@@ -13,7 +14,9 @@
 // until its deadline; with --api callback they answer UNIMPLEMENTED.
 //
 // Binds 127.0.0.1 only. Prints "listening on 127.0.0.1:PORT" once bound (the real port when
-// --port 0), then serves until SIGTERM or SIGINT.
+// --port 0), then serves until SIGTERM or SIGINT. With --tls-cert/--tls-key (a PEM chain and
+// its key) the port serves TLS instead of h2c: grpc::SslServerCredentials with grpc's defaults
+// (TLS 1.2 and 1.3, ALPN h2, no client certificate requested).
 //   callback: grpc::CallbackService with the default ServerUnaryReactor and one write or bidi
 //             reactor per stream; grpc's own threads run the callbacks, so --threads does not
 //             apply.
@@ -26,7 +29,9 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -380,7 +385,9 @@ class CallbackTestService final : public TestService::CallbackService {
 [[noreturn]] void Usage(const char *argv0) {
   std::fprintf(stderr,
                "usage: %s --port N --api callback|async --threads N [--prepost N]\n"
-               "  binds 127.0.0.1:N (0 = any free port) and prints the bound address\n",
+               "          [--tls-cert FILE --tls-key FILE]\n"
+               "  binds 127.0.0.1:N (0 = any free port) and prints the bound address;\n"
+               "  with a PEM certificate chain and key it serves TLS (ALPN h2) there instead\n",
                argv0);
   std::exit(2);
 }
@@ -392,6 +399,15 @@ int ParseInt(const char *argv0, const char *s, int lo, int hi) {
   return static_cast<int>(v);
 }
 
+bool ReadFile(const std::string &path, std::string *out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  *out = ss.str();
+  return !out->empty();
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -399,6 +415,7 @@ int main(int argc, char **argv) {
   int threads = 1;
   int prepost = 64;
   std::string api = "async";
+  std::string tls_cert, tls_key;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help") Usage(argv[0]);
@@ -412,10 +429,29 @@ int main(int argc, char **argv) {
       prepost = ParseInt(argv[0], v, 1, 100000);
     else if (a == "--api")
       api = v;
+    else if (a == "--tls-cert")
+      tls_cert = v;
+    else if (a == "--tls-key")
+      tls_key = v;
     else
       Usage(argv[0]);
   }
   if (api != "callback" && api != "async") Usage(argv[0]);
+  if (tls_cert.empty() != tls_key.empty()) Usage(argv[0]);
+
+  // TLS: grpc's defaults (TLS 1.2 and 1.3, ALPN h2, no client certificate asked for).
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!tls_cert.empty()) {
+    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+    if (!ReadFile(tls_cert, &pair.cert_chain) || !ReadFile(tls_key, &pair.private_key)) {
+      std::fprintf(stderr, "grpcpp-helloworld-server: cannot read %s or %s\n", tls_cert.c_str(),
+                   tls_key.c_str());
+      return 1;
+    }
+    grpc::SslServerCredentialsOptions opts(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    opts.pem_key_cert_pairs.push_back(pair);
+    creds = grpc::SslServerCredentials(opts);
+  }
 
   // Block the stop signals before any thread (ours or grpc's) exists, so that only the
   // sigwait below sees them and shutdown runs on the main thread.
@@ -431,8 +467,7 @@ int main(int argc, char **argv) {
   TestService::AsyncService async_test_svc;
   grpc::ServerBuilder builder;
   int bound = 0;
-  builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(),
-                           &bound);
+  builder.AddListeningPort("127.0.0.1:" + std::to_string(port), creds, &bound);
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs;
   if (api == "callback") {
     builder.RegisterService(&callback_svc);

@@ -11,6 +11,9 @@
 # CLIENT_CPU (1). A script that needs the streaming load client sets NEED_LOAD=1 before
 # resolve_servers (which then builds it and sets LOAD_BIN), and BENCH_TOOLS to the commands it
 # needs before bench_init.
+# TLS (tls.sh): with TLS_CERT and TLS_KEY set, servers serve TLS (uringrpc on --tls-listen, the
+# peer on its --port), grpc_check verifies against TLS_CERT, and h2load_run/warmup use
+# H2LOAD_SCHEME (https) and the extra h2load flags in H2LOAD_EXTRA (e.g. --tls13-ciphers=...).
 
 export LC_ALL=C # decimal points in awk, $EPOCHREALTIME and h2load output
 
@@ -34,6 +37,10 @@ BENCH_TOOLS=${BENCH_TOOLS:-h2load taskset timeout getconf}
 START_TIMEOUT=${START_TIMEOUT:-10}
 PY=${PY:-/usr/bin/python3}
 GRPC_PATH=/helloworld.Greeter/SayHello
+TLS_CERT=${TLS_CERT:-}
+TLS_KEY=${TLS_KEY:-}
+H2LOAD_SCHEME=${H2LOAD_SCHEME:-http}
+H2LOAD_EXTRA=${H2LOAD_EXTRA:-}
 
 STARTED_PIDS=()
 
@@ -184,15 +191,19 @@ server_argv() {
     read -r -a extra <<<"$URPC_ARGS"
     SRV_ARGV=("$URPC_BIN" --listen 127.0.0.1:0 --shards 1 --workers-per-shard "$URPC_WORKERS"
       ${extra[@]+"${extra[@]}"})
+    [ -z "$TLS_CERT" ] ||
+      SRV_ARGV+=(--tls-listen 127.0.0.1:0 --tls-cert "$TLS_CERT" --tls-key "$TLS_KEY")
+    return 0
     ;;
   peer) SRV_ARGV=("$PEER_BIN" --port 0 --api "$PEER_API" --threads "$PEER_THREADS") ;;
   peer-async) SRV_ARGV=("$PEER_BIN" --port 0 --api async --threads "$PEER_THREADS") ;;
   peer-callback) SRV_ARGV=("$PEER_BIN" --port 0 --api callback --threads "$PEER_THREADS") ;;
   esac
+  [ -z "$TLS_CERT" ] || SRV_ARGV+=(--tls-cert "$TLS_CERT" --tls-key "$TLS_KEY")
 }
 
 # start_server NAME TAG: starts it pinned to SERVER_CPU; sets SRV_PID and SRV_PORT from its
-# "... listening on 127.0.0.1:PORT" line. Returns non-zero (server stopped) if that never comes.
+# "... listening on 127.0.0.1:PORT" line (uringrpc with TLS_CERT: its "tls=127.0.0.1:PORT"). Returns non-zero (server stopped) if that never comes.
 start_server() {
   local name=$1 tag=$2
   local out=$OUT_DIR/$name.$tag.stdout err=$OUT_DIR/$name.$tag.stderr
@@ -203,7 +214,11 @@ start_server() {
   SRV_PORT=
   local waited=0
   while [ -z "$SRV_PORT" ]; do
-    SRV_PORT=$(sed -n -E 's/^(uringrpc-server )?listening on 127\.0\.0\.1:([0-9]+)( .*)?$/\2/p' "$out" | head -n1)
+    if [ -n "$TLS_CERT" ] && [ "$name" = uringrpc ]; then
+      SRV_PORT=$(sed -n -E 's/^uringrpc-server listening on .* tls=127\.0\.0\.1:([0-9]+)( .*)?$/\1/p' "$out" | head -n1)
+    else
+      SRV_PORT=$(sed -n -E 's/^(uringrpc-server )?listening on 127\.0\.0\.1:([0-9]+)( .*)?$/\2/p' "$out" | head -n1)
+    fi
     [ -n "$SRV_PORT" ] && break
     if ! kill -0 "$SRV_PID" 2>/dev/null || [ "$waited" -ge $((START_TIMEOUT * 20)) ]; then
       log "ERROR: $name did not report its port within ${START_TIMEOUT}s: ${SRV_ARGV[*]}"
@@ -241,14 +256,21 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # grpc-status (invisible to h2load) is caught before it is measured.
 grpc_check() {
   local port=$1
-  timeout 20 "$PY" - "$port" <<'EOF'
+  timeout 20 "$PY" - "$port" "$TLS_CERT" <<'EOF'
 import sys
 try:
     import grpc
 except ImportError:
     print("note: python3-grpcio missing, reply not checked", file=sys.stderr)
     sys.exit(0)
-with grpc.insecure_channel("127.0.0.1:" + sys.argv[1]) as ch:
+target = "127.0.0.1:" + sys.argv[1]
+if sys.argv[2]:
+    with open(sys.argv[2], "rb") as f:
+        creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+    ch = grpc.secure_channel(target, creds)
+else:
+    ch = grpc.insecure_channel(target)
+with ch:
     reply = ch.unary_unary("/helloworld.Greeter/SayHello")(b"\x0a\x05world", timeout=10)
 if reply != b"\x0a\x0bHello world":
     sys.exit("unexpected reply %r" % reply)
@@ -273,10 +295,13 @@ h2load_run() {
   local args=(-n "$n" -c "$c" -m "$m" -t 1 -H 'content-type: application/grpc' -H 'te: trailers'
     -d "$BODY_FILE")
   [ -n "$logfile" ] && args+=(--log-file "$logfile")
+  local extra=()
+  read -r -a extra <<<"$H2LOAD_EXTRA"
+  args+=(${extra[@]+"${extra[@]}"})
   local rc=0 t0=$EPOCHREALTIME pid
   times >"$outfile.times0"
   timeout -k 5 "${RUN_TIMEOUT:-120}" taskset -c "$CLIENT_CPU" \
-    h2load "${args[@]}" "http://127.0.0.1:$port$GRPC_PATH" >"$outfile" 2>&1 &
+    h2load "${args[@]}" "$H2LOAD_SCHEME://127.0.0.1:$port$GRPC_PATH" >"$outfile" 2>&1 &
   pid=$!
   STARTED_PIDS+=("$pid")
   wait "$pid" || rc=$?
