@@ -50,6 +50,10 @@ void *core_arena_alloc(core_arena *a, size_t size) {
   return alloc_slow(a, size);
 }
 
+void *core_arena_alloc_cb(void *arena, size_t size) {
+  return core_arena_alloc(arena, size);
+}
+
 int core_arena_defer(core_arena *a, void (*fn)(void *arg), void *arg) {
   core_arena_cleanup *c = core_arena_alloc(a, sizeof(*c));
   if (!c) return -ENOMEM;

@@ -35,6 +35,9 @@ void core_arena_init(core_arena *a, void *first, size_t first_cap);
 /* Returns memory aligned for any type, or NULL if malloc failed. `size` 0 returns a valid
  * pointer. */
 void *core_arena_alloc(core_arena *a, size_t size);
+/* core_arena_alloc in the shape of an allocation callback: `arena` is the core_arena. For
+ * protobuf-c's allocator, zlib output buffers and the like. */
+void *core_arena_alloc_cb(void *arena, size_t size);
 /* Runs `fn(arg)` at the next reset or dispose. Returns 0 or -ENOMEM. */
 int core_arena_defer(core_arena *a, void (*fn)(void *arg), void *arg);
 /* Releases everything allocated; the arena is ready for reuse. */

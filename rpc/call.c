@@ -9,9 +9,6 @@
 #include "core/log.h"
 #include "rpc/rpc_impl.h"
 
-static void *arena_alloc_cb(void *ud, size_t size) {
-  return core_arena_alloc(ud, size);
-}
 static void arena_free_cb(void *ud, void *p) {
   (void)ud, (void)p; /* freed with the arena */
 }
@@ -29,7 +26,7 @@ urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id) {
   call->stream_open = 1;
   call->timeout_ns = -1;
   call->resp_encoding = sh->server->resp_encoding;
-  call->allocator = (ProtobufCAllocator){arena_alloc_cb, arena_free_cb, &call->arena};
+  call->allocator = (ProtobufCAllocator){core_arena_alloc_cb, arena_free_cb, &call->arena};
   atomic_init(&call->sq_bytes, 0);
   core_arena_init(&call->arena, call->arena_first, sizeof(call->arena_first));
   rpc_frame_reader_init(&call->reader, (uint32_t)sh->server->opts.max_recv_message);
@@ -201,10 +198,6 @@ void rpc_call_run(urpc_call *call) {
   m->handler(call, req, m->user);
 }
 
-static void *arena_of_alloc(void *ud, size_t size) {
-  return core_arena_alloc(ud, size);
-}
-
 /* The encoding the next response message gets: what the handler asked for, if the client
  * accepts it, and (after the headers) only the one the headers announced. */
 static rpc_encoding send_encoding(const urpc_call *call) {
@@ -214,8 +207,14 @@ static rpc_encoding send_encoding(const urpc_call *call) {
   return e;
 }
 
-uint8_t *rpc_call_pack(urpc_call *call, const ProtobufCMessage *msg, size_t extra,
-                       void *(*alloc)(size_t), size_t *len) {
+/* The call's arena for a unary response (it lives as long as the call), malloc for a streamed
+ * message (freed once sent). */
+static void *pack_alloc(urpc_call *call, bool in_arena, size_t size) {
+  return in_arena ? core_arena_alloc(&call->arena, size) : malloc(size);
+}
+
+uint8_t *rpc_call_pack(urpc_call *call, const ProtobufCMessage *msg, size_t extra, bool in_arena,
+                       size_t *len) {
   size_t n = protobuf_c_message_get_packed_size(msg);
   if (n > UINT32_MAX - RPC_FRAME_PREFIX - extra) return NULL;
   rpc_encoding e = send_encoding(call);
@@ -227,8 +226,8 @@ uint8_t *rpc_call_pack(urpc_call *call, const ProtobufCMessage *msg, size_t extr
     size_t zlen;
     uint8_t *buf = NULL;
     if (plain) protobuf_c_message_pack(msg, plain);
-    if (plain && rpc_compress(e, plain, n, arena_of_alloc, &tmp, &z, &zlen) == 0 &&
-        zlen <= UINT32_MAX && (buf = alloc(extra + RPC_FRAME_PREFIX + zlen))) {
+    if (plain && rpc_compress(e, plain, n, core_arena_alloc_cb, &tmp, &z, &zlen) == 0 &&
+        zlen <= UINT32_MAX && (buf = pack_alloc(call, in_arena, extra + RPC_FRAME_PREFIX + zlen))) {
       rpc_frame_prefix(buf + extra, true, (uint32_t)zlen);
       memcpy(buf + extra + RPC_FRAME_PREFIX, z, zlen);
       *len = RPC_FRAME_PREFIX + zlen;
@@ -237,17 +236,12 @@ uint8_t *rpc_call_pack(urpc_call *call, const ProtobufCMessage *msg, size_t extr
     if (buf && !call->headers_sent) call->resp_encoded = (uint8_t)e;
     return buf;
   }
-  uint8_t *buf = alloc(extra + RPC_FRAME_PREFIX + n);
+  uint8_t *buf = pack_alloc(call, in_arena, extra + RPC_FRAME_PREFIX + n);
   if (!buf) return NULL;
   rpc_frame_prefix(buf + extra, false, (uint32_t)n);
   protobuf_c_message_pack(msg, buf + extra + RPC_FRAME_PREFIX);
   *len = RPC_FRAME_PREFIX + n;
   return buf;
-}
-
-static _Thread_local urpc_call *t_pack_call; /* the arena rpc_call_pack allocates from */
-static void *call_arena_alloc(size_t size) {
-  return core_arena_alloc(&t_pack_call->arena, size);
 }
 
 int urpc_call_set_compression(urpc_call *call, const char *encoding) {
@@ -264,8 +258,7 @@ int urpc_call_reply(urpc_call *call, const ProtobufCMessage *response) {
     return rc == -EAGAIN ? 0 : rc;
   }
   size_t len;
-  t_pack_call = call;
-  uint8_t *buf = rpc_call_pack(call, response, 0, call_arena_alloc, &len);
+  uint8_t *buf = rpc_call_pack(call, response, 0, true, &len);
   if (!buf) {
     urpc_call_fail(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory for the response");
     return -ENOMEM;

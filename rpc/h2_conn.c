@@ -165,10 +165,6 @@ static void reject(urpc_call *call, urpc_status_code code, const char *msg) {
     rpc_call_fail_now(call, code, msg);
 }
 
-static void *arena_alloc_fn(void *ud, size_t size) {
-  return core_arena_alloc(ud, size);
-}
-
 /* A compressed message, decompressed into `a` within the receive limit. Returns 0, or fails
  * the call and returns -1. */
 static int inflate_message(urpc_call *call, core_arena *a, uint8_t **msg, size_t *len) {
@@ -176,8 +172,9 @@ static int inflate_message(urpc_call *call, core_arena *a, uint8_t **msg, size_t
     reject(call, URPC_STATUS_INTERNAL, "compressed message without grpc-encoding");
     return -1;
   }
-  int rc = rpc_decompress((rpc_encoding)call->req_encoding, *msg, *len,
-                          call->sh->server->opts.max_recv_message, arena_alloc_fn, a, msg, len);
+  int rc =
+      rpc_decompress((rpc_encoding)call->req_encoding, *msg, *len,
+                     call->sh->server->opts.max_recv_message, core_arena_alloc_cb, a, msg, len);
   if (rc == -E2BIG)
     reject(call, URPC_STATUS_RESOURCE_EXHAUSTED,
            "decompressed message larger than the receive limit");

@@ -195,10 +195,11 @@ void rpc_call_http_error(urpc_call *call, uint16_t http_status);
  * RST_STREAM. Shard thread. */
 void rpc_call_abort(urpc_call *call, urpc_status_code code, const char *msg);
 /* Packs `msg` as one length-prefixed message, compressed if the call asks for it and the
- * client accepts it, into memory from `alloc` (with `extra` bytes reserved in front). Returns
- * the buffer (prefix at buf + extra) and its length without `extra`, or NULL. */
-uint8_t *rpc_call_pack(urpc_call *call, const ProtobufCMessage *msg, size_t extra,
-                       void *(*alloc)(size_t), size_t *len);
+ * client accepts it, into the call's arena (`in_arena`) or malloc'd memory (with `extra` bytes
+ * reserved in front). Returns the buffer (prefix at buf + extra) and its length without `extra`, or
+ * NULL. */
+uint8_t *rpc_call_pack(urpc_call *call, const ProtobufCMessage *msg, size_t extra, bool in_arena,
+                       size_t *len);
 /* Runs the handler on the current thread. */
 void rpc_call_run(urpc_call *call);
 /* The request is complete: run checks, hand the call to its handler queue. */

@@ -62,7 +62,7 @@ int urpc_call_send(urpc_call *call, const ProtobufCMessage *message) {
   if (atomic_load_explicit(&call->cancelled, memory_order_relaxed)) return -ECANCELED;
   size_t len;
   rpc_sendbuf *b =
-      (rpc_sendbuf *)rpc_call_pack(call, message, offsetof(rpc_sendbuf, data), malloc, &len);
+      (rpc_sendbuf *)rpc_call_pack(call, message, offsetof(rpc_sendbuf, data), false, &len);
   if (!b) return -ENOMEM;
   b->call = call;
   b->off = 0;
