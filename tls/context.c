@@ -81,6 +81,7 @@ int tls_ctx_new(const tls_config *cfg, tls_ctx **out, char *why, size_t why_len)
                                WOLFSSL_SNI_CONTINUE_ON_MISMATCH | WOLFSSL_SNI_ANSWER_ON_MISMATCH);
   wolfSSL_CTX_set_TicketEncCb(t->ctx, tls_ticket_cb);
   wolfSSL_CTX_set_TicketHint(t->ctx, (int)tls_tickets_lifetime());
+  wolfSSL_CTX_set_cert_cb(t->ctx, tls_require_h2, NULL);
   wolfSSL_CTX_SetIORecv(t->ctx, tls_io_recv);
   wolfSSL_CTX_SetIOSend(t->ctx, tls_io_send);
   *out = t;

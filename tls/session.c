@@ -15,6 +15,10 @@
 
 static const char alpn_h2[] = "h2";
 
+/* RFC 8446 section 6: before the server's first flight records are plaintext, so the fatal
+ * no_application_protocol (120) alert is these seven bytes, in TLS 1.2 as in 1.3. */
+static const uint8_t alert_no_application_protocol[] = {21, 3, 3, 0, 2, 2, 120};
+
 int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx) {
   (void)ssl;
   tls_conn *c = ctx;
@@ -29,6 +33,7 @@ int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx) {
 int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx) {
   (void)ssl;
   tls_conn *c = ctx;
+  if (c->alerted) return sz; /* our alert is the last word; wolfSSL's own goes nowhere */
   if (!c->out || core_outq_copy(c->out, buf, (size_t)sz) < 0) return WOLFSSL_CBIO_ERR_GENERAL;
   return sz;
 }
@@ -126,18 +131,51 @@ static void read_peer(tls_conn *c) {
   c->peer.dns = c->dns;
 }
 
-/* The handshake finished: insist on h2. A client offering ALPN without h2 already got the
- * no_application_protocol alert from wolfSSL; one that offered no ALPN at all passes that
- * check and is closed here (wolfSSL 5.5 exports no call to send that alert ourselves). */
-static int check_alpn(tls_conn *c) {
+static bool negotiated_h2(WOLFSSL *ssl) {
   char *proto = NULL;
   unsigned short len = 0;
-  if (wolfSSL_ALPN_GetProtocol(c->ssl, &proto, &len) != WOLFSSL_SUCCESS || len != 2 ||
-      memcmp(proto, "h2", 2) != 0) {
-    LOG_DEBUG("TLS client did not negotiate h2 (ALPN)");
-    return -EPROTO;
+  return wolfSSL_ALPN_GetProtocol(ssl, &proto, &len) == WOLFSSL_SUCCESS && len == 2 &&
+         memcmp(proto, alpn_h2, 2) == 0;
+}
+
+/* Whether the ClientHello's ALPN list (wolfSSL gives it comma-separated) names h2; usable
+ * before wolfSSL has chosen a protocol, as when a ticket is opened. */
+bool tls_offered_h2(WOLFSSL *ssl) {
+  char *list = NULL;
+  unsigned short len = 0;
+  if (wolfSSL_ALPN_GetPeerProtocol(ssl, &list, &len) != WOLFSSL_SUCCESS || !list) return false;
+  bool found = false;
+  for (size_t i = 0; i < len && !found;) {
+    size_t end = i;
+    while (end < len && list[end] != ',') end++;
+    found = end - i == 2 && memcmp(list + i, alpn_h2, 2) == 0;
+    i = end + 1;
   }
+  wolfSSL_ALPN_FreePeerProtocol(ssl, &list);
+  return found;
+}
+
+/* wolfSSL's certificate callback runs while it processes the ClientHello, after ALPN and
+ * before the server says anything. A client offering ALPN without h2 has already failed in
+ * wolfSSL with no_application_protocol; one offering no ALPN at all passes there, so it gets
+ * the same alert from here: wolfSSL 5.5 exports no call to send an alert, and the
+ * internal_error it sends for a refusing callback is dropped (tls_io_send). */
+int tls_require_h2(WOLFSSL *ssl, void *arg) {
+  (void)arg;
+  tls_conn *c = wolfSSL_GetIOWriteCtx(ssl);
+  if (negotiated_h2(ssl)) return 1;
+  if (c->out)
+    core_outq_copy(c->out, alert_no_application_protocol, sizeof(alert_no_application_protocol));
+  c->alerted = true;
   return 0;
+}
+
+/* The handshake finished: h2 was required before (tls_require_h2, and tls_offered_h2 for
+ * tickets); checked once more, cheaply, as the last word. */
+static int check_alpn(tls_conn *c) {
+  if (negotiated_h2(c->ssl)) return 0;
+  LOG_DEBUG("TLS client did not negotiate h2 (ALPN)");
+  return -EPROTO;
 }
 
 int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
@@ -153,7 +191,11 @@ int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
       int e = wolfSSL_get_error(c->ssl, r);
       if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
         char msg[80];
-        LOG_INFO("TLS handshake failed: %s", wolfSSL_ERR_error_string((unsigned long)e, msg));
+        if (c->alerted || e == UNKNOWN_ALPN_PROTOCOL_NAME_E)
+          LOG_INFO("TLS handshake failed: the client did not offer ALPN h2 (sent "
+                   "no_application_protocol)");
+        else
+          LOG_INFO("TLS handshake failed: %s", wolfSSL_ERR_error_string((unsigned long)e, msg));
         rc = -EPROTO;
       }
     } else if ((rc = check_alpn(c)) == 0) {

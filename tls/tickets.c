@@ -75,8 +75,11 @@ static int rotate(uint64_t now) {
 int tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
                   unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
                   int enc, unsigned char *ticket, int len, int *out_len, void *ud) {
-  (void)ssl, (void)ud;
+  (void)ud;
   int ret = WOLFSSL_TICKET_RET_REJECT;
+  /* A resumption without h2 is refused: the full handshake it falls back to answers it with
+   * no_application_protocol (tls_require_h2) rather than a close after the handshake. */
+  if (!enc && !tls_offered_h2(ssl)) return ret;
   pthread_mutex_lock(&g_mu);
   if (rotate(now_s()) < 0) {
     pthread_mutex_unlock(&g_mu);

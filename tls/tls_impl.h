@@ -6,6 +6,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
 
 #include "tls/tls.h"
 
@@ -22,12 +23,15 @@ struct tls_conn {
   core_outq *out; /* where wolfSSL's output goes, during recv and seal */
   bool ready;
   bool failed;
+  bool alerted; /* we sent a fatal alert ourselves: wolfSSL's output is dropped */
   tls_peer peer;
   char *spiffe, *subject, *dns, *sni; /* owned strings behind peer */
 };
 
 int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
+bool tls_offered_h2(WOLFSSL *ssl);
+int tls_require_h2(WOLFSSL *ssl, void *arg);
 int tls_verify_log(int preverify, WOLFSSL_X509_STORE_CTX *store);
 int tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
                   unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],

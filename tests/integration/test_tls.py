@@ -5,7 +5,7 @@ SANs localhost and 127.0.0.1, and a second, unrelated CA).
 
   grpcio            unary and streaming calls over TLS with the right CA; the wrong CA fails
   alpn              -alpn h2 -tls1_3 negotiates h2; http/1.1 only gets the
-                    no_application_protocol alert; no ALPN at all is not served
+                    no_application_protocol alert, and so does no ALPN at all
   key_exchange      X25519 and P-256; an RSA certificate as well as ECDSA
   versions          TLS 1.2 refused by default (protocol_version alert), accepted with --tls12
   hostile           garbage instead of a ClientHello, a truncated ClientHello, a client that
@@ -156,9 +156,19 @@ def case_alpn(st, pki, srv):
     r = s_client(srv.tls_port, "-alpn", "http/1.1", "-tls1_3")
     check("no application protocol" in r.stderr, f"http/1.1 only: {r.stderr[-300:]}")
     r = s_client(srv.tls_port, "-tls1_3")  # no ALPN offered at all
+    check("no application protocol" in r.stderr, f"no ALPN: {r.stderr[-300:]}")
     check("ALPN protocol: h2" not in r.stdout, "no ALPN: h2 must not be served")
+    # A session resumed without h2 gets the same alert (the ticket is refused, and the full
+    # handshake it falls back to answers the missing ALPN), and one with h2 still resumes.
+    sess = pki.path("alpn-sess")
+    s_client(srv.tls_port, "-alpn", "h2", "-tls1_3", "-sess_out", sess, linger=0.3)
+    r = s_client(srv.tls_port, "-tls1_3", "-sess_in", sess)
+    check("no application protocol" in r.stderr, f"resumed without ALPN: {r.stderr[-300:]}")
+    r = s_client(srv.tls_port, "-tls1_3", "-alpn", "http/1.1,h2", "-sess_in", sess)
+    check("Reused, TLSv1.3" in r.stdout and "ALPN protocol: h2" in r.stdout,
+          f"resumed offering http/1.1,h2: {r.stdout[:300]}")
     say_hello_tls(st, pki, srv)
-    log("ALPN: h2 negotiated; http/1.1 alerted; no ALPN refused")
+    log("ALPN: h2 negotiated; http/1.1 and no ALPN alerted (also when resuming)")
 
 
 def case_key_exchange(st, pki, srv):

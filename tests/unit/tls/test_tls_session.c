@@ -183,24 +183,44 @@ Test(tls, handshake_fed_one_byte_at_a_time) {
   roundtrip(1);
 }
 
-Test(tls, client_without_h2_gets_an_alert) {
+/* A client offering `alpn` (NULL: no ALPN extension at all) must get exactly one plaintext
+ * fatal no_application_protocol alert and nothing else from the server. */
+static void refused_with_no_application_protocol(const char *alpn) {
   WOLFSSL_CTX *cctx = client_ctx();
   WOLFSSL *cli = wolfSSL_new(cctx);
-  char alpn[] = "http/1.1";
-  cr_assert_eq(wolfSSL_UseALPN(cli, alpn, 8, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH), WOLFSSL_SUCCESS);
+  char list[16];
+  if (alpn) {
+    snprintf(list, sizeof(list), "%s", alpn);
+    cr_assert_eq(
+        wolfSSL_UseALPN(cli, list, (unsigned)strlen(list), WOLFSSL_ALPN_CONTINUE_ON_MISMATCH),
+        WOLFSSL_SUCCESS);
+  }
   tls_conn *srv = tls_conn_new(ctx);
   core_outq out;
   core_outq_init(&out, &blocks);
   int rc = handshake(cli, srv, &out, 1 << 20);
   cr_assert_lt(rc, 0, "the server must refuse");
   cr_assert_not(tls_conn_ready(srv));
-  /* The last record the server wrote is an alert (content type 21). */
-  cr_assert_geq(to_client.len, 7);
-  cr_assert_eq(to_client.data[to_client.len - 7], 21, "no alert record at the end");
+  static const uint8_t alert[] = {21, 3, 3, 0, 2, 2, 120}; /* fatal no_application_protocol */
+  cr_assert_eq(to_client.len, sizeof(alert), "server wrote %zu bytes, not one alert",
+               to_client.len);
+  cr_assert_eq(memcmp(to_client.data, alert, sizeof(alert)), 0);
+  cr_assert_neq(wolfSSL_connect(cli), WOLFSSL_SUCCESS, "the alert ends the client's handshake");
+  WOLFSSL_ALERT_HISTORY h;
+  cr_assert_eq(wolfSSL_get_alert_history(cli, &h), WOLFSSL_SUCCESS);
+  cr_assert_eq(h.last_rx.code, 120, "client saw alert %d", h.last_rx.code);
   core_outq_dispose(&out);
   tls_conn_free(srv);
   wolfSSL_free(cli);
   wolfSSL_CTX_free(cctx);
+}
+
+Test(tls, alpn_without_h2_gets_no_application_protocol) {
+  refused_with_no_application_protocol("http/1.1");
+}
+
+Test(tls, no_alpn_gets_no_application_protocol) {
+  refused_with_no_application_protocol(NULL);
 }
 
 Test(tls, garbage_is_refused) {
