@@ -8,6 +8,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/openssl/evp.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 
 #include "core/log.h"
@@ -19,6 +20,30 @@ static const char *tls12_suites =
     "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+/* Proves the private key belongs to the leaf certificate: sign with one, verify with the
+ * other. wolfSSL 5.5's check_private_key compares RSA moduli but accepts any ECC key of the
+ * right curve, which would only show up as failed handshakes. */
+static bool key_matches_cert(WOLFSSL_CTX *ctx) {
+  static const unsigned char probe[] = "uringrpc: does this key belong to the certificate?";
+  WOLFSSL_X509 *leaf = wolfSSL_CTX_get0_certificate(ctx);
+  WOLFSSL_EVP_PKEY *key = wolfSSL_CTX_get0_privatekey(ctx);
+  WOLFSSL_EVP_PKEY *pub = leaf ? wolfSSL_X509_get_pubkey(leaf) : NULL;
+  WOLFSSL_EVP_MD_CTX *sign = wolfSSL_EVP_MD_CTX_new(), *verify = wolfSSL_EVP_MD_CTX_new();
+  unsigned char sig[1024]; /* up to RSA-8192 */
+  size_t sig_len = sizeof(sig);
+  bool ok = key && pub && sign && verify &&
+            wolfSSL_EVP_DigestSignInit(sign, NULL, wolfSSL_EVP_sha256(), NULL, key) == 1 &&
+            wolfSSL_EVP_DigestSignUpdate(sign, probe, sizeof(probe)) == 1 &&
+            wolfSSL_EVP_DigestSignFinal(sign, sig, &sig_len) == 1 &&
+            wolfSSL_EVP_DigestVerifyInit(verify, NULL, wolfSSL_EVP_sha256(), NULL, pub) == 1 &&
+            wolfSSL_EVP_DigestVerifyUpdate(verify, probe, sizeof(probe)) == 1 &&
+            wolfSSL_EVP_DigestVerifyFinal(verify, sig, sig_len) == 1;
+  wolfSSL_EVP_MD_CTX_free(sign);
+  wolfSSL_EVP_MD_CTX_free(verify);
+  wolfSSL_EVP_PKEY_free(pub);
+  return ok;
+}
 
 int tls_ctx_new(const tls_config *cfg, tls_ctx **out, char *why, size_t why_len) {
   if (!atomic_flag_test_and_set(&g_init)) wolfSSL_Init(); /* once per process */
@@ -57,7 +82,7 @@ int tls_ctx_new(const tls_config *cfg, tls_ctx **out, char *why, size_t why_len)
                             "cannot load the client CA bundle from %s: expected "
                             "PEM certificates",
                             cfg->client_ca_file);
-  else if (wolfSSL_CTX_check_private_key(t->ctx) != WOLFSSL_SUCCESS)
+  else if (wolfSSL_CTX_check_private_key(t->ctx) != WOLFSSL_SUCCESS || !key_matches_cert(t->ctx))
     err = -EINVAL, snprintf(why, why_len, "the key in %s does not match the certificate in %s",
                             cfg->key_file, cfg->cert_file);
   if (err) {

@@ -11,7 +11,8 @@ SANs localhost and 127.0.0.1, and a second, unrelated CA).
   hostile           garbage instead of a ClientHello, a truncated ClientHello, a client that
                     stalls mid-handshake (closed at --tls-handshake-timeout): each loses only
                     its own connection; a TLS call works after them
-  bad_files         a missing or non-PEM certificate, a missing key: one line, exit 1
+  bad_files         a missing or non-PEM certificate, a missing key, an ECC key that is not
+                    the certificate's: one line, exit 1
   mtls_required     --tls-client-ca: no client certificate → refused; a certificate from
                     another CA → refused (and a log line names the reason); the right one →
                     served, and the handler sees its SPIFFE ID (WhoAmI)
@@ -254,14 +255,16 @@ def case_hostile(st, pki, srv):
 
 
 def case_bad_files(st, pki, srv):
-    # (A key that does not match its certificate is not caught at load: wolfSSL 5.5's
-    # check_private_key does not compare ECC keys; handshakes then fail.)
+    # Another P-256 key: the same kind as the certificate's, but not its own.
+    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", pki.path("wrong.key"))
     for extra, want in [(["--tls-cert", pki.path("nope.pem"), "--tls-key", pki.path("srv.key")],
                          "certificate"),
                         (["--tls-cert", pki.path("srv.pem"), "--tls-key", pki.path("nope.key")],
                          "private key"),
                         (["--tls-cert", pki.path("ext"), "--tls-key", pki.path("srv.key")],
-                         "certificate")]:
+                         "certificate"),
+                        (["--tls-cert", pki.path("srv.pem"), "--tls-key", pki.path("wrong.key")],
+                         "does not match the certificate")]:
         r = harness.run_cmd([harness_args.server, "--listen", "127.0.0.1:0", "--tls-listen",
                              "127.0.0.1:0", *extra], timeout=20)
         lines = [l for l in r.stderr.splitlines() if l.strip()]

@@ -246,3 +246,17 @@ Test(tls, bad_files_name_the_problem) {
   cr_assert_lt(tls_ctx_new(&nokey, &t, why, sizeof(why)), 0);
   cr_assert(strstr(why, "--tls-key"), "%s", why);
 }
+
+Test(tls, a_key_that_is_not_the_certificates_is_refused) {
+  char other[300], cmd[400], why[256];
+  snprintf(other, sizeof(other), "%s/other.pem", dir);
+  snprintf(cmd, sizeof(cmd),
+           "openssl ecparam -name prime256v1 -genkey -noout -out %s >/dev/null 2>&1", other);
+  cr_assert_eq(system(cmd), 0, "openssl could not make a key");
+  tls_ctx *t = NULL;
+  tls_config wrong = {.cert_file = cert, .key_file = other};
+  cr_assert_lt(tls_ctx_new(&wrong, &t, why, sizeof(why)), 0,
+               "a P-256 key of another "
+               "certificate was accepted");
+  cr_assert(strstr(why, "does not match"), "%s", why);
+}
