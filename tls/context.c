@@ -94,7 +94,7 @@ int tls_ctx_new(const tls_config *cfg, tls_ctx **out, char *why, size_t why_len)
     wolfSSL_CTX_set_verify(
         t->ctx,
         WOLFSSL_VERIFY_PEER | (cfg->client_cert_required ? WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-        tls_verify_log);
+        tls_verify_client);
   else
     wolfSSL_CTX_set_verify(t->ctx, WOLFSSL_VERIFY_NONE, NULL);
   /* SNI: wolfSSL parses the client's server_name only for a name we "use"; any name is
@@ -127,13 +127,4 @@ void tls_thread_exit(void) {
 #ifdef FP_ECC
   wc_ecc_fp_free();
 #endif
-}
-
-/* Verification failures get one line naming the reason (unknown CA, expired, ...). */
-int tls_verify_log(int preverify, WOLFSSL_X509_STORE_CTX *store) {
-  if (!preverify) {
-    int e = wolfSSL_X509_STORE_CTX_get_error(store);
-    LOG_WARN("client certificate rejected: %s", wolfSSL_X509_verify_cert_error_string(e));
-  }
-  return preverify;
 }

@@ -178,6 +178,22 @@ static int check_alpn(tls_conn *c) {
   return -EPROTO;
 }
 
+/* One line per failed handshake. */
+static void log_failure(const tls_conn *c, int e) {
+  if (c->said_why) return; /* the client-certificate check named the reason */
+  if (e == NO_PEER_CERT) {
+    LOG_WARN("client certificate rejected: none was sent (--tls-client-auth required)");
+    return;
+  }
+  if (c->alerted || e == UNKNOWN_ALPN_PROTOCOL_NAME_E) {
+    LOG_INFO("TLS handshake failed: the client did not offer ALPN h2 (sent "
+             "no_application_protocol)");
+    return;
+  }
+  char msg[80];
+  LOG_INFO("TLS handshake failed: %s", wolfSSL_ERR_error_string((unsigned long)e, msg));
+}
+
 int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
                   int (*on_plain)(void *ud, const uint8_t *p, size_t n), void *ud, core_outq *out) {
   if (c->failed) return -EPROTO;
@@ -190,12 +206,7 @@ int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
     if (r != WOLFSSL_SUCCESS) {
       int e = wolfSSL_get_error(c->ssl, r);
       if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
-        char msg[80];
-        if (c->alerted || e == UNKNOWN_ALPN_PROTOCOL_NAME_E)
-          LOG_INFO("TLS handshake failed: the client did not offer ALPN h2 (sent "
-                   "no_application_protocol)");
-        else
-          LOG_INFO("TLS handshake failed: %s", wolfSSL_ERR_error_string((unsigned long)e, msg));
+        log_failure(c, e);
         rc = -EPROTO;
       }
     } else if ((rc = check_alpn(c)) == 0) {

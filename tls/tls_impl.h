@@ -23,7 +23,8 @@ struct tls_conn {
   core_outq *out; /* where wolfSSL's output goes, during recv and seal */
   bool ready;
   bool failed;
-  bool alerted; /* we sent a fatal alert ourselves: wolfSSL's output is dropped */
+  bool alerted;  /* we sent a fatal alert ourselves: wolfSSL's output is dropped */
+  bool said_why; /* the handshake's failure is already logged */
   tls_peer peer;
   char *spiffe, *subject, *dns, *sni; /* owned strings behind peer */
 };
@@ -32,7 +33,7 @@ int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 bool tls_offered_h2(WOLFSSL *ssl);
 int tls_require_h2(WOLFSSL *ssl, void *arg);
-int tls_verify_log(int preverify, WOLFSSL_X509_STORE_CTX *store);
+int tls_verify_client(int preverify, WOLFSSL_X509_STORE_CTX *store);
 int tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
                   unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
                   int enc, unsigned char *ticket, int len, int *out_len, void *ud);

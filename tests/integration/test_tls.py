@@ -23,6 +23,9 @@ SANs localhost and 127.0.0.1, and a second, unrelated CA).
                     certificate (serial), a connection opened before keeps working; a corrupt
                     replacement keeps the old one and says so in one line
   rotation_watch    replace the files without a signal: picked up within seconds
+  mtls_reasons      (required and optional) expired, serverAuth-only, no digitalSignature,
+                    unknown CA (and, required, none): refused with the alert and one log line
+                    naming the reason
   mtls_optional     --tls-client-auth optional: served with or without a certificate; a plain
                     (non-SPIFFE) certificate still works, with no SPIFFE ID
 """
@@ -82,6 +85,37 @@ class Pki:
             openssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/{ca}.pem",
                     "-CAkey", f"{d}/{ca}.key", "-CAcreateserial", "-out", f"{d}/{name}.pem",
                     "-days", "2", "-extfile", f"{d}/{name}.ext")
+
+        self._bad_clients()
+
+    def _bad_clients(self):
+        """Client certificates from the right CA that must still be refused: expired (signed
+        with `openssl ca`, the one openssl 3.0 command that takes past dates), for servers only
+        (extendedKeyUsage serverAuth), and one whose keyUsage forbids signatures."""
+        d = self.dir
+        for name, ext in [("srvonly", "extendedKeyUsage=serverAuth"),
+                          ("nosig", "keyUsage=keyEncipherment")]:
+            openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.csr", "-subj", f"/CN={name}")
+            with open(f"{d}/{name}.ext", "w") as f:
+                f.write(f"basicConstraints=CA:FALSE\n{ext}\n")
+            openssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/ca.pem", "-CAkey",
+                    f"{d}/ca.key", "-CAcreateserial", "-out", f"{d}/{name}.pem", "-days", "2",
+                    "-extfile", f"{d}/{name}.ext")
+        os.makedirs(f"{d}/issued")
+        open(f"{d}/index.txt", "w").close()
+        with open(f"{d}/serial", "w") as f:
+            f.write("1000\n")
+        with open(f"{d}/ca.cnf", "w") as f:
+            f.write("[ca]\ndefault_ca = test\n[test]\ndatabase = index.txt\n"
+                    "new_certs_dir = issued\nserial = serial\ndefault_md = sha256\n"
+                    "policy = any\nunique_subject = no\n[any]\ncommonName = supplied\n"
+                    "[client]\nbasicConstraints = CA:FALSE\nextendedKeyUsage = clientAuth\n")
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", f"{d}/expired.key", "-out", f"{d}/expired.csr", "-subj", "/CN=expired")
+        openssl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key",
+                "-in", "expired.csr", "-out", "expired.pem", "-startdate", "20200101000000Z",
+                "-enddate", "20200102000000Z", "-extensions", "client", "-notext", cwd=d)
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -300,6 +334,39 @@ def case_mtls_required(st, pki, srv):
     log(f"mTLS required: anonymous and rogue refused, SVID served as {got!r}")
 
 
+def case_mtls_reasons(st, pki, srv):
+    """Each refused client certificate gets its TLS alert and one log line naming why."""
+    cases = [("expired", "certificate expired", "certificate has expired"),
+             ("srvonly", "bad certificate", "extendedKeyUsage does not allow clientAuth"),
+             ("nosig", "bad certificate", "keyUsage does not allow digitalSignature"),
+             ("rogue", "unknown ca", "its issuer is not in the --tls-client-ca bundle"),
+             (None, "certificate required", "none was sent")]
+    for mode in ("required", "optional"):
+        with Server(harness_args.server, *pki.server_args(), "--tls-client-ca",
+                    pki.path("ca.pem"), "--tls-client-auth", mode) as m:
+            for name, alert, _ in cases:
+                if name is None and mode == "optional":
+                    continue  # anonymous clients are served in optional mode
+                check(refused(st, pki, m.tls_port, name), f"{mode}: {name} must be refused")
+                cert = ["-cert", pki.path(f"{name}.pem"), "-key", pki.path(f"{name}.key")] \
+                    if name else []
+                r = s_client(m.tls_port, "-alpn", "h2", "-tls1_3", *cert, linger=0.3)
+                check(f"alert {alert}" in r.stderr, f"{mode}: {name}: no '{alert}' alert: "
+                      f"{r.stderr[-300:]}")
+            check(who_am_i(st, pki, m.tls_port, "svid").startswith("spiffe=spiffe://"),
+                  "a good client after the refused ones")
+            res = m.stop()
+            lines = [l for l in res.stderr.splitlines() if "client certificate rejected" in l]
+            for name, _, why in cases:
+                if name is None and mode == "optional":
+                    continue
+                check(any(why in l for l in lines), f"{mode}: no line naming '{why}': {lines}")
+            failed = [l for l in res.stderr.splitlines() if "TLS handshake failed" in l]
+            check(not failed, f"a second line about a refused certificate: {failed}")
+        log(f"mTLS {mode}: expired, serverAuth-only, no digitalSignature, unknown CA"
+            + (", none" if mode == "required" else "") + " refused with alert and reason")
+
+
 def case_mtls_optional(st, pki, srv):
     with Server(harness_args.server, *pki.server_args(), "--tls-client-ca",
                 pki.path("ca.pem"), "--tls-client-auth", "optional") as m:
@@ -417,6 +484,7 @@ def case_rotation_watch(st, pki, srv):
 
 CASES = {"key_exchange": case_key_exchange, "resumption": case_resumption, "rotation_sighup": case_rotation_sighup,
          "rotation_watch": case_rotation_watch, "mtls_required": case_mtls_required, "mtls_optional": case_mtls_optional,
+         "mtls_reasons": case_mtls_reasons,
          "grpcio": case_grpcio, "alpn": case_alpn, "versions": case_versions,
          "hostile": case_hostile, "bad_files": case_bad_files}
 harness_args = None

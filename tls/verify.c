@@ -1,0 +1,69 @@
+/* Client certificates (mTLS): wolfSSL verifies the chain against --tls-client-ca, dates and
+ * the extendedKeyUsage; we add what it leaves out for a client and say why a certificate was
+ * refused, in one line an operator can act on. */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/openssl/x509v3.h>
+
+#include "core/log.h"
+#include "tls/tls_impl.h"
+
+/* wolfSSL reports a failure with an X509_V_ERR code, some of them its own way (an expired
+ * certificate is "error in notAfter field", 14), or with one of its negative codes; neither
+ * has a string in wolfSSL 5.5 for most, so the reasons an operator meets are named here. */
+static const char *reject_reason(int e) {
+  switch (e) {
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+  case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+  case ASN_AFTER_DATE_E:
+    return "certificate has expired";
+  case X509_V_ERR_CERT_NOT_YET_VALID:
+  case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+  case ASN_BEFORE_DATE_E:
+    return "certificate is not yet valid";
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case ASN_NO_SIGNER_E:
+    return "unknown CA: its issuer is not in the --tls-client-ca bundle";
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+  case ASN_SELF_SIGNED_E:
+    return "unknown CA: a self-signed certificate that is not in the --tls-client-ca bundle";
+  case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+  case ASN_SIG_CONFIRM_E:
+    return "its signature does not verify against the issuer";
+  case X509_V_ERR_INVALID_PURPOSE:
+  case EXTKEYUSE_AUTH_E:
+    return "bad usage: extendedKeyUsage does not allow clientAuth";
+  case X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE:
+  case KEYUSE_SIGNATURE_E:
+    return "bad usage: keyUsage does not allow digitalSignature";
+  default:
+    return e < 0 ? wolfSSL_ERR_reason_error_string((unsigned long)e)
+                 : wolfSSL_X509_verify_cert_error_string(e);
+  }
+}
+
+/* A client proves its key with a signature (CertificateVerify): a leaf whose keyUsage is
+ * present but lacks digitalSignature must not be used for that (RFC 5280 4.2.1.3). */
+static bool leaf_may_sign(WOLFSSL_X509_STORE_CTX *store) {
+  if (wolfSSL_X509_STORE_CTX_get_error_depth(store) != 0) return true;
+  WOLFSSL_X509 *leaf = wolfSSL_X509_STORE_CTX_get_current_cert(store);
+  unsigned ku = leaf ? wolfSSL_X509_get_keyUsage(leaf) : 0; /* 0: no keyUsage extension */
+  return ku == 0 || (ku & KU_DIGITAL_SIGNATURE);
+}
+
+int tls_verify_client(int preverify, WOLFSSL_X509_STORE_CTX *store) {
+  if (preverify && !leaf_may_sign(store)) {
+    wolfSSL_X509_STORE_CTX_set_error(store, X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE);
+    preverify = 0;
+  }
+  if (!preverify) {
+    LOG_WARN("client certificate rejected: %s",
+             reject_reason(wolfSSL_X509_STORE_CTX_get_error(store)));
+    WOLFSSL *ssl =
+        wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx());
+    tls_conn *c = ssl ? wolfSSL_GetIOWriteCtx(ssl) : NULL;
+    if (c) c->said_why = true; /* this line is the one about this handshake */
+  }
+  return preverify;
+}
