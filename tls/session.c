@@ -9,9 +9,10 @@
 #include "core/log.h"
 #include "tls/tls_impl.h"
 
-#define READ_CHUNK  16384
-#define TLS_SAN_DNS 2 /* GeneralName choices (RFC 5280): dNSName, uniformResourceIdentifier */
-#define TLS_SAN_URI 6
+#define READ_CHUNK     16384
+#define TLS_RECORD_MAX 16384 /* plaintext bytes in one TLS record */
+#define TLS_SAN_DNS    2 /* GeneralName choices (RFC 5280): dNSName, uniformResourceIdentifier */
+#define TLS_SAN_URI    6
 
 static const char alpn_h2[] = "h2";
 
@@ -232,24 +233,43 @@ int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
   return rc;
 }
 
+static int write_records(tls_conn *c, const uint8_t *p, size_t n) {
+  return wolfSSL_write(c->ssl, p, (int)n) == (int)n ? 0 : -EPROTO;
+}
+
+/* The plaintext is cut into as few records as possible: every record but the last of a flush
+ * is a full 16 KiB, whatever the segments (HTTP/2 frame headers in copy blocks, payloads by
+ * reference). Small segments are gathered in a stack buffer; whole records of a large segment
+ * go to wolfSSL straight from it. A record costs 22 bytes and one AEAD call. */
 int tls_conn_seal(tls_conn *c, core_outq *plain, core_outq *out) {
   if (!c->ready || c->failed) return -EPROTO;
   c->out = out;
   struct iovec iov[16];
+  uint8_t stage[TLS_RECORD_MAX];
+  size_t staged = 0;
   int rc = 0;
   while (plain->bytes && rc == 0) {
     int n = core_outq_iov(plain, iov, 16);
     size_t taken = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-      /* One wolfSSL_write per segment: it makes records of up to 16 KiB itself. */
-      int w = wolfSSL_write(c->ssl, iov[i].iov_base, (int)iov[i].iov_len);
-      if (w != (int)iov[i].iov_len)
-        rc = -EPROTO;
-      else
-        taken += iov[i].iov_len;
+      const uint8_t *p = iov[i].iov_base;
+      size_t len = iov[i].iov_len;
+      if (staged == 0 && len >= TLS_RECORD_MAX) {
+        size_t whole = len - len % TLS_RECORD_MAX;
+        rc = write_records(c, p, whole);
+        p += whole, len -= whole;
+      }
+      while (rc == 0 && len) {
+        size_t k = len < TLS_RECORD_MAX - staged ? len : TLS_RECORD_MAX - staged;
+        memcpy(stage + staged, p, k);
+        staged += k, p += k, len -= k;
+        if (staged == TLS_RECORD_MAX) rc = write_records(c, stage, staged), staged = 0;
+      }
+      taken += iov[i].iov_len;
     }
     core_outq_consume(plain, taken);
   }
+  if (rc == 0 && staged) rc = write_records(c, stage, staged);
   if (rc < 0) c->failed = true;
   c->out = NULL;
   return rc;

@@ -175,6 +175,63 @@ static void roundtrip(size_t step) {
   wolfSSL_CTX_free(cctx);
 }
 
+/* Counts the TLS records in the bytes the client has not read yet. */
+static int records_pending(void) {
+  int records = 0;
+  for (size_t off = to_client.off; off + 5 <= to_client.len; records++)
+    off += 5 + ((size_t)to_client.data[off + 3] << 8 | to_client.data[off + 4]);
+  return records;
+}
+
+static void no_release(void *arg) {
+  (void)arg;
+}
+
+/* Frame headers copied, payloads by reference, as HTTP/2 output looks: 2 + 20,000 + 9 +
+ * 30,000 + 5 = 50,016 bytes make 4 records (three of 16 KiB and the rest), not the 7 that
+ * one write per segment gives. */
+Test(tls, sealing_makes_as_few_records_as_possible) {
+  WOLFSSL_CTX *cctx = client_ctx();
+  WOLFSSL *cli = wolfSSL_new(cctx);
+  char alpn[] = "h2";
+  cr_assert_eq(wolfSSL_UseALPN(cli, alpn, 2, WOLFSSL_ALPN_FAILED_ON_MISMATCH), WOLFSSL_SUCCESS);
+  tls_conn *srv = tls_conn_new(ctx);
+  core_outq out, plain;
+  core_outq_init(&out, &blocks);
+  core_outq_init(&plain, &blocks);
+  cr_assert_eq(handshake(cli, srv, &out, 1 << 20), 0);
+  cr_assert(tls_conn_ready(srv));
+  while (wolfSSL_read(cli, received, sizeof(received)) > 0) {
+  } /* the tickets after the handshake */
+  cr_assert_eq(records_pending(), 0);
+  static uint8_t big1[20000], big2[30000];
+  for (size_t i = 0; i < sizeof(big1); i++) big1[i] = (uint8_t)i;
+  for (size_t i = 0; i < sizeof(big2); i++) big2[i] = (uint8_t)(i * 7);
+  cr_assert_eq(core_outq_copy(&plain, "ab", 2), 0);
+  cr_assert_eq(core_outq_ref(&plain, big1, sizeof(big1), no_release, NULL), 0);
+  cr_assert_eq(core_outq_copy(&plain, "123456789", 9), 0);
+  cr_assert_eq(core_outq_ref(&plain, big2, sizeof(big2), no_release, NULL), 0);
+  cr_assert_eq(core_outq_copy(&plain, "tail!", 5), 0);
+  cr_assert_eq(tls_conn_seal(srv, &plain, &out), 0);
+  drain(&out);
+  cr_assert_eq(records_pending(), 4, "%d records for 50,016 bytes", records_pending());
+  static uint8_t got[60000];
+  size_t n = 0;
+  int r;
+  while ((r = wolfSSL_read(cli, got + n, (int)(sizeof(got) - n))) > 0) n += (size_t)r;
+  cr_assert_eq(n, 2 + sizeof(big1) + 9 + sizeof(big2) + 5);
+  cr_assert_eq(memcmp(got, "ab", 2), 0);
+  cr_assert_eq(memcmp(got + 2, big1, sizeof(big1)), 0);
+  cr_assert_eq(memcmp(got + 2 + sizeof(big1), "123456789", 9), 0);
+  cr_assert_eq(memcmp(got + 11 + sizeof(big1), big2, sizeof(big2)), 0);
+  cr_assert_eq(memcmp(got + 11 + sizeof(big1) + sizeof(big2), "tail!", 5), 0);
+  core_outq_dispose(&plain);
+  core_outq_dispose(&out);
+  tls_conn_free(srv);
+  wolfSSL_free(cli);
+  wolfSSL_CTX_free(cctx);
+}
+
 Test(tls, handshake_alpn_and_data_both_ways) {
   roundtrip(1 << 20);
 }
