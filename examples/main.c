@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "services.h"
@@ -38,6 +39,8 @@ static void usage(FILE *f) {
           "  --compression ENC         compress responses: identity (default), gzip, deflate\n"
           "  --stream-window BYTES     HTTP/2 receive window per stream (default 1048576)\n"
           "  --conn-window BYTES       HTTP/2 receive window per connection (default 16777216)\n"
+          "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
+          "(default 10; 0 = stop at once; a second signal stops at once)\n"
           "  --help                    this text\n"
           "  --version                 the version\n");
 }
@@ -55,7 +58,7 @@ static int parse_int(const char *flag, const char *v, long min, long max, long *
   return 0;
 }
 
-static int parse_args(int argc, char **argv, urpc_server_options *o) {
+static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace_s) {
   enum {
     OPT_LISTEN = 1,
     OPT_SHARDS,
@@ -72,6 +75,7 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
     OPT_TLS_TICKETS,
     OPT_STREAM_WINDOW,
     OPT_CONN_WINDOW,
+    OPT_SHUTDOWN_GRACE,
     OPT_HELP,
     OPT_VERSION
   };
@@ -91,6 +95,7 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
       {"tls-ticket-lifetime", required_argument, NULL, OPT_TLS_TICKETS},
       {"stream-window", required_argument, NULL, OPT_STREAM_WINDOW},
       {"conn-window", required_argument, NULL, OPT_CONN_WINDOW},
+      {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -164,6 +169,9 @@ static int parse_args(int argc, char **argv, urpc_server_options *o) {
       if (parse_int("--conn-window", optarg, 65535, INT32_MAX, &n) < 0) return 2;
       o->initial_conn_window = (uint32_t)n;
       break;
+    case OPT_SHUTDOWN_GRACE:
+      if (parse_int("--shutdown-grace", optarg, 0, 86400, grace_s) < 0) return 2;
+      break;
     case OPT_HELP:
       usage(stdout);
       return 0;
@@ -226,10 +234,56 @@ static void print_stats(urpc_server *s) {
   fflush(stdout);
 }
 
+/* Until SIGINT/SIGTERM: SIGHUP, or a change to the certificate files (checked every second:
+ * how SPIRE's agent and spiffe-helper deliver rotated SVIDs), reloads TLS. */
+static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, int sfd) {
+  char why[512];
+  file_stamp stamp = tls_files_stamp(opts);
+  for (;;) {
+    int sig = urpc_signals_wait_timeout(sfd, 1000);
+    if (sig < 0 || sig == SIGINT || sig == SIGTERM) return sig;
+    file_stamp now = tls_files_stamp(opts);
+    if (sig != SIGHUP && (!opts->tls_listen || memcmp(&now, &stamp, sizeof(now)) == 0)) continue;
+    stamp = now;
+    if (!opts->tls_listen) continue;
+    if (urpc_server_reload_tls(server, why, sizeof(why)) < 0)
+      fprintf(stderr, "uringrpc-server: TLS reload failed, keeping the current certificate: %s\n",
+              why);
+    else
+      fprintf(stderr, "uringrpc-server: TLS certificate reloaded\n");
+  }
+}
+
+/* Graceful shutdown (Kubernetes sends SIGTERM, waits terminationGracePeriodSeconds, then
+ * SIGKILL): stop accepting, GOAWAY every connection, let calls in flight finish for up to
+ * `grace_s`; a second signal, or the end of the grace period, cuts what is left. */
+static void serve(urpc_server *server, const urpc_server_options *opts, int sfd, long grace_s) {
+  if (wait_for_stop(server, opts, sfd) < 0 || grace_s == 0) return;
+  fprintf(stderr,
+          "uringrpc-server: shutting down: finishing calls in flight for up to %ld s (signal "
+          "again to stop now)\n",
+          grace_s);
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (urpc_server_drain(server, 50) != 0) {
+    int sig = urpc_signals_wait_timeout(sfd, 0);
+    if (sig == SIGINT || sig == SIGTERM) {
+      fprintf(stderr, "uringrpc-server: second signal: stopping now\n");
+      return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (t.tv_sec - t0.tv_sec + (t.tv_nsec - t0.tv_nsec) / 1e9 >= (double)grace_s) {
+      fprintf(stderr, "uringrpc-server: grace period over: cancelling the calls left\n");
+      return;
+    }
+  }
+}
+
 int main(int argc, char **argv) {
   urpc_server_options opts;
   urpc_server_options_init(&opts);
-  int rc = parse_args(argc, argv, &opts);
+  long grace_s = 10;
+  int rc = parse_args(argc, argv, &opts, &grace_s);
   if (rc >= 0) return rc;
 
   int sfd = urpc_signals_open(); /* before any thread starts, so all inherit the mask */
@@ -261,23 +315,7 @@ int main(int argc, char **argv) {
          urpc_server_shard_count(server), tls ? " tls=" : "", tls ? tls : "");
   fflush(stdout);
 
-  /* SIGHUP, or a change to the certificate files (checked every second: how SPIRE's agent
-   * and spiffe-helper deliver rotated SVIDs), reloads TLS; SIGINT/SIGTERM stop. */
-  file_stamp stamp = tls_files_stamp(&opts);
-  for (;;) {
-    int sig = urpc_signals_wait_timeout(sfd, 1000);
-    if (sig < 0 || sig == SIGINT || sig == SIGTERM) break;
-    file_stamp now = tls_files_stamp(&opts);
-    if (sig == SIGHUP || (opts.tls_listen && memcmp(&now, &stamp, sizeof(now)) != 0)) {
-      stamp = now;
-      if (!opts.tls_listen) continue;
-      if (urpc_server_reload_tls(server, why, sizeof(why)) < 0)
-        fprintf(stderr, "uringrpc-server: TLS reload failed, keeping the current certificate: %s\n",
-                why);
-      else
-        fprintf(stderr, "uringrpc-server: TLS certificate reloaded\n");
-    }
-  }
+  serve(server, &opts, sfd, grace_s);
   urpc_server_stop(server);
   demo_stop(); /* answers pending async calls; their shards drop them if already closed */
   urpc_server_wait(server);

@@ -90,6 +90,14 @@ void io_close_all(io_shard *s) {
   }
 }
 
+void io_drain_all(io_shard *s) {
+  for (io_conn *c = s->conns; c; c = c->next) {
+    if (c->closing || !s->cfg.handler->conn_drain) continue;
+    s->cfg.handler->conn_drain(c->state);
+    io_conn_flush(c);
+  }
+}
+
 static void on_handshake_timeout(core_timer *t, void *arg) {
   (void)t;
   io_conn *c = arg;
@@ -135,6 +143,8 @@ static void conn_open(io_shard *s, int fd, bool tls) {
     return;
   }
   recv_arm(c);
+  /* Accepted just before the listener closed: it is told at once. */
+  if (s->draining && s->cfg.handler->conn_drain) s->cfg.handler->conn_drain(c->state);
   io_conn_flush(c); /* the layer above may have output at once (e.g. HTTP/2 SETTINGS) */
 }
 
@@ -153,7 +163,7 @@ void io_on_accept(io_shard *s, struct io_uring_cqe *cqe, bool tls) {
     /* EMFILE and friends: the connection waits in the backlog; say so once per burst. */
     LOG_WARN("accept: %s", strerror(-cqe->res));
   }
-  if (!more && !s->stopping) io_accept_arm(s, tls);
+  if (!more && !s->stopping && !s->draining) io_accept_arm(s, tls);
 }
 
 static int plain_in(void *ud, const uint8_t *p, size_t n) {

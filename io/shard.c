@@ -60,7 +60,11 @@ int io_shard_new(const io_shard_config *cfg, io_shard **out) {
   core_pool_init(&s->block_pool, core_outq_block_size(), 64);
   snprintf(s->tag, sizeof(s->tag), "shard %d", cfg->index);
   pthread_mutex_init(&s->start_mu, NULL);
-  pthread_cond_init(&s->start_cv, NULL);
+  pthread_condattr_t ca; /* io_shard_wait_drained's deadline is monotonic */
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->start_cv, &ca);
+  pthread_condattr_destroy(&ca);
   *out = s;
   return 0;
 }
@@ -89,10 +93,7 @@ void io_shard_post(io_shard *s, io_msg *m) {
   }
 }
 
-static void on_stop(io_msg *m) {
-  io_shard *s = (io_shard *)((char *)m - offsetof(io_shard, stop_msg));
-  if (s->stopping) return;
-  s->stopping = true;
+static void cancel_accepts(io_shard *s) {
   if (s->accept_armed) {
     struct io_uring_sqe *sqe = io_get_sqe(s);
     io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->accept_op, 0);
@@ -103,11 +104,61 @@ static void on_stop(io_msg *m) {
     io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->tls_accept_op, 0);
     io_uring_sqe_set_data(sqe, NULL);
   }
+}
+
+static void on_stop(io_msg *m) {
+  io_shard *s = (io_shard *)((char *)m - offsetof(io_shard, stop_msg));
+  if (s->stopping) return;
+  s->stopping = true;
+  cancel_accepts(s);
   io_close_all(s);
   pthread_mutex_lock(&s->start_mu);
   s->stopped = true;
   pthread_cond_broadcast(&s->start_cv);
   pthread_mutex_unlock(&s->start_mu);
+}
+
+/* Closing the listening sockets (not only cancelling the accepts) is what makes the kernel
+ * stop completing handshakes for this shard; an accept already under way keeps its socket
+ * alive until its cancellation completes. */
+static void on_drain(io_msg *m) {
+  io_shard *s = (io_shard *)((char *)m - offsetof(io_shard, drain_msg));
+  if (s->draining || s->stopping) return;
+  s->draining = true;
+  cancel_accepts(s);
+  if (s->cfg.listen_fd >= 0) close(s->cfg.listen_fd);
+  if (s->cfg.tls_listen_fd >= 0) close(s->cfg.tls_listen_fd);
+  s->cfg.listen_fd = s->cfg.tls_listen_fd = -1;
+  io_drain_all(s);
+}
+
+void io_shard_drain(io_shard *s) {
+  s->drain_msg.fn = on_drain;
+  io_shard_post(s, &s->drain_msg);
+}
+
+/* End of a loop turn: a draining shard with nothing left tells io_shard_wait_drained. */
+static void check_drained(io_shard *s) {
+  if (!s->draining || s->conns || s->accept_armed || s->tls_accept_armed) return;
+  pthread_mutex_lock(&s->start_mu);
+  if (!s->drained) {
+    s->drained = true;
+    pthread_cond_broadcast(&s->start_cv);
+  }
+  pthread_mutex_unlock(&s->start_mu);
+}
+
+bool io_shard_wait_drained(io_shard *s, uint64_t deadline_ms) {
+  if (!s->started) return true;
+  struct timespec until = {.tv_sec = (time_t)(deadline_ms / 1000),
+                           .tv_nsec = (long)(deadline_ms % 1000) * 1000000};
+  pthread_mutex_lock(&s->start_mu);
+  while (!s->drained && !s->stopped && s->start_err == 0 &&
+         pthread_cond_timedwait(&s->start_cv, &s->start_mu, &until) == 0) {
+  }
+  bool done = s->drained || s->stopped || s->start_err != 0;
+  pthread_mutex_unlock(&s->start_mu);
+  return done;
 }
 
 void io_shard_wait_stopped(io_shard *s) {
@@ -216,6 +267,7 @@ static void loop(io_shard *s) {
     core_timer_wheel_advance(&s->timers, core_now_ms());
     if (s->cfg.handler->after_batch) s->cfg.handler->after_batch(s->cfg.ctx);
     io_flush_all(s);
+    check_drained(s);
   }
 }
 

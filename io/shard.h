@@ -28,6 +28,9 @@ typedef struct io_handler {
   /* Output may be written: append it to `out`. Returns 0, IO_CLOSE_AFTER_SEND to close once
    * everything queued is sent, or negative to close now. */
   int (*conn_produce)(void *state, core_outq *out);
+  /* The server is shutting down gracefully: finish what was started, take nothing new, and
+   * close when done (return IO_CLOSE_AFTER_SEND from conn_produce). May be NULL. */
+  void (*conn_drain)(void *state);
   /* The connection is gone: release `state`. Called exactly once per opened connection. */
   void (*conn_closed)(void *state);
   /* After each batch of completions, before the flush. May be NULL. */
@@ -78,6 +81,13 @@ void io_shard_stop(io_shard *s);
  * connection (the layer above gets no new connection or byte after this returns). Returns at
  * once for a shard whose thread failed to start. */
 void io_shard_wait_stopped(io_shard *s);
+/* Any thread: graceful shutdown. The shard closes its listeners (the kernel stops sending it
+ * connections; new ones go to the port's other listeners, if any) and asks every connection to
+ * drain (io_handler.conn_drain); connections then close as the layer above finishes them. */
+void io_shard_drain(io_shard *s);
+/* Any thread, after io_shard_drain: waits until the shard has no connection left, or until
+ * `deadline_ms` (core_now_ms clock). Returns true if it has none. */
+bool io_shard_wait_drained(io_shard *s, uint64_t deadline_ms);
 /* Any thread: new TLS handshakes on this shard use `ctx` (the shard takes a reference);
  * connections already made keep the context they were made with. */
 void io_shard_set_tls(io_shard *s, tls_ctx *ctx);

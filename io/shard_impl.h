@@ -52,6 +52,7 @@ struct io_shard {
   io_bufring bufs;
   pthread_t thread;
   bool started, stopping;
+  bool draining;               /* listeners closed; connections asked to drain */
   _Atomic bool exit_requested; /* stopping, and the layer above has no more messages to post */
   io_op accept_op, tls_accept_op, wake_op;
   bool accept_armed, tls_accept_armed;
@@ -69,13 +70,14 @@ struct io_shard {
   core_mpmc posted;
   core_mpmc_cell posted_cells[IO_POST_CAP];
   _Alignas(CORE_CACHELINE) _Atomic int sleeping;
-  io_msg stop_msg, exit_msg;
+  io_msg stop_msg, exit_msg, drain_msg;
 
   /* Start handshake with the creating thread. */
   pthread_mutex_t start_mu;
   pthread_cond_t start_cv;
   int start_err; /* 1 = pending */
   bool stopped;  /* on_stop has run: no connection is left (guarded by start_mu) */
+  bool drained;  /* draining, and no connection or accept is left (guarded by start_mu) */
   char start_why[512];
 };
 
@@ -87,5 +89,6 @@ void io_on_recv(io_conn *c, struct io_uring_cqe *cqe);
 void io_on_send(io_send_op *op, struct io_uring_cqe *cqe);
 void io_flush_all(io_shard *s);
 void io_close_all(io_shard *s);
+void io_drain_all(io_shard *s);
 
 #endif

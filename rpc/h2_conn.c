@@ -141,7 +141,8 @@ static void on_request_headers(urpc_call *call) {
 }
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
-  (void)ud;
+  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK))
+    rpc_conn_ping_acked(ud, frame->ping.opaque_data);
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
   urpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
   if (!call) return 0;
@@ -507,7 +508,8 @@ int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
     rpc_conn_want_flush(conn);
     return 0;
   }
-  if (nghttp2_session_want_write(conn->h2)) rpc_conn_want_flush(conn);
+  /* Draining, a stream the client resets may be the last: produce decides on closing. */
+  if (nghttp2_session_want_write(conn->h2) || conn->draining) rpc_conn_want_flush(conn);
   return 0;
 }
 

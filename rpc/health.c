@@ -97,6 +97,26 @@ int urpc_server_set_health(urpc_server *s, const char *service, urpc_health_stat
   return 0;
 }
 
+/* Graceful shutdown: every service, and the server (""), answers NOT_SERVING from now on and
+ * Watchers hear it, as grpc's servers do, so load balancers and readiness probes move away. */
+void rpc_health_all_not_serving(urpc_server *s) {
+  pthread_mutex_lock(&s->stop_mu);
+  size_t n = s->health.n;
+  char **names = calloc(n + 1, sizeof(*names));
+  for (size_t i = 0; names && i < n; i++) names[i] = strdup(s->health.items[i].service);
+  pthread_mutex_unlock(&s->stop_mu);
+  if (!names) {
+    LOG_WARN("health: out of memory; statuses left as they are while draining");
+    return;
+  }
+  urpc_server_set_health(s, "", URPC_HEALTH_NOT_SERVING);
+  for (size_t i = 0; i < n; i++) {
+    if (names[i]) urpc_server_set_health(s, names[i], URPC_HEALTH_NOT_SERVING);
+    free(names[i]);
+  }
+  free(names);
+}
+
 /* Before the shards start: every shard gets a copy of the table. */
 int rpc_health_copy_to_shard(urpc_server *s, rpc_shard *sh) {
   for (size_t i = 0; i < s->health.n; i++)

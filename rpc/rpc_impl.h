@@ -134,7 +134,9 @@ struct rpc_conn {
   rpc_shard *sh;
   core_outq *out; /* set while nghttp2 writes, inside conn_produce */
   urpc_call *calls;
-  bool closing; /* send what is queued (e.g. GOAWAY) and close */
+  bool closing;      /* send what is queued (e.g. GOAWAY) and close */
+  bool draining;     /* graceful shutdown: the first GOAWAY and its PING are out */
+  bool goaway_final; /* the GOAWAY with the last stream taken is submitted */
 };
 
 struct rpc_shard {
@@ -181,6 +183,7 @@ struct urpc_server {
   rpc_health_table health; /* the authoritative health table */
   pthread_cond_t stop_cv;
   bool stop_requested;
+  bool draining; /* urpc_server_drain has begun (guarded by stop_mu) */
 };
 
 /* call.c */
@@ -260,8 +263,14 @@ void rpc_shard_stop_workers(rpc_shard *sh);
 void rpc_shard_after_batch(void *ctx);
 void rpc_shard_enqueue(rpc_shard *sh, urpc_call *call);
 
+/* drain.c */
+void rpc_conn_drain(void *state);
+/* A PING ack arrived: the one rpc_conn_drain sent is the cue for the final GOAWAY. */
+void rpc_conn_ping_acked(rpc_conn *conn, const uint8_t opaque[8]);
+
 /* health.c */
 int rpc_health_register(struct urpc_server *s);
+void rpc_health_all_not_serving(urpc_server *s);
 int rpc_health_copy_to_shard(struct urpc_server *s, rpc_shard *sh);
 /* Shard thread: a status change reaches this shard; its Watch calls of `service` are told. */
 void rpc_health_apply(rpc_shard *sh, const char *service, urpc_health_status status);

@@ -19,6 +19,7 @@ static const io_handler rpc_io_handler = {
     .conn_open = rpc_conn_open,
     .conn_recv = rpc_conn_recv,
     .conn_produce = rpc_conn_produce,
+    .conn_drain = rpc_conn_drain,
     .conn_closed = rpc_conn_closed,
     .after_batch = rpc_shard_after_batch,
 };

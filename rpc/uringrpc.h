@@ -172,6 +172,13 @@ int urpc_server_set_health(urpc_server *s, const char *service, urpc_health_stat
  * not load, the current ones stay and -errno comes back with one line in `why`. */
 int urpc_server_reload_tls(urpc_server *s, char *why, size_t why_len);
 
+/* Graceful shutdown, any thread. The first call closes the listeners, turns every health
+ * status to NOT_SERVING and sends each connection a GOAWAY (then, after a PING round trip,
+ * the GOAWAY naming the last stream taken): clients start no new calls here, and the calls in
+ * flight go on. Each connection closes once its calls are done. Waits up to `timeout_ms`;
+ * returns 0 once every connection has closed, -ETIMEDOUT otherwise (call again to wait more).
+ * urpc_server_stop then ends the server, cancelling whatever is left. */
+int urpc_server_drain(urpc_server *s, int timeout_ms);
 /* Any thread, any number of times: asks every shard to close its listener and connections. */
 void urpc_server_stop(urpc_server *s);
 /* Blocks until urpc_server_stop has been called, then until every worker thread has finished

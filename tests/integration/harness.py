@@ -310,14 +310,18 @@ class Server:
             raise TestFailure(f"server exited before it was stopped (rc={self.proc.returncode});"
                               f" stderr:\n{self._drain_stderr()}")
         os.kill(self.proc.pid, sig)
+        return self.wait_exit(check_clean, what=signal.Signals(sig).name)
+
+    def wait_exit(self, check_clean=True, timeout=STOP_TIMEOUT, what="its signal"):
+        """Waits for a server that was told to stop (see stop) and collects its results."""
         try:
-            out, err = self.proc.communicate(timeout=STOP_TIMEOUT)
+            out, err = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.kill(self.proc.pid, signal.SIGKILL)
             out, err = self.proc.communicate(timeout=10)
             self.result = ServerResult(None, [], err.decode(errors="replace"), [])
-            raise TestFailure(f"server did not exit within {STOP_TIMEOUT} s of "
-                              f"{signal.Signals(sig).name}; killed. stderr:\n{self.result.stderr}")
+            raise TestFailure(f"server did not exit within {timeout} s of {what}; killed. "
+                              f"stderr:\n{self.result.stderr}")
         text = (self._out + out).decode(errors="replace")
         lines = [l for l in text.split("\n") if l]
         stats = []
@@ -333,8 +337,7 @@ class Server:
             log("server stderr:\n" + res.stderr.rstrip())
         if check_clean:
             check(not sanitizer_report(res.stderr), f"sanitizer report on stderr:\n{res.stderr}")
-            check(res.rc == 0, f"exit code {res.rc}, expected 0 after "
-                               f"{signal.Signals(sig).name}\n{res}")
+            check(res.rc == 0, f"exit code {res.rc}, expected 0 after {what}\n{res}")
             check(len(stats) == len(lines),
                   f"stdout after the startup line has lines that are not stats lines: {lines!r}")
             check([s["shard"] for s in stats] == list(range(self.shards)),

@@ -34,6 +34,8 @@ from harness import Server, Skip, check, grpc_frame, hello_request, log  # noqa:
 
 try:
     import h2raw  # needs python3-h2
+    from h2raw import (PREFACE, T_CONT, T_DATA, T_GOAWAY, T_HEADERS, T_PING, T_RST,  # noqa: F401
+                       T_SETTINGS, frame, goaway_of, raw_conn, read_frames)
 except ImportError:  # pragma: no cover - depends on the host
     h2raw = None
 
@@ -595,56 +597,6 @@ def case_flow_control(args):
 
 
 # ---- floods and concurrency --------------------------------------------------------------
-
-def frame(ftype, flags, sid, payload=b""):
-    head = len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big")
-    return head + payload
-
-
-def read_frames(sock, timeout, stop=None):
-    """Reads raw frames until EOF, `timeout`, or stop(frames); returns (frames, eof)."""
-    buf, frames, eof = b"", [], False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not (stop and stop(frames)):
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            chunk = sock.recv(1 << 16)
-        except socket.timeout:
-            break
-        except ConnectionResetError:
-            eof = True
-            break
-        if not chunk:
-            eof = True
-            break
-        buf += chunk
-        while len(buf) >= 9:
-            n = int.from_bytes(buf[:3], "big")
-            if len(buf) < 9 + n:
-                break
-            frames.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF,
-                           buf[9:9 + n]))
-            buf = buf[9 + n:]
-    return frames, eof
-
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0)
-T_DATA, T_HEADERS, T_RST, T_SETTINGS, T_PING, T_GOAWAY, T_CONT = 0, 1, 3, 4, 6, 7, 9
-
-
-def raw_conn(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.sendall(PREFACE)
-    return s
-
-
-def goaway_of(frames):
-    for t, _, _, p in frames:
-        if t == T_GOAWAY:
-            return int.from_bytes(p[4:8], "big")
-    return None
-
 
 def case_floods(args):
     """PING, SETTINGS and CONTINUATION floods and rapid reset: the server answers or sends
