@@ -39,6 +39,14 @@ static void usage(FILE *f) {
           "  --compression ENC         compress responses: identity (default), gzip, deflate\n"
           "  --stream-window BYTES     HTTP/2 receive window per stream (default 1048576)\n"
           "  --conn-window BYTES       HTTP/2 receive window per connection (default 16777216)\n"
+          "  --keepalive-time SEC      PING a client silent this long (default 7200; 0 = never)\n"
+          "  --keepalive-timeout SEC   close if that PING is not answered in time (default 20)\n"
+          "  --min-ping-interval SEC   client PINGs closer than this are strikes (default 300)\n"
+          "  --permit-keepalive-without-calls  that interval also without calls (else 7200)\n"
+          "  --max-ping-strikes N      GOAWAY too_many_pings after N+1 (default 2; 0 = no limit)\n"
+          "  --max-connection-idle SEC GOAWAY connections without calls this long (default off)\n"
+          "  --max-connection-age SEC  GOAWAY connections this old, +-10 %% (default off)\n"
+          "  --max-connection-age-grace SEC  then close them after this long (default: no limit)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
           "  --help                    this text\n"
@@ -55,6 +63,14 @@ static int parse_int(const char *flag, const char *v, long min, long max, long *
     return -1;
   }
   *out = n;
+  return 0;
+}
+
+/* Whole seconds from `min` to 30 days, kept in milliseconds. */
+static int parse_seconds(const char *flag, const char *v, long min, unsigned *ms) {
+  long n;
+  if (parse_int(flag, v, min, 30L * 86400, &n) < 0) return -1;
+  *ms = (unsigned)n * 1000u;
   return 0;
 }
 
@@ -76,6 +92,14 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     OPT_STREAM_WINDOW,
     OPT_CONN_WINDOW,
     OPT_SHUTDOWN_GRACE,
+    OPT_KA_TIME,
+    OPT_KA_TIMEOUT,
+    OPT_MIN_PING,
+    OPT_PERMIT_KA,
+    OPT_PING_STRIKES,
+    OPT_MAX_IDLE,
+    OPT_MAX_AGE,
+    OPT_MAX_AGE_GRACE,
     OPT_HELP,
     OPT_VERSION
   };
@@ -96,6 +120,14 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       {"stream-window", required_argument, NULL, OPT_STREAM_WINDOW},
       {"conn-window", required_argument, NULL, OPT_CONN_WINDOW},
       {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+      {"keepalive-time", required_argument, NULL, OPT_KA_TIME},
+      {"keepalive-timeout", required_argument, NULL, OPT_KA_TIMEOUT},
+      {"min-ping-interval", required_argument, NULL, OPT_MIN_PING},
+      {"permit-keepalive-without-calls", no_argument, NULL, OPT_PERMIT_KA},
+      {"max-ping-strikes", required_argument, NULL, OPT_PING_STRIKES},
+      {"max-connection-idle", required_argument, NULL, OPT_MAX_IDLE},
+      {"max-connection-age", required_argument, NULL, OPT_MAX_AGE},
+      {"max-connection-age-grace", required_argument, NULL, OPT_MAX_AGE_GRACE},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -168,6 +200,34 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     case OPT_CONN_WINDOW:
       if (parse_int("--conn-window", optarg, 65535, INT32_MAX, &n) < 0) return 2;
       o->initial_conn_window = (uint32_t)n;
+      break;
+    case OPT_KA_TIME:
+      if (parse_seconds("--keepalive-time", optarg, 0, &o->keepalive_time_ms) < 0) return 2;
+      break;
+    case OPT_KA_TIMEOUT:
+      if (parse_seconds("--keepalive-timeout", optarg, 1, &o->keepalive_timeout_ms) < 0) return 2;
+      break;
+    case OPT_MIN_PING:
+      if (parse_seconds("--min-ping-interval", optarg, 0, &o->min_ping_interval_ms) < 0) return 2;
+      break;
+    case OPT_PERMIT_KA:
+      o->permit_keepalive_without_calls = true;
+      break;
+    case OPT_PING_STRIKES:
+      if (parse_int("--max-ping-strikes", optarg, 0, 1000, &n) < 0) return 2;
+      o->max_ping_strikes = (unsigned)n;
+      break;
+    case OPT_MAX_IDLE:
+      if (parse_seconds("--max-connection-idle", optarg, 1, &o->max_connection_idle_ms) < 0)
+        return 2;
+      break;
+    case OPT_MAX_AGE:
+      if (parse_seconds("--max-connection-age", optarg, 1, &o->max_connection_age_ms) < 0) return 2;
+      break;
+    case OPT_MAX_AGE_GRACE:
+      if (parse_seconds("--max-connection-age-grace", optarg, 1, &o->max_connection_age_grace_ms) <
+          0)
+        return 2;
       break;
     case OPT_SHUTDOWN_GRACE:
       if (parse_int("--shutdown-grace", optarg, 0, 86400, grace_s) < 0) return 2;

@@ -57,6 +57,7 @@ static void unlink_from_conn(urpc_call *call) {
   if (call->next) call->next->prev = call->prev;
   call->prev = call->next = NULL;
   call->conn = NULL;
+  if (!conn->calls) rpc_keepalive_calls_ended(conn);
 }
 
 void rpc_call_stream_closed(urpc_call *call) {

@@ -141,8 +141,15 @@ static void on_request_headers(urpc_call *call) {
 }
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
-  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK))
-    rpc_conn_ping_acked(ud, frame->ping.opaque_data);
+  rpc_conn *conn = ud;
+  if (frame->hd.type == NGHTTP2_PING && !conn->closing) {
+    if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+      rpc_keepalive_ping_abuse(conn);
+    } else {
+      rpc_keepalive_ping_acked(conn);
+      rpc_conn_ping_acked(conn, frame->ping.opaque_data);
+    }
+  }
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
   urpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
   if (!call) return 0;
@@ -253,7 +260,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 }
 
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
-  (void)ud;
+  if (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA)
+    rpc_keepalive_sent_data(ud);
   /* Our side ended the stream while the client still sends: tell it to stop (RFC 9113 8.1). */
   if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
       nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)
@@ -494,12 +502,14 @@ void *rpc_conn_open(void *ctx, io_conn *io) {
   nghttp2_submit_settings(conn->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
   nghttp2_session_set_local_window_size(conn->h2, NGHTTP2_FLAG_NONE, 0,
                                         (int32_t)srv->opts.initial_conn_window);
+  rpc_keepalive_start(conn);
   return conn;
 }
 
 int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
   rpc_conn *conn = state;
   if (conn->closing) return 0;
+  conn->last_read_ms = conn->sh->timers->now_ms;
   ssize_t rv = nghttp2_session_mem_recv(conn->h2, p, n);
   if (rv < 0) {
     /* nghttp2 has queued a GOAWAY where the protocol calls for one: send it, then close. */
@@ -532,6 +542,7 @@ void rpc_conn_closed(void *state) {
     urpc_call *call = conn->calls;
     rpc_call_stream_closed(call);
   }
+  rpc_keepalive_stop(conn);
   nghttp2_session_del(conn->h2);
   core_pool_put(&conn->sh->conn_pool, conn);
 }

@@ -137,6 +137,10 @@ struct rpc_conn {
   bool closing;      /* send what is queued (e.g. GOAWAY) and close */
   bool draining;     /* graceful shutdown: the first GOAWAY and its PING are out */
   bool goaway_final; /* the GOAWAY with the last stream taken is submitted */
+  bool aged;         /* max_connection_age reached: draining, then closed after the grace */
+  uint8_t ping_strikes;
+  core_timer life; /* keepalive.c: the next lifetime deadline */
+  uint64_t last_read_ms, idle_since_ms, ka_ping_sent_ms, last_ping_recv_ms, age_deadline_ms;
 };
 
 struct rpc_shard {
@@ -267,6 +271,16 @@ void rpc_shard_enqueue(rpc_shard *sh, urpc_call *call);
 void rpc_conn_drain(void *state);
 /* A PING ack arrived: the one rpc_conn_drain sent is the cue for the final GOAWAY. */
 void rpc_conn_ping_acked(rpc_conn *conn, const uint8_t opaque[8]);
+
+/* keepalive.c: connection lifetime (keepalive, ping policy, max idle and age). */
+void rpc_keepalive_start(rpc_conn *conn);
+void rpc_keepalive_stop(rpc_conn *conn);
+void rpc_keepalive_ping_acked(rpc_conn *conn);
+void rpc_keepalive_calls_ended(rpc_conn *conn);
+/* A client PING arrived: true if that was one too many (GOAWAY queued, connection closing). */
+bool rpc_keepalive_ping_abuse(rpc_conn *conn);
+/* HEADERS or DATA went out: the client's ping strikes are forgiven. */
+void rpc_keepalive_sent_data(rpc_conn *conn);
 
 /* health.c */
 int rpc_health_register(struct urpc_server *s);

@@ -38,13 +38,18 @@ void urpc_server_options_init(urpc_server_options *o) {
   o->response_compression = "identity";
   o->tls_handshake_timeout_ms = 10000;
   o->tls_ticket_lifetime_s = 3600;
+  o->keepalive_time_ms = 2u * 3600 * 1000;
+  o->keepalive_timeout_ms = 20000;
+  o->min_ping_interval_ms = 5u * 60 * 1000;
+  o->max_ping_strikes = 2;
 }
 
 int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
   if (!o || !o->listen || o->shards < 0 || o->shards > MAX_SHARDS || o->workers_per_shard < 0 ||
       o->max_recv_message == 0 || o->max_recv_message > UINT32_MAX ||
       o->max_concurrent_streams == 0 || o->initial_stream_window > INT32_MAX ||
-      o->initial_conn_window > INT32_MAX || o->initial_conn_window < 65535)
+      o->initial_conn_window > INT32_MAX || o->initial_conn_window < 65535 ||
+      (o->keepalive_time_ms && !o->keepalive_timeout_ms))
     return -EINVAL;
   rpc_encoding enc = o->response_compression ? rpc_encoding_parse(o->response_compression,
                                                                   strlen(o->response_compression))

@@ -114,6 +114,15 @@ typedef struct urpc_server_options {
   const char *response_compression;  /* "identity" (default), "gzip" or "deflate": responses
                                         are compressed when the client accepts it; a call may
                                         change it with urpc_call_set_compression */
+  /* Connection lifetime, as grpc's servers (same names and defaults; 0 = off / no limit): */
+  unsigned keepalive_time_ms;          /* PING a client silent this long; 2 h */
+  unsigned keepalive_timeout_ms;       /* close if that PING is not answered in time; 20 s */
+  unsigned min_ping_interval_ms;       /* client PINGs closer than this are strikes; 5 min */
+  bool permit_keepalive_without_calls; /* else the interval is 2 h on a connection without calls */
+  unsigned max_ping_strikes;           /* GOAWAY "too_many_pings" after one more; 2 (0: no limit) */
+  unsigned max_connection_idle_ms;     /* graceful GOAWAY after this long without calls; off */
+  unsigned max_connection_age_ms;      /* graceful GOAWAY at this age (+-10 %); off */
+  unsigned max_connection_age_grace_ms; /* then close what is left after this long; no limit */
 } urpc_server_options;
 
 /* Serving status for grpc.health.v1.Health (the values of HealthCheckResponse). */

@@ -9,6 +9,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
 
 from harness import TestFailure, grpc_frame, hello_request, parse_string_field1
 
@@ -299,3 +300,48 @@ def goaway_of(frames):
         if t == T_GOAWAY:
             return int.from_bytes(p[4:8], "big")
     return None
+
+
+MAX_STREAM_ID = 2**31 - 1
+
+
+def request(enc, sid, payload, path="/fgrpc.PingServer/Ping"):
+    """HEADERS + one DATA frame ending the stream: a whole unary gRPC request."""
+    block = enc.encode([(":method", "POST"), (":scheme", "http"), (":path", path),
+                        (":authority", "127.0.0.1"), ("content-type", "application/grpc"),
+                        ("te", "trailers")])
+    return frame(T_HEADERS, 0x4, sid, block) + frame(T_DATA, 0x1, sid, grpc_frame(payload))
+
+
+def goaways(frames):
+    """(last stream id, error code) of each GOAWAY."""
+    return [(int.from_bytes(p[0:4], "big") & MAX_STREAM_ID, int.from_bytes(p[4:8], "big"))
+            for t, _, _, p in frames if t == T_GOAWAY]
+
+
+def grpc_statuses(frames):
+    """grpc-status per stream, decoding every HEADERS block in order (one HPACK context)."""
+    dec, out = hpack.Decoder(), {}
+    for t, flags, sid, p in frames:
+        if t != T_HEADERS:
+            continue
+        if flags & 0x8:  # PADDED
+            p = p[1:len(p) - p[0]]
+        if flags & 0x20:  # PRIORITY
+            p = p[5:]
+        for k, v in dec.decode(p):
+            if k in ("grpc-status", b"grpc-status"):
+                out[sid] = int(v)
+    return out
+
+
+def answer_drain(sock, timeout=10):
+    """Plays a client that answers the server's PING; True once the server has closed."""
+    frames, eof = read_frames(sock, timeout, stop=lambda fr: any(
+        t == T_PING and not fl & 1 for t, fl, _, _ in fr))
+    pings = [p for t, fl, _, p in frames if t == T_PING and not fl & 1]
+    if eof or not pings:
+        return eof
+    sock.sendall(frame(T_PING, 0x1, 0, pings[0]))
+    _, eof = read_frames(sock, timeout)
+    return eof

@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Server, Skip, TestFailure, check, grpc_frame, log  # noqa: E402
+from harness import Server, Skip, TestFailure, check, log  # noqa: E402
 
 try:
     import grpc
@@ -34,12 +34,12 @@ except ImportError:  # pragma: no cover - depends on the host
 try:
     import hpack
     import h2raw
-    from h2raw import T_DATA, T_GOAWAY, T_HEADERS, T_PING, T_SETTINGS, frame, raw_conn, read_frames
+    from h2raw import (MAX_STREAM_ID, T_PING, T_SETTINGS, answer_drain, frame, goaways,
+                       grpc_statuses, raw_conn, read_frames, request)
 except ImportError:  # pragma: no cover - depends on the host
     h2raw = None
 
 RPC_TIMEOUT = 30
-MAX_STREAM_ID = 2**31 - 1
 
 
 def need(mod, name):
@@ -63,34 +63,6 @@ def ping_call(st, ch, delay_s, seq=0):
 
 def ping_payload(st, delay_s):
     return st.ping.PingMessage(seq=1, delayNanos=int(delay_s * 1e9)).SerializeToString()
-
-
-def request(enc, sid, payload):
-    block = enc.encode([(":method", "POST"), (":scheme", "http"), (":path", "/fgrpc.PingServer/Ping"),
-                        (":authority", "127.0.0.1"), ("content-type", "application/grpc"),
-                        ("te", "trailers")])
-    return frame(T_HEADERS, 0x4, sid, block) + frame(T_DATA, 0x1, sid, grpc_frame(payload))
-
-
-def goaways(frames):
-    return [(int.from_bytes(p[0:4], "big") & MAX_STREAM_ID, int.from_bytes(p[4:8], "big"))
-            for t, _, _, p in frames if t == T_GOAWAY]
-
-
-def grpc_statuses(frames):
-    """grpc-status per stream, decoding every HEADERS block in order (one HPACK context)."""
-    dec, out = hpack.Decoder(), {}
-    for t, flags, sid, p in frames:
-        if t != T_HEADERS:
-            continue
-        if flags & 0x8:  # PADDED
-            p = p[1:len(p) - p[0]]
-        if flags & 0x20:  # PRIORITY
-            p = p[5:]
-        for k, v in dec.decode(p):
-            if k in ("grpc-status", b"grpc-status"):
-                out[sid] = int(v)
-    return out
 
 
 def case_goaway_sequence(args):
@@ -239,18 +211,6 @@ def case_health(args):
                            st.health.HealthCheckResponse.NOT_SERVING],
               f"Watch saw {seen}, expected SERVING then NOT_SERVING")
         log("Watch: SERVING, then NOT_SERVING when the drain began")
-
-
-def answer_drain(sock, timeout=10):
-    """Plays a client that answers the server's PING; True once the server has closed."""
-    frames, eof = read_frames(sock, timeout, stop=lambda fr: any(
-        t == T_PING and not fl & 1 for t, fl, _, _ in fr))
-    pings = [p for t, fl, _, p in frames if t == T_PING and not fl & 1]
-    if eof or not pings:
-        return eof
-    sock.sendall(frame(T_PING, 0x1, 0, pings[0]))
-    _, eof = read_frames(sock, timeout)
-    return eof
 
 
 def case_idle(args):

@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+"""Connection lifetime (grpc's keepalive and connection-management settings), against raw
+HTTP/2 frames and python3-grpcio channels with keepalive on.
+
+  keepalive_ping   --keepalive-time 1: a silent client gets a PING; answered, the connection
+                   stays; unanswered, it is closed after --keepalive-timeout
+  ping_strikes     four PINGs in a row without calls: GOAWAY(ENHANCE_YOUR_CALM,
+                   "too_many_pings"); PINGs each followed by a call (the server sends DATA)
+                   are forgiven; --permit-keepalive-without-calls --min-ping-interval 0 allows
+                   any number
+  grpcio_keepalive a grpcio channel pinging every second during a call: the default server
+                   tells it too_many_pings (as grpc's servers do); pinging every 1.5 s, a
+                   server with --min-ping-interval 1 serves it quietly
+  max_idle         --max-connection-idle 1: a connection without calls gets the graceful
+                   GOAWAY and closes; one with a call in flight is left alone until it ends
+  max_age          --max-connection-age 1 --max-connection-age-grace 1: GOAWAY after about a
+                   second, a longer call is cut at the end of the grace; grpcio calling
+                   without pause for 4 s sees no failure while its connection is replaced
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Server, Skip, check, log  # noqa: E402
+
+try:
+    import grpc
+except ImportError:  # pragma: no cover - depends on the host
+    grpc = None
+try:
+    import hpack
+    import h2raw
+    from h2raw import (T_GOAWAY, T_PING, T_SETTINGS, answer_drain, frame, goaways,
+                       grpc_statuses, raw_conn, read_frames, request)
+except ImportError:  # pragma: no cover - depends on the host
+    h2raw = None
+
+RPC_TIMEOUT = 30
+ENHANCE_YOUR_CALM = 11
+
+
+def need_h2():
+    if h2raw is None:
+        raise Skip("python3-h2 is not installed")
+
+
+def stubs(args):
+    if grpc is None:
+        raise Skip("python3-grpcio is not installed")
+    return harness.Stubs(args.proto_dir)
+
+
+def ready_conn(port):
+    s = raw_conn(port)
+    s.sendall(frame(T_SETTINGS, 0x1, 0))
+    return s
+
+
+def server_pings(frames):
+    return [p for t, fl, _, p in frames if t == T_PING and not fl & 1]
+
+
+def ping_msg(delay_s, seq=1):
+    """fgrpc.PingMessage by hand: seq (field 1) and delayNanos (field 4), varints."""
+    def varint(n):
+        out = bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                return bytes(out)
+    return b"\x08" + varint(seq) + b"\x20" + varint(int(delay_s * 1e9))
+
+
+def case_keepalive_ping(args):
+    need_h2()
+    with Server(args.server, "--shards", "1", "--keepalive-time", "1",
+                "--keepalive-timeout", "1") as srv:
+        s = ready_conn(srv.port)
+        t0 = time.monotonic()
+        frames, eof = read_frames(s, 5, stop=lambda fr: server_pings(fr))
+        first = time.monotonic() - t0
+        check(server_pings(frames) and not eof, f"no keepalive PING within 5 s: {frames}")
+        s.sendall(frame(T_PING, 0x1, 0, server_pings(frames)[0]))
+        # Answered: the next PING comes a keepalive time later, and the connection lives.
+        frames, eof = read_frames(s, 5, stop=lambda fr: server_pings(fr))
+        check(server_pings(frames) and not eof, f"answered, yet no second PING: eof={eof}")
+        t1 = time.monotonic()
+        frames, eof = read_frames(s, 6)  # now silent: closed after the timeout
+        gone = time.monotonic() - t1
+        s.close()
+        check(eof, "an unanswered keepalive PING did not close the connection")
+        check(0.8 <= first <= 3.0, f"first PING after {first:.2f} s with --keepalive-time 1")
+        check(0.8 <= gone <= 3.5, f"closed {gone:.2f} s after an unanswered PING (timeout 1 s)")
+        h2raw.say_hello_ok(srv.port)
+        srv.stop()
+        log(f"PING after {first:.2f} s; answered → kept; unanswered → closed after {gone:.2f} s")
+
+
+def too_many_pings(frames):
+    for t, _, _, p in frames:
+        if t == T_GOAWAY and int.from_bytes(p[4:8], "big") == ENHANCE_YOUR_CALM:
+            return p[8:] == b"too_many_pings"
+    return False
+
+
+def case_ping_strikes(args):
+    need_h2()
+    with Server(args.server, "--shards", "1") as srv:
+        s = ready_conn(srv.port)
+        for i in range(4):  # the first is free, then grpc's default allows two strikes
+            s.sendall(frame(T_PING, 0, 0, bytes(7) + bytes([i])))
+        frames, eof = read_frames(s, 5)
+        s.close()
+        check(too_many_pings(frames) and eof,
+              f"4 PINGs in a row: expected GOAWAY(ENHANCE_YOUR_CALM, too_many_pings) and close; "
+              f"got {goaways(frames)} eof={eof}")
+        # Each PING followed by a call: the server's DATA forgives the strikes.
+        s = ready_conn(srv.port)
+        enc, seen = hpack.Encoder(), []  # one HPACK context: decode everything read so far
+        for i in range(6):
+            sid = 1 + 2 * i
+            s.sendall(frame(T_PING, 0, 0, bytes(7) + bytes([i])) + request(enc, sid, ping_msg(0)))
+            frames, eof = read_frames(s, 5, stop=lambda fr, sid=sid: sid in grpc_statuses(seen + fr))
+            seen += frames
+            check(not eof and not goaways(frames), f"PING + call {i}: {goaways(frames)} eof={eof}")
+        s.close()
+        srv.stop()
+    with Server(args.server, "--shards", "1", "--permit-keepalive-without-calls",
+                "--min-ping-interval", "0") as srv:
+        s = ready_conn(srv.port)
+        for i in range(10):
+            s.sendall(frame(T_PING, 0, 0, bytes(7) + bytes([i])))
+        frames, eof = read_frames(s, 2, stop=lambda fr: sum(
+            t == T_PING and fl & 1 for t, fl, _, _ in fr) == 10)
+        s.close()
+        acks = sum(t == T_PING and fl & 1 for t, fl, _, _ in frames)
+        check(acks == 10 and not goaways(frames), f"10 PINGs allowed: {acks} acks, "
+                                                  f"GOAWAY {goaways(frames)}")
+        srv.stop()
+    log("4 idle PINGs → too_many_pings; PINGs between calls forgiven; permitted when asked")
+
+
+def keepalive_channel(target, every_ms):
+    return grpc.insecure_channel(target, options=[
+        ("grpc.use_local_subchannel_pool", 1), ("grpc.keepalive_time_ms", every_ms),
+        ("grpc.keepalive_timeout_ms", 5000), ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.http2.min_time_between_pings_ms", every_ms)])
+
+
+def watch_while_pinging(st, target, every_ms, seconds):
+    """A Health/Watch stream open for `seconds` on a channel that pings every `every_ms` (an
+    open call keeps grpcio's poller, and so its keepalive timer, running). Returns the error
+    that ended the stream, or None if it was still open."""
+    ch = keepalive_channel(target, every_ms)
+    watch = st.health_grpc.HealthStub(ch).Watch(st.health.HealthCheckRequest(service=""),
+                                                timeout=seconds)
+    err = None
+    try:
+        for _ in watch:
+            pass
+    except grpc.RpcError as e:
+        err = e.code()
+    ch.close()
+    return None if err == grpc.StatusCode.DEADLINE_EXCEEDED else err
+
+
+def case_grpcio_keepalive(args):
+    st = stubs(args)
+    # grpc's server default: a ping more often than every 5 minutes is a strike; the fourth
+    # ping (1 s apart) ends the connection with too_many_pings, and the call fails.
+    with Server(args.server, "--shards", "1") as srv:
+        err = watch_while_pinging(st, srv.target, 1000, 6)
+        res = srv.stop()
+        check("too many PINGs" in res.stderr, f"no too_many_pings: {res.stderr!r}")
+        check(err == grpc.StatusCode.UNAVAILABLE, f"the pinging client's call ended with {err}")
+    # Allowed as often as every second, pings 1.5 s apart are served quietly.
+    with Server(args.server, "--shards", "1", "--permit-keepalive-without-calls",
+                "--min-ping-interval", "1") as srv:
+        err = watch_while_pinging(st, srv.target, 1500, 6)
+        res = srv.stop()
+        check("too many PINGs" not in res.stderr, f"too_many_pings: {res.stderr!r}")
+        check(err is None, f"the call ended with {err}")
+    log("grpcio pinging every 1 s: too_many_pings by default; every 1.5 s with "
+        "--min-ping-interval 1: served")
+
+
+def case_max_idle(args):
+    need_h2()
+    with Server(args.server, "--shards", "1", "--max-connection-idle", "1") as srv:
+        s = ready_conn(srv.port)
+        t0 = time.monotonic()
+        check(answer_drain(s), "an idle connection was not closed")
+        idle_gone = time.monotonic() - t0
+        s.close()
+        # A call of 2.5 s keeps its connection: the GOAWAY comes after it ends.
+        s = ready_conn(srv.port)
+        enc = hpack.Encoder()
+        t0 = time.monotonic()
+        s.sendall(request(enc, 1, ping_msg(2.5)))
+        frames, eof = read_frames(s, 10, stop=lambda fr: 1 in grpc_statuses(fr) or goaways(fr))
+        check(grpc_statuses(frames).get(1) == 0, f"the long call did not end OK: {frames}")
+        check(not goaways(frames), f"GOAWAY while a call was open: {goaways(frames)}")
+        check(answer_drain(s), "idle after its call, the connection was not closed")
+        after = time.monotonic() - t0
+        s.close()
+        srv.stop()
+        check(0.8 <= idle_gone <= 3.5, f"idle connection closed after {idle_gone:.2f} s")
+        check(after >= 3.3, f"the connection with a call went after {after:.2f} s")
+        log(f"idle: closed after {idle_gone:.2f} s; with a 2.5 s call: GOAWAY only after it "
+            f"({after:.2f} s)")
+
+
+def case_max_age(args):
+    need_h2()
+    st = stubs(args)
+    with Server(args.server, "--shards", "1", "--max-connection-age", "1",
+                "--max-connection-age-grace", "1") as srv:
+        s = ready_conn(srv.port)
+        enc = hpack.Encoder()
+        t0 = time.monotonic()
+        s.sendall(request(enc, 1, ping_msg(10)))
+        frames, eof = read_frames(s, 5, stop=lambda fr: goaways(fr))
+        aged = time.monotonic() - t0
+        check(goaways(frames) and goaways(frames)[0][1] == 0, f"no GOAWAY at age: {frames}")
+        pings = server_pings(frames)
+        if pings:
+            s.sendall(frame(T_PING, 0x1, 0, pings[0]))
+        frames, eof = read_frames(s, 10)
+        cut = time.monotonic() - t0
+        s.close()
+        check(eof and 1 not in grpc_statuses(frames), "the 10 s call was not cut at the grace")
+        check(0.8 <= aged <= 2.5, f"GOAWAY at {aged:.2f} s with --max-connection-age 1 (+-10 %)")
+        check(1.7 <= cut <= 4.5, f"cut at {cut:.2f} s, expected age + 1 s grace")
+        # A real client calling without pause: connections are replaced, no call fails.
+        ch = grpc.insecure_channel(srv.target)
+        greeter = st.hw_grpc.GreeterStub(ch)
+        n, t0 = 0, time.monotonic()
+        while time.monotonic() - t0 < 4:
+            r = greeter.SayHello(st.hw.HelloRequest(name=str(n)), timeout=RPC_TIMEOUT)
+            check(r.message == f"Hello {n}", f"call {n} -> {r.message!r}")
+            n += 1
+        ch.close()
+        res = srv.stop()
+        conns = res.total("connections")
+        check(conns >= 3, f"{conns} connections in 4 s with a 1 s maximum age")
+        log(f"age: GOAWAY at {aged:.2f} s, long call cut at {cut:.2f} s; grpcio made {n} calls "
+            f"over {conns} connections without a failure")
+
+
+CASES = {
+    "keepalive_ping": case_keepalive_ping,
+    "ping_strikes": case_ping_strikes,
+    "grpcio_keepalive": case_grpcio_keepalive,
+    "max_idle": case_max_idle,
+    "max_age": case_max_age,
+}
+
+
+def main():
+    args = harness.parse_args()
+    harness.run_cases(CASES, args)
+
+
+if __name__ == "__main__":
+    main()
