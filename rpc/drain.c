@@ -15,6 +15,9 @@
 
 static const uint8_t drain_ping[8] = {'u', 'r', 'p', 'c', 'd', 'r', 'a', 'i'};
 
+/* A client that never answers the PING still gets the final GOAWAY after this (grpc: 20 s). */
+#define DRAIN_PING_TIMEOUT_MS 20000
+
 static void send_final_goaway(rpc_conn *conn) {
   conn->goaway_final = true;
   int32_t last = nghttp2_session_get_last_proc_stream_id(conn->h2);
@@ -26,15 +29,35 @@ void rpc_conn_drain(void *state) {
   rpc_conn *conn = state;
   if (conn->closing || conn->draining) return;
   conn->draining = true;
-  /* The notice fails when a GOAWAY already went out (or the client sent one): skip ahead. */
-  if (nghttp2_submit_shutdown_notice(conn->h2) != 0 ||
-      nghttp2_submit_ping(conn->h2, NGHTTP2_FLAG_NONE, drain_ping) != 0)
-    send_final_goaway(conn);
+  conn->drain_ping_deadline_ms = conn->sh->timers->now_ms + DRAIN_PING_TIMEOUT_MS;
+  /* The PING follows once the notice is on the wire (rpc_conn_goaway_sent): nghttp2 sends
+   * PINGs ahead of GOAWAYs, and an ack that overtook the notice would prove nothing. */
+  if (nghttp2_submit_shutdown_notice(conn->h2) != 0) send_final_goaway(conn);
+  rpc_keepalive_rearm(conn); /* the PING's deadline */
   rpc_conn_want_flush(conn);
 }
 
+void rpc_conn_goaway_sent(rpc_conn *conn, const nghttp2_goaway *goaway) {
+  if (!conn->draining || conn->goaway_final || conn->drain_ping_sent ||
+      goaway->last_stream_id != INT32_MAX)
+    return;
+  conn->drain_ping_sent = true;
+  if (nghttp2_submit_ping(conn->h2, NGHTTP2_FLAG_NONE, drain_ping) != 0) send_final_goaway(conn);
+}
+
+bool rpc_conn_is_drain_ping(const uint8_t opaque[8]) {
+  return memcmp(opaque, drain_ping, 8) == 0;
+}
+
 void rpc_conn_ping_acked(rpc_conn *conn, const uint8_t opaque[8]) {
-  if (!conn->draining || conn->goaway_final || memcmp(opaque, drain_ping, 8) != 0) return;
+  if (!conn->draining || conn->goaway_final || !rpc_conn_is_drain_ping(opaque)) return;
+  send_final_goaway(conn);
+  rpc_conn_want_flush(conn);
+}
+
+void rpc_conn_drain_ping_timeout(rpc_conn *conn) {
+  if (!conn->draining || conn->goaway_final) return;
+  LOG_DEBUG("draining: the client did not answer the PING; final GOAWAY anyway");
   send_final_goaway(conn);
   rpc_conn_want_flush(conn);
 }
@@ -48,10 +71,11 @@ int urpc_server_drain(urpc_server *s, int timeout_ms) {
   if (first) {
     LOG_INFO("draining: listeners closed, connections told (GOAWAY)");
     rpc_health_all_not_serving(s);
-    for (int i = 0; i < s->n_shards; i++) io_shard_drain(s->shards[i].io);
+    for (int i = 0; i < s->n_shards; i++)
+      if (s->shards[i].io) io_shard_drain(s->shards[i].io);
   }
   uint64_t deadline = core_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
   for (int i = 0; i < s->n_shards; i++)
-    if (!io_shard_wait_drained(s->shards[i].io, deadline)) return -ETIMEDOUT;
+    if (s->shards[i].io && !io_shard_wait_drained(s->shards[i].io, deadline)) return -ETIMEDOUT;
   return 0;
 }

@@ -145,9 +145,10 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   if (frame->hd.type == NGHTTP2_PING && !conn->closing) {
     if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
       rpc_keepalive_ping_abuse(conn);
+    } else if (rpc_conn_is_drain_ping(frame->ping.opaque_data)) {
+      rpc_conn_ping_acked(conn, frame->ping.opaque_data);
     } else {
       rpc_keepalive_ping_acked(conn);
-      rpc_conn_ping_acked(conn, frame->ping.opaque_data);
     }
   }
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
@@ -262,6 +263,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   if (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA)
     rpc_keepalive_sent_data(ud);
+  else if (frame->hd.type == NGHTTP2_GOAWAY)
+    rpc_conn_goaway_sent(ud, &frame->goaway);
   /* Our side ended the stream while the client still sends: tell it to stop (RFC 9113 8.1). */
   if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
       nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)

@@ -41,9 +41,10 @@ static uint64_t next_deadline(const rpc_conn *conn) {
   if (o->keepalive_time_ms)
     at = conn->ka_ping_sent_ms ? conn->ka_ping_sent_ms + o->keepalive_timeout_ms
                                : conn->last_read_ms + o->keepalive_time_ms;
-  if (o->max_connection_idle_ms && !conn->calls)
+  if (o->max_connection_idle_ms && !conn->calls && !conn->draining)
     at = earliest(at, conn->idle_since_ms + o->max_connection_idle_ms);
   if (conn->age_deadline_ms) at = earliest(at, conn->age_deadline_ms);
+  if (conn->draining && !conn->goaway_final) at = earliest(at, conn->drain_ping_deadline_ms);
   return at;
 }
 
@@ -94,6 +95,8 @@ static void on_timer(core_timer *t, void *arg) {
       now >= conn->idle_since_ms + o->max_connection_idle_ms)
     rpc_conn_drain(conn);
   if (conn->age_deadline_ms && now >= conn->age_deadline_ms) on_age(conn);
+  if (conn->draining && !conn->goaway_final && now >= conn->drain_ping_deadline_ms)
+    rpc_conn_drain_ping_timeout(conn);
   arm(conn);
 }
 
@@ -113,6 +116,10 @@ void rpc_keepalive_start(rpc_conn *conn) {
 
 void rpc_keepalive_stop(rpc_conn *conn) {
   if (core_timer_armed(&conn->life)) core_timer_cancel(conn->sh->timers, &conn->life);
+}
+
+void rpc_keepalive_rearm(rpc_conn *conn) {
+  arm(conn);
 }
 
 void rpc_keepalive_ping_acked(rpc_conn *conn) {

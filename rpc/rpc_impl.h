@@ -134,13 +134,15 @@ struct rpc_conn {
   rpc_shard *sh;
   core_outq *out; /* set while nghttp2 writes, inside conn_produce */
   urpc_call *calls;
-  bool closing;      /* send what is queued (e.g. GOAWAY) and close */
-  bool draining;     /* graceful shutdown: the first GOAWAY and its PING are out */
-  bool goaway_final; /* the GOAWAY with the last stream taken is submitted */
-  bool aged;         /* max_connection_age reached: draining, then closed after the grace */
-  uint8_t ping_strikes;
+  bool closing;         /* send what is queued (e.g. GOAWAY) and close */
+  bool draining;        /* graceful shutdown: the first GOAWAY and its PING are out */
+  bool goaway_final;    /* the GOAWAY with the last stream taken is submitted */
+  bool drain_ping_sent; /* the PING that follows the first GOAWAY is submitted */
+  bool aged;            /* max_connection_age reached: draining, then closed after the grace */
+  unsigned ping_strikes;
   core_timer life; /* keepalive.c: the next lifetime deadline */
   uint64_t last_read_ms, idle_since_ms, ka_ping_sent_ms, last_ping_recv_ms, age_deadline_ms;
+  uint64_t drain_ping_deadline_ms; /* draining: the final GOAWAY goes out by then */
 };
 
 struct rpc_shard {
@@ -269,12 +271,19 @@ void rpc_shard_enqueue(rpc_shard *sh, urpc_call *call);
 
 /* drain.c */
 void rpc_conn_drain(void *state);
-/* A PING ack arrived: the one rpc_conn_drain sent is the cue for the final GOAWAY. */
+/* A GOAWAY went out: after the first of a drain, its PING. */
+void rpc_conn_goaway_sent(rpc_conn *conn, const nghttp2_goaway *goaway);
+/* A PING ack arrived: the drain's is the cue for the final GOAWAY. */
 void rpc_conn_ping_acked(rpc_conn *conn, const uint8_t opaque[8]);
+bool rpc_conn_is_drain_ping(const uint8_t opaque[8]);
+/* The drain's PING went unanswered too long: the final GOAWAY all the same. */
+void rpc_conn_drain_ping_timeout(rpc_conn *conn);
 
 /* keepalive.c: connection lifetime (keepalive, ping policy, max idle and age). */
 void rpc_keepalive_start(rpc_conn *conn);
 void rpc_keepalive_stop(rpc_conn *conn);
+/* A deadline moved earlier (the drain began): re-arm the connection's timer. */
+void rpc_keepalive_rearm(rpc_conn *conn);
 void rpc_keepalive_ping_acked(rpc_conn *conn);
 void rpc_keepalive_calls_ended(rpc_conn *conn);
 /* A client PING arrived: true if that was one too many (GOAWAY queued, connection closing). */

@@ -2,7 +2,7 @@
 """Graceful shutdown of uringrpc-server on SIGTERM, against python3-grpcio and raw HTTP/2
 (python3-h2's hpack, frames by hand so the test decides when the PING is answered).
 
-  goaway_sequence  GOAWAY(2^31-1, NO_ERROR) and a PING first; a stream the client sends
+  goaway_sequence  GOAWAY(2^31-1, NO_ERROR), then a PING; a stream the client sends
                    before answering that PING is still served; after the PING ack a GOAWAY
                    names it as the last stream; both calls end OK and the server closes
   inflight         grpcio: 40 calls (1 s server delay) on 4 connections in flight at SIGTERM
@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - depends on the host
 try:
     import hpack
     import h2raw
-    from h2raw import (MAX_STREAM_ID, T_PING, T_SETTINGS, answer_drain, frame, goaways,
+    from h2raw import (MAX_STREAM_ID, T_GOAWAY, T_PING, T_SETTINGS, answer_drain, frame, goaways,
                        grpc_statuses, raw_conn, read_frames, request)
 except ImportError:  # pragma: no cover - depends on the host
     h2raw = None
@@ -81,6 +81,9 @@ def case_goaway_sequence(args):
         g = goaways(first)
         check(g and g[0] == (MAX_STREAM_ID, 0),
               f"first GOAWAY must be (2^31-1, NO_ERROR), got {g}")
+        order = [t for t, fl, _, _ in first if t == T_GOAWAY or (t == T_PING and not fl & 1)]
+        check(order[:2] == [T_GOAWAY, T_PING],
+              f"the PING must follow the GOAWAY (its ack proves the GOAWAY was seen): {order}")
         ping = next(p for t, fl, _, p in first if t == T_PING and not fl & 1)
         # The client had sent stream 3 before it read the GOAWAY: it still counts.
         s.sendall(request(enc, 3, ping_payload(st, 0.0)))
