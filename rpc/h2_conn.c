@@ -490,8 +490,11 @@ void *rpc_conn_open(void *ctx, io_conn *io) {
   conn->io = io;
   conn->sh = sh;
   urpc_server *srv = sh->server;
-  if (nghttp2_session_server_new3(&conn->h2, srv->h2_callbacks, conn, srv->h2_option,
-                                  &sh->h2_mem) != 0) {
+  sh->tracking = conn; /* idle_trim.c: note the session's scratch pages */
+  int rv =
+      nghttp2_session_server_new3(&conn->h2, srv->h2_callbacks, conn, srv->h2_option, &sh->h2_mem);
+  sh->tracking = NULL;
+  if (rv != 0) {
     core_pool_put(&sh->conn_pool, conn);
     return NULL;
   }
@@ -513,7 +516,10 @@ int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
   rpc_conn *conn = state;
   if (conn->closing) return 0;
   conn->last_read_ms = conn->sh->timers->now_ms;
+  if (conn->trimmed) rpc_idle_trim_woke(conn);
+  conn->sh->cur_conn = conn; /* idle_trim.c: mem_recv may grow (free) the stream map */
   ssize_t rv = nghttp2_session_mem_recv(conn->h2, p, n);
+  conn->sh->cur_conn = NULL;
   if (rv < 0) {
     /* nghttp2 has queued a GOAWAY where the protocol calls for one: send it, then close. */
     LOG_DEBUG("closing connection: %s", nghttp2_strerror((int)rv));
@@ -529,7 +535,11 @@ int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
 int rpc_conn_produce(void *state, core_outq *out) {
   rpc_conn *conn = state;
   conn->out = out;
+  conn->last_write_ms = conn->sh->timers->now_ms;
+  if (conn->trimmed) rpc_idle_trim_woke(conn);
+  conn->sh->cur_conn = conn;
   int rv = nghttp2_session_send(conn->h2);
+  conn->sh->cur_conn = NULL;
   conn->out = NULL;
   if (rv != 0) return -1;
   if (conn->closing ||
@@ -546,6 +556,7 @@ void rpc_conn_closed(void *state) {
     rpc_call_stream_closed(call);
   }
   rpc_keepalive_stop(conn);
+  conn->trim_map = conn->trim_framebuf = NULL;
   nghttp2_session_del(conn->h2);
   core_pool_put(&conn->sh->conn_pool, conn);
 }

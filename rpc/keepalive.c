@@ -45,7 +45,7 @@ static uint64_t next_deadline(const rpc_conn *conn) {
     at = earliest(at, conn->idle_since_ms + o->max_connection_idle_ms);
   if (conn->age_deadline_ms) at = earliest(at, conn->age_deadline_ms);
   if (conn->draining && !conn->goaway_final) at = earliest(at, conn->drain_ping_deadline_ms);
-  return at;
+  return earliest(at, rpc_idle_trim_deadline(conn));
 }
 
 static void arm(rpc_conn *conn) {
@@ -97,6 +97,8 @@ static void on_timer(core_timer *t, void *arg) {
   if (conn->age_deadline_ms && now >= conn->age_deadline_ms) on_age(conn);
   if (conn->draining && !conn->goaway_final && now >= conn->drain_ping_deadline_ms)
     rpc_conn_drain_ping_timeout(conn);
+  uint64_t trim_at = rpc_idle_trim_deadline(conn);
+  if (trim_at && now >= trim_at) rpc_idle_trim(conn);
   arm(conn);
 }
 
@@ -104,7 +106,7 @@ void rpc_keepalive_start(rpc_conn *conn) {
   const urpc_server_options *o = opts_of(conn);
   uint64_t now = now_ms(conn);
   core_timer_init(&conn->life, on_timer, conn);
-  conn->last_read_ms = conn->idle_since_ms = now;
+  conn->last_read_ms = conn->last_write_ms = conn->idle_since_ms = now;
   if (o->max_connection_age_ms) {
     /* +-10 %: uniform over [0.9, 1.1] x age; rand() is enough to spread connections. */
     uint64_t span = o->max_connection_age_ms / 5;

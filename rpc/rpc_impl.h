@@ -143,6 +143,9 @@ struct rpc_conn {
   core_timer life; /* keepalive.c: the next lifetime deadline */
   uint64_t last_read_ms, idle_since_ms, ka_ping_sent_ms, last_ping_recv_ms, age_deadline_ms;
   uint64_t drain_ping_deadline_ms; /* draining: the final GOAWAY goes out by then */
+  uint64_t last_write_ms;
+  void *trim_map, *trim_framebuf; /* idle_trim.c: nghttp2's scratch pages, while they live */
+  bool trimmed;                   /* trimmed since the last read or write */
 };
 
 struct rpc_shard {
@@ -168,6 +171,9 @@ struct rpc_shard {
   urpc_call *writable;        /* calls whose on_writable is due */
   rpc_health_table health;    /* this shard's copy of the server's health table */
   rpc_health_watch *watchers; /* Health/Watch calls on this shard */
+  /* idle_trim.c: the connection whose session nghttp2 is creating (its allocations are
+   * recorded), and the one whose nghttp2 call is running (frees of its pages are noted). */
+  rpc_conn *tracking, *cur_conn;
 };
 
 struct urpc_server {
@@ -290,6 +296,18 @@ void rpc_keepalive_calls_ended(rpc_conn *conn);
 bool rpc_keepalive_ping_abuse(rpc_conn *conn);
 /* HEADERS or DATA went out: the client's ping strikes are forgiven. */
 void rpc_keepalive_sent_data(rpc_conn *conn);
+
+/* idle_trim.c: nghttp2 1.52's stream map table (256 buckets of 16 bytes) and frame buffer
+ * chunk (NGHTTP2_FRAMEBUF_CHUNKLEN); other sizes are simply not tracked. */
+#define RPC_TRIM_MAP_BYTES      4096u
+#define RPC_TRIM_FRAMEBUF_BYTES (9u + 1u + 16384u)
+#define RPC_IDLE_TRIM_MS        1000u
+void rpc_idle_trim_track(rpc_shard *sh, void *p, size_t size);
+void rpc_idle_trim_forget(rpc_shard *sh, const void *p);
+/* When the connection may next be trimmed (0: nothing to trim). */
+uint64_t rpc_idle_trim_deadline(const rpc_conn *conn);
+void rpc_idle_trim(rpc_conn *conn);
+void rpc_idle_trim_woke(rpc_conn *conn);
 
 /* health.c */
 int rpc_health_register(struct urpc_server *s);

@@ -12,16 +12,28 @@
 /* nghttp2 allocates from the shard's slab: no locks, and an idle session costs only the pages
  * it has written (see core/slab.h). */
 static void *h2_malloc(size_t size, void *ud) {
-  return core_slab_alloc(&((rpc_shard *)ud)->h2_slab, size);
+  rpc_shard *sh = ud;
+  void *p = core_slab_alloc(&sh->h2_slab, size);
+  if (sh->tracking) rpc_idle_trim_track(sh, p, size);
+  return p;
 }
 static void h2_free(void *p, void *ud) {
-  core_slab_free(&((rpc_shard *)ud)->h2_slab, p);
+  rpc_shard *sh = ud;
+  rpc_idle_trim_forget(sh, p);
+  core_slab_free(&sh->h2_slab, p);
 }
 static void *h2_calloc(size_t n, size_t size, void *ud) {
-  return core_slab_calloc(&((rpc_shard *)ud)->h2_slab, n, size);
+  rpc_shard *sh = ud;
+  void *p = core_slab_calloc(&sh->h2_slab, n, size);
+  if (sh->tracking && p) rpc_idle_trim_track(sh, p, n * size);
+  return p;
 }
 static void *h2_realloc(void *p, size_t size, void *ud) {
-  return core_slab_realloc(&((rpc_shard *)ud)->h2_slab, p, size);
+  rpc_shard *sh = ud;
+  if (p) rpc_idle_trim_forget(sh, p);
+  void *q = core_slab_realloc(&sh->h2_slab, p, size);
+  if (sh->tracking && !p) rpc_idle_trim_track(sh, q, size);
+  return q;
 }
 
 int rpc_shard_init(rpc_shard *sh, urpc_server *server, int index) {

@@ -627,3 +627,43 @@ H2_TEST(health_watch_sees_every_change) {
   cr_assert_eq(health_statuses(stream(3), st, 8), 1);
   cr_assert_eq(st[0], URPC_HEALTH_NOT_SERVING);
 }
+
+/* Idle trim (rpc/idle_trim.c): the stream map's table and the frame buffer are tracked from
+ * session creation; after a quiet second their pages are dropped and the session goes on as
+ * before; when nghttp2 grows the map (more than 192 streams at once) it frees the tracked table,
+ * which must be forgotten, not trimmed later. */
+H2_TEST(idle_trim_drops_scratch_pages_and_the_session_goes_on) {
+  preface();
+  cr_assert_not_null(E.conn->trim_map, "the stream map's table is tracked");
+  cr_assert_not_null(E.conn->trim_framebuf, "the frame buffer is tracked");
+  uint8_t msg[64];
+  size_t n = hello_message(msg, "before");
+  grpc_headers(1, "/helloworld.Greeter/SayHello", 0);
+  send_data(1, NGHTTP2_FLAG_END_STREAM, msg, n);
+  assert_hello_reply(stream(1), "Hello before");
+  cr_assert_not(E.conn->trimmed);
+  core_timer_wheel_advance(&E.wheel, E.wheel.now_ms + 2 * RPC_IDLE_TRIM_MS);
+  cr_assert(E.conn->trimmed, "a quiet second later the connection is trimmed");
+  n = hello_message(msg, "after");
+  grpc_headers(3, "/helloworld.Greeter/SayHello", 0);
+  send_data(3, NGHTTP2_FLAG_END_STREAM, msg, n);
+  assert_hello_reply(stream(3), "Hello after");
+  cr_assert_not(E.conn->trimmed, "activity clears it");
+
+  void *table = E.conn->trim_map;
+  int32_t sid = 5;
+  for (int i = 0; i < 200; i++, sid += 2) grpc_headers(sid, "/helloworld.Greeter/SayHello", 0);
+  cr_assert_null(E.conn->trim_map, "the map grew: its first table (%p) was freed", table);
+  uint8_t buf[32];
+  static const uint8_t cancel[4] = {0, 0, 0, NGHTTP2_CANCEL};
+  for (int32_t s = 5; s < sid; s += 2) feed(buf, frame(buf, NGHTTP2_RST_STREAM, 0, s, cancel, 4));
+  cr_assert_not_null(E.conn->trim_framebuf, "the frame buffer is never reallocated");
+  cr_assert_null(E.conn->calls, "every stream was reset");
+  core_timer_wheel_advance(&E.wheel, E.wheel.now_ms + 2 * RPC_IDLE_TRIM_MS);
+  cr_assert(E.conn->trimmed, "trimmed again (the frame buffer)");
+  n = hello_message(msg, "last");
+  grpc_headers(sid, "/helloworld.Greeter/SayHello", 0);
+  send_data(sid, NGHTTP2_FLAG_END_STREAM, msg, n);
+  assert_hello_reply(stream(sid), "Hello last");
+  cr_assert_eq(E.sh.live_calls, 0);
+}
