@@ -1,6 +1,6 @@
 /* Per-shard free list of fixed-size objects: connections, calls, send ops, output blocks.
  *
- * get pops a cached object or allocates one; put caches up to `max_free` objects and frees the
+ * get pops a cached object or mallocs one; put caches up to `max_free` objects and frees the
  * rest, so memory taken by a burst is given back. Single thread: each shard owns its pools. */
 #ifndef URPC_CORE_POOL_H
 #define URPC_CORE_POOL_H

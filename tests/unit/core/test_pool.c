@@ -1,9 +1,7 @@
 /* core/pool.h: get/put recycle objects, at most max_free are cached (the rest freed), `live`
  * counts objects handed out, dispose frees the cache. ASan's leak check covers the frees. */
-#include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <criterion/criterion.h>
 
@@ -183,31 +181,4 @@ Test(pool, churn_keeps_counts_consistent) {
   cr_expect_eq(p.live, 0);
   core_pool_dispose(&p);
   check_no_leaks();
-}
-
-/* Output blocks (16 KiB and more) are mapped one by one, so the ones a burst leaves beyond
- * max_free are really returned to the kernel: their pages are no longer mapped. */
-Test(pool, large_objects_beyond_max_free_are_unmapped) {
-  core_pool p;
-  core_pool_init(&p, 16400, 4);
-  enum { N = 64 };
-  uint8_t *objs[N];
-  for (int i = 0; i < N; i++) {
-    objs[i] = core_pool_get(&p);
-    cr_assert_not_null(objs[i]);
-    cr_assert_eq((uintptr_t)objs[i] % 4096, 0, "a mapped object starts a page");
-    memset(objs[i], i, 16400);
-  }
-  for (int i = 0; i < N; i++) core_pool_put(&p, objs[i]);
-  cr_assert_eq(p.nfree, 4);
-  int mapped = 0;
-  for (int i = 0; i < N; i++) {
-    unsigned char vec[5];
-    if (mincore(objs[i], 16400, vec) == 0)
-      mapped++;
-    else
-      cr_assert_eq(errno, ENOMEM, "mincore: %s", strerror(errno));
-  }
-  cr_assert_eq(mapped, 4, "%d objects still mapped, expected the 4 cached", mapped);
-  core_pool_dispose(&p);
 }
