@@ -517,9 +517,10 @@ int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
   if (conn->closing) return 0;
   conn->last_read_ms = conn->sh->timers->now_ms;
   if (conn->trimmed) rpc_idle_trim_woke(conn);
+  rpc_conn *outer = conn->sh->cur_conn;
   conn->sh->cur_conn = conn; /* idle_trim.c: mem_recv may grow (free) the stream map */
   ssize_t rv = nghttp2_session_mem_recv(conn->h2, p, n);
-  conn->sh->cur_conn = NULL;
+  conn->sh->cur_conn = outer;
   if (rv < 0) {
     /* nghttp2 has queued a GOAWAY where the protocol calls for one: send it, then close. */
     LOG_DEBUG("closing connection: %s", nghttp2_strerror((int)rv));
@@ -537,9 +538,10 @@ int rpc_conn_produce(void *state, core_outq *out) {
   conn->out = out;
   conn->last_write_ms = conn->sh->timers->now_ms;
   if (conn->trimmed) rpc_idle_trim_woke(conn);
+  rpc_conn *outer = conn->sh->cur_conn;
   conn->sh->cur_conn = conn;
   int rv = nghttp2_session_send(conn->h2);
-  conn->sh->cur_conn = NULL;
+  conn->sh->cur_conn = outer;
   conn->out = NULL;
   if (rv != 0) return -1;
   if (conn->closing ||

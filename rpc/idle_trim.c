@@ -11,14 +11,16 @@
  * Why it is safe:
  *  - the pointers are the ones nghttp2_session_server_new3 allocated (exact sizes, recorded by
  *    the shard's allocator while rpc_conn_open runs), and forgotten when nghttp2 frees them:
- *    every nghttp2 call that can free them (mem_recv grows the map, session_del frees both) runs
- *    with sh->cur_conn set, and the allocator clears them on free (rpc/shard.c);
+ *    the nghttp2 calls that can free them (mem_recv grows the map for a new stream, send may
+ *    repack DATA into a larger frame buffer, session_del frees both) run with sh->cur_conn set,
+ *    and the allocator clears them on free (rpc/shard.c). The other calls we make (submit_*,
+ *    consume, resume_data, set_local_window_size) free neither, checked against nghttp2 1.52;
+ *    those that could (push promises, idle streams, priority changes, upgrade) are not used;
  *  - the map table is dropped only when every byte of it is zero (no stream in it): zero pages
  *    for zero bytes changes nothing;
  *  - the frame buffer holds nothing between frames: nghttp2 packs each frame into it afresh and
  *    our send callback takes every byte at once, so with nothing left to write its contents are
- *    spent. (nghttp2 reallocates it only for a data_source_read_length_callback, which we do
- *    not set.) */
+ *    spent. */
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
