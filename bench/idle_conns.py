@@ -5,14 +5,17 @@
 
 Each connection sends the client preface and an empty SETTINGS frame, reads frames until the
 server's own SETTINGS arrives, acknowledges it, and then stays silent (PINGs are answered).
-Prints "READY <open> <failed>" on stdout once every connection is set up, then holds them
+With IDLE_TLS=1 in the environment each connection is TLS first (ALPN h2, the server's
+certificate not checked). Prints "READY <open> <failed>" on stdout once every connection is set up, then holds them
 until SIGTERM/SIGINT or HOLD_SECONDS (default 120) and prints on stderr how many the server
 closed meanwhile. Plain sockets only, so the client side costs nothing but the sockets.
 """
+import os
 import resource
 import selectors
 import signal
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -21,6 +24,19 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 SETTINGS, PING, GOAWAY = 0x4, 0x6, 0x7
 ACK = 0x1
 BATCH = 64  # connections set up at a time, so the server's accept backlog never overflows
+
+
+def tls_context():
+    if os.environ.get("IDLE_TLS") != "1":
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2"])
+    return ctx
+
+
+TLS = tls_context()
 
 
 def frame(ftype, flags, stream, payload=b""):
@@ -41,6 +57,10 @@ class Conn:
     def __init__(self, host, port):
         self.sock = socket.create_connection((host, port), timeout=10)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if TLS:
+            self.sock = TLS.wrap_socket(self.sock, server_hostname="localhost")
+            if self.sock.selected_alpn_protocol() != "h2":
+                raise ConnectionError("TLS without ALPN h2")
         self.buf = b""
         self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
 
@@ -81,7 +101,7 @@ class Conn:
         """Reads what is there during the hold; returns False once the server closed."""
         try:
             data = self.sock.recv(65536)
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError):
             return True
         except OSError:
             return False

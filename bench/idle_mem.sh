@@ -6,7 +6,10 @@
 # open IDLE_CONNS idle h2c connections (bench/idle_conns.py: preface + SETTINGS, then silent),
 # let it settle, read VmRSS again; (after - before) / connections = KiB per connection.
 #
-# Environment (defaults in brackets): SERVERS [uringrpc peer]  IDLE_CONNS [1000]
+# With TLS=1 the connections are TLS 1.3 (ALPN h2) to each server's TLS listener, with a fresh
+# self-signed ECDSA P-256 certificate.
+#
+# Environment (defaults in brackets): SERVERS [uringrpc peer]  IDLE_CONNS [1000]  TLS [0]
 #   SETTLE [2] seconds before the second reading  HOLD_TIMEOUT [120]  BUILD [1]
 #   BUILD_DIR [build]  OUT_DIR [BUILD_DIR/bench-results/idle-DATE]  and lib.sh's PEER_*/URPC_*
 set -euo pipefail
@@ -17,9 +20,22 @@ source "$(dirname "$0")/lib.sh"
 
 IDLE_CONNS=${IDLE_CONNS:-1000}
 SETTLE=${SETTLE:-2}
+TLS=${TLS:-0}
 HOLD_TIMEOUT=${HOLD_TIMEOUT:-120}
 
 bench_init
+if [ "$TLS" = 1 ]; then
+  CERT_DIR=$(mktemp -d /tmp/urpc-idlebench.XXXXXX)
+  trap 'bench_cleanup; rm -rf "$CERT_DIR"' EXIT
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -keyout "$CERT_DIR/key.pem" -out "$CERT_DIR/cert.pem" -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >"$OUT_DIR/openssl.log" 2>&1 ||
+    die "openssl req failed (see $OUT_DIR/openssl.log)"
+  TLS_CERT=$CERT_DIR/cert.pem
+  TLS_KEY=$CERT_DIR/key.pem
+  H2LOAD_SCHEME=https
+  export IDLE_TLS=1
+fi
 resolve_servers
 
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
@@ -81,7 +97,7 @@ for name in "${ACTIVE_SERVERS[@]}"; do
 done
 
 {
-  printf '\n== idle memory: %s idle h2c connections, after a warm-up ==\n' "$IDLE_CONNS"
+  printf '\n== idle memory: %s idle %s connections, after a warm-up ==\n' "$IDLE_CONNS" "$([ "$TLS" = 1 ] && echo 'TLS 1.3 (ALPN h2)' || echo h2c)"
   printf '%-14s %6s %12s %12s %10s %10s\n' server conns 'RSS before' 'RSS after' 'fds added' 'KiB/conn'
   printf '%s\n' "-------------------------------------------------------------------------"
   tail -n +2 "$RESULTS" | while IFS=$'\t' read -r s n a b f p; do
