@@ -8,6 +8,7 @@
   inflight         grpcio: 40 calls (1 s server delay) on 4 connections in flight at SIGTERM
                    all succeed; a new connection is refused while they finish; exit 0 as soon
                    as they are done, well before the grace period
+  inflight_tls     the same over TLS 1.3: 10 calls in flight finish
   grace            --shutdown-grace 1 with a 30 s call in flight: the call is cut, the server
                    exits at the end of the grace period and says so
   second_signal    a second SIGTERM during the grace period stops at once
@@ -19,7 +20,9 @@
 import os
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -139,6 +142,36 @@ def case_inflight(args):
         log(f"40 calls in flight finished OK; listener refused; exit {elapsed:.2f} s after SIGTERM")
 
 
+def case_inflight_tls(args):
+    """The same over TLS: GOAWAY and PING are sealed like any output; 10 calls in flight end OK."""
+    st = stubs(args)
+    with tempfile.TemporaryDirectory(prefix="urpc-drain-tls-") as d:
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-keyout",
+                            f"{d}/k.pem", "-out", f"{d}/c.pem", "-subj", "/CN=localhost",
+                            "-addext", "subjectAltName=DNS:localhost"],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, f"openssl: {r.stderr}")
+        with open(f"{d}/c.pem", "rb") as f:
+            creds = grpc.ssl_channel_credentials(f.read())
+        with Server(args.server, "--shards", "1", "--tls-listen", "127.0.0.1:0", "--tls-cert",
+                    f"{d}/c.pem", "--tls-key", f"{d}/k.pem") as srv:
+            ch = grpc.secure_channel(f"127.0.0.1:{srv.tls_port}", creds,
+                                     options=[("grpc.ssl_target_name_override", "localhost")])
+            grpc.channel_ready_future(ch).result(timeout=RPC_TIMEOUT)
+            futs = [ping_call(st, ch, 1.0, i) for i in range(10)]
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            os.kill(srv.proc.pid, signal.SIGTERM)
+            seqs = sorted(f.result(timeout=RPC_TIMEOUT).seq for f in futs)
+            check(seqs == list(range(10)), f"calls in flight lost over TLS: {seqs}")
+            srv.wait_exit(what="SIGTERM")
+            elapsed = time.monotonic() - t0
+            ch.close()
+            check(elapsed < 8, f"exit {elapsed:.2f} s after SIGTERM")
+            log(f"TLS: 10 calls in flight finished OK; exit {elapsed:.2f} s after SIGTERM")
+
+
 def case_grace(args):
     st = stubs(args)
     with Server(args.server, "--shards", "1", "--shutdown-grace", "1") as srv:
@@ -247,6 +280,7 @@ def case_idle(args):
 CASES = {
     "goaway_sequence": case_goaway_sequence,
     "inflight": case_inflight,
+    "inflight_tls": case_inflight_tls,
     "grace": case_grace,
     "second_signal": case_second_signal,
     "health": case_health,
