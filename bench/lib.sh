@@ -83,6 +83,20 @@ cpu_busy_pct() {
   echo "$a $b" | awk '{ d = $4 - $2; if (d <= 0) print 0; else printf "%d", 100 - 100 * ($3 - $1) / d }'
 }
 
+# Makes a fresh self-signed ECDSA P-256 certificate (CN and SAN localhost, SAN 127.0.0.1) in a
+# temporary directory removed at exit, and points TLS_CERT/TLS_KEY and h2load (https) at it.
+use_test_cert() {
+  CERT_DIR=$(mktemp -d /tmp/urpc-benchcert.XXXXXX)
+  trap 'bench_cleanup; rm -rf "$CERT_DIR"' EXIT
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -keyout "$CERT_DIR/key.pem" -out "$CERT_DIR/cert.pem" -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >"$OUT_DIR/openssl.log" 2>&1 ||
+    die "openssl req failed (see $OUT_DIR/openssl.log)"
+  TLS_CERT=$CERT_DIR/cert.pem
+  TLS_KEY=$CERT_DIR/key.pem
+  H2LOAD_SCHEME=https
+}
+
 bench_init() {
   trap bench_cleanup EXIT
   trap 'exit 130' INT

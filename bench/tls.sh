@@ -46,15 +46,7 @@ CHECK=${CHECK:-1}
 [ "$HS_C" -le "$HS_N" ] || HS_C=$HS_N
 
 bench_init
-CERT_DIR=$(mktemp -d /tmp/urpc-tlsbench.XXXXXX)
-trap 'bench_cleanup; rm -rf "$CERT_DIR"' EXIT
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -keyout "$CERT_DIR/key.pem" -out "$CERT_DIR/cert.pem" -subj /CN=localhost \
-  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >"$OUT_DIR/openssl.log" 2>&1 ||
-  die "openssl req failed (see $OUT_DIR/openssl.log)"
-TLS_CERT=$CERT_DIR/cert.pem
-TLS_KEY=$CERT_DIR/key.pem
-H2LOAD_SCHEME=https
+use_test_cert
 resolve_servers
 
 RESULTS=$OUT_DIR/results.tsv

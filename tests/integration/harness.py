@@ -18,6 +18,13 @@ import traceback
 
 SKIP = 77  # the CTest SKIP_RETURN_CODE of every integration test
 
+# The tests fork (every server is a subprocess, started with a preexec_fn). With grpcio's fork
+# support on, its pthread_atfork handler waits for grpc's thread pool to go idle before each
+# fork, and a pool still retrying refused TLS channels never does ("Waiting for thread pool to
+# idle before forking", forever). The children exec at once and never touch grpc: off. The
+# tests import this module before grpc, which reads the variable when it loads.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 STARTUP_RE = re.compile(r"uringrpc-server listening on 127\.0\.0\.1:(\d+) shards=(\d+)"
                         r"(?: tls=127\.0\.0\.1:(\d+))?")
 STATS_RE = re.compile(
