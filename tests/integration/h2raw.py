@@ -295,6 +295,13 @@ def raw_conn(port):
     return s
 
 
+def ready_conn(port):
+    """raw_conn plus the ACK of the server's SETTINGS, so it has nothing more to wait for."""
+    s = raw_conn(port)
+    s.sendall(frame(T_SETTINGS, 0x1, 0))
+    return s
+
+
 def goaway_of(frames):
     for t, _, _, p in frames:
         if t == T_GOAWAY:

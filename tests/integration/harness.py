@@ -58,6 +58,18 @@ def log(*a):
     print(*a, flush=True)
 
 
+def require(module, package):
+    """Skips the case when `module` (None if its import failed) is missing."""
+    if module is None:
+        raise Skip(f"{package} is not installed for /usr/bin/python3 (Debian package)")
+
+
+def rss_kib(pid):
+    """VmRSS of a process, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+
 def parse_args(extra=None):
     p = argparse.ArgumentParser()
     p.add_argument("--server", required=True, help="the uringrpc-server binary")

@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Server, Skip, TestFailure, check, log  # noqa: E402
+from harness import Server, check, log  # noqa: E402
 
 try:
     import grpc
@@ -34,8 +34,8 @@ except ImportError:  # pragma: no cover - depends on the host
 try:
     import hpack
     import h2raw
-    from h2raw import (T_GOAWAY, T_PING, T_SETTINGS, answer_drain, frame, goaways,
-                       grpc_statuses, raw_conn, read_frames, request)
+    from h2raw import (T_GOAWAY, T_PING, answer_drain, frame, goaways, grpc_statuses,
+                       read_frames, ready_conn, request)
 except ImportError:  # pragma: no cover - depends on the host
     h2raw = None
 
@@ -44,20 +44,12 @@ ENHANCE_YOUR_CALM = 11
 
 
 def need_h2():
-    if h2raw is None:
-        raise Skip("python3-h2 is not installed")
+    harness.require(h2raw, "python3-h2")
 
 
 def stubs(args):
-    if grpc is None:
-        raise Skip("python3-grpcio is not installed")
+    harness.require(grpc, "python3-grpcio")
     return harness.Stubs(args.proto_dir)
-
-
-def ready_conn(port):
-    s = raw_conn(port)
-    s.sendall(frame(T_SETTINGS, 0x1, 0))
-    return s
 
 
 def server_pings(frames):
@@ -66,14 +58,7 @@ def server_pings(frames):
 
 def ping_msg(delay_s, seq=1):
     """fgrpc.PingMessage by hand: seq (field 1) and delayNanos (field 4), varints."""
-    def varint(n):
-        out = bytearray()
-        while True:
-            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-            n >>= 7
-            if not n:
-                return bytes(out)
-    return b"\x08" + varint(seq) + b"\x20" + varint(int(delay_s * 1e9))
+    return b"\x08" + harness.varint(seq) + b"\x20" + harness.varint(int(delay_s * 1e9))
 
 
 def case_keepalive_ping(args):
@@ -253,14 +238,6 @@ def case_max_age(args):
             f"over {conns} connections without a failure")
 
 
-def vm_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise TestFailure("no VmRSS")
-
-
 def sanitized(pid):
     """True for a server built with ASan or TSan: their shadow memory and quarantine count in
     RSS, so a per-connection memory bound says nothing about the server there."""
@@ -282,13 +259,13 @@ def case_idle_trim(args):
                                                 harness.hello_request(f"w{i}"))), f"Hello w{i}")
             c.close()
         time.sleep(1.5)
-        before = vm_rss_kib(srv.proc.pid)
+        before = harness.rss_kib(srv.proc.pid)
         clients = [h2raw.Client(srv.port) for _ in range(n)]
         for i, c in enumerate(clients):
             st = c.wait(c.unary("/helloworld.Greeter/SayHello", harness.hello_request(f"a{i}")))
             h2raw.check_ok_reply(st, f"Hello a{i}")
         time.sleep(2.5)  # a quiet second, then the lifetime timer trims
-        per_conn = (vm_rss_kib(srv.proc.pid) - before) / n
+        per_conn = (harness.rss_kib(srv.proc.pid) - before) / n
         for i, c in enumerate(clients):
             st = c.wait(c.unary("/helloworld.Greeter/SayHello", harness.hello_request(f"b{i}")))
             h2raw.check_ok_reply(st, f"Hello b{i}")

@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Server, Skip, TestFailure, check, log  # noqa: E402
+from harness import Server, TestFailure, check, log  # noqa: E402
 
 try:
     import grpc
@@ -38,20 +38,15 @@ try:
     import hpack
     import h2raw
     from h2raw import (MAX_STREAM_ID, T_GOAWAY, T_PING, T_SETTINGS, answer_drain, frame, goaways,
-                       grpc_statuses, raw_conn, read_frames, request)
+                       grpc_statuses, raw_conn, read_frames, ready_conn, request)
 except ImportError:  # pragma: no cover - depends on the host
     h2raw = None
 
 RPC_TIMEOUT = 30
 
 
-def need(mod, name):
-    if mod is None:
-        raise Skip(f"{name} is not installed (Debian package python3-{name})")
-
-
 def stubs(args):
-    need(grpc, "grpcio")
+    harness.require(grpc, "python3-grpcio")
     return harness.Stubs(args.proto_dir)
 
 
@@ -69,7 +64,7 @@ def ping_payload(st, delay_s):
 
 
 def case_goaway_sequence(args):
-    need(h2raw, "h2")
+    harness.require(h2raw, "python3-h2")
     st = stubs(args)
     with Server(args.server, "--shards", "1") as srv:
         s = raw_conn(srv.port)
@@ -250,13 +245,11 @@ def case_health(args):
 
 
 def case_idle(args):
-    need(h2raw, "h2")
+    harness.require(h2raw, "python3-h2")
     with Server(args.server, "--shards", "2", "--shutdown-grace", "3") as srv:
         # python3-h2 treats the first GOAWAY as the end and will not answer the PING after
         # it, so these clients are raw: preface, SETTINGS ack, then only the PING answer.
-        socks = [raw_conn(srv.port) for _ in range(20)]
-        for s in socks:
-            s.sendall(frame(T_SETTINGS, 0x1, 0))
+        socks = [ready_conn(srv.port) for _ in range(20)]
         silent = raw_conn(srv.port)  # sends its preface, then never reads or answers
         time.sleep(0.3)
         t0 = time.monotonic()

@@ -31,14 +31,6 @@ MIB = 1 << 20
 RSS_BOUND = 96 * MIB  # growth allowed while streaming 1 GiB: the send buffers, not the stream
 
 
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
-
-
 class RssSampler(threading.Thread):
     def __init__(self, pid):
         super().__init__(daemon=True)
@@ -46,7 +38,7 @@ class RssSampler(threading.Thread):
 
     def run(self):
         while not self.stop_flag:
-            self.peak = max(self.peak, rss_bytes(self.pid))
+            self.peak = max(self.peak, harness.rss_kib(self.pid) * 1024)
             time.sleep(0.02)
 
 
@@ -55,7 +47,7 @@ def case_backpressure_server_stream(c, srv):
     req = c.m.StreamingOutputCallRequest(
         response_type=c.m.COMPRESSABLE,
         response_parameters=[c.m.ResponseParameters(size=MIB) for _ in range(n)])
-    base = rss_bytes(srv.proc.pid)
+    base = harness.rss_kib(srv.proc.pid) * 1024
     sampler = RssSampler(srv.proc.pid)
     sampler.start()
     got = total = 0
@@ -90,7 +82,7 @@ def case_slow_handler_slows_client(c, srv):
     demo = hw.demo_grpc.DemoStub(c.ch)
     n, size, window = 512, 32 * 1024, 64 * 1024  # the server runs with --stream-window 65536
     name = "x" * size
-    base = rss_bytes(srv.proc.pid)
+    base = harness.rss_kib(srv.proc.pid) * 1024
     sampler = RssSampler(srv.proc.pid)
     sampler.start()
     start = time.monotonic()

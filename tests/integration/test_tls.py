@@ -259,18 +259,13 @@ def raw(port, data, hold=0.0):
         s.close()
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
-
-
 def case_hostile(st, pki, srv):
     say_hello_tls(st, pki, srv, "warm")
-    base = rss_kib(srv.proc.pid)
+    base = harness.rss_kib(srv.proc.pid)
     for _ in range(100):
         raw(srv.tls_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 20)
         raw(srv.tls_port, os.urandom(3000))
-    grown = rss_kib(srv.proc.pid) - base
+    grown = harness.rss_kib(srv.proc.pid) - base
     log(f"RSS after 200 hostile connections: +{grown} KiB")
     check(grown < 16 * 1024, f"200 refused connections grew the server by {grown} KiB")
     hello = bytes.fromhex("16030100f8010000f40303") + os.urandom(60)
