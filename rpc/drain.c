@@ -45,14 +45,13 @@ void rpc_conn_goaway_sent(rpc_conn *conn, const nghttp2_goaway *goaway) {
   if (nghttp2_submit_ping(conn->h2, NGHTTP2_FLAG_NONE, drain_ping) != 0) send_final_goaway(conn);
 }
 
-bool rpc_conn_is_drain_ping(const uint8_t opaque[8]) {
-  return memcmp(opaque, drain_ping, 8) == 0;
-}
-
-void rpc_conn_ping_acked(rpc_conn *conn, const uint8_t opaque[8]) {
-  if (!conn->draining || conn->goaway_final || !rpc_conn_is_drain_ping(opaque)) return;
-  send_final_goaway(conn);
-  rpc_conn_want_flush(conn);
+bool rpc_conn_ping_acked(rpc_conn *conn, const uint8_t opaque[8]) {
+  if (memcmp(opaque, drain_ping, 8) != 0) return false;
+  if (conn->draining && !conn->goaway_final) {
+    send_final_goaway(conn);
+    rpc_conn_want_flush(conn);
+  }
+  return true;
 }
 
 void rpc_conn_drain_ping_timeout(rpc_conn *conn) {

@@ -143,13 +143,10 @@ static void on_request_headers(urpc_call *call) {
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   rpc_conn *conn = ud;
   if (frame->hd.type == NGHTTP2_PING && !conn->closing) {
-    if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+    if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
       rpc_keepalive_ping_abuse(conn);
-    } else if (rpc_conn_is_drain_ping(frame->ping.opaque_data)) {
-      rpc_conn_ping_acked(conn, frame->ping.opaque_data);
-    } else {
+    else if (!rpc_conn_ping_acked(conn, frame->ping.opaque_data))
       rpc_keepalive_ping_acked(conn);
-    }
   }
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
   urpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
@@ -512,15 +509,27 @@ void *rpc_conn_open(void *ctx, io_conn *io) {
   return conn;
 }
 
+/* Around nghttp2's reading and writing: the activity the lifetime timer watches, and the
+ * connection whose frees idle_trim.c must see (mem_recv may grow the stream map, send may grow
+ * the frame buffer). Returns the connection displaced, for leave_session. */
+static rpc_conn *enter_session(rpc_conn *conn, uint64_t *activity_ms) {
+  *activity_ms = conn->sh->timers->now_ms;
+  if (conn->trimmed) rpc_idle_trim_woke(conn);
+  rpc_conn *outer = conn->sh->cur_conn;
+  conn->sh->cur_conn = conn;
+  return outer;
+}
+
+static void leave_session(rpc_conn *conn, rpc_conn *outer) {
+  conn->sh->cur_conn = outer;
+}
+
 int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
   rpc_conn *conn = state;
   if (conn->closing) return 0;
-  conn->last_read_ms = conn->sh->timers->now_ms;
-  if (conn->trimmed) rpc_idle_trim_woke(conn);
-  rpc_conn *outer = conn->sh->cur_conn;
-  conn->sh->cur_conn = conn; /* idle_trim.c: mem_recv may grow (free) the stream map */
+  rpc_conn *outer = enter_session(conn, &conn->last_read_ms);
   ssize_t rv = nghttp2_session_mem_recv(conn->h2, p, n);
-  conn->sh->cur_conn = outer;
+  leave_session(conn, outer);
   if (rv < 0) {
     /* nghttp2 has queued a GOAWAY where the protocol calls for one: send it, then close. */
     LOG_DEBUG("closing connection: %s", nghttp2_strerror((int)rv));
@@ -536,12 +545,9 @@ int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
 int rpc_conn_produce(void *state, core_outq *out) {
   rpc_conn *conn = state;
   conn->out = out;
-  conn->last_write_ms = conn->sh->timers->now_ms;
-  if (conn->trimmed) rpc_idle_trim_woke(conn);
-  rpc_conn *outer = conn->sh->cur_conn;
-  conn->sh->cur_conn = conn;
+  rpc_conn *outer = enter_session(conn, &conn->last_write_ms);
   int rv = nghttp2_session_send(conn->h2);
-  conn->sh->cur_conn = outer;
+  leave_session(conn, outer);
   conn->out = NULL;
   if (rv != 0) return -1;
   if (conn->closing ||

@@ -279,9 +279,9 @@ void rpc_shard_enqueue(rpc_shard *sh, urpc_call *call);
 void rpc_conn_drain(void *state);
 /* A GOAWAY went out: after the first of a drain, its PING. */
 void rpc_conn_goaway_sent(rpc_conn *conn, const nghttp2_goaway *goaway);
-/* A PING ack arrived: the drain's is the cue for the final GOAWAY. */
-void rpc_conn_ping_acked(rpc_conn *conn, const uint8_t opaque[8]);
-bool rpc_conn_is_drain_ping(const uint8_t opaque[8]);
+/* A PING ack arrived: the drain's is the cue for the final GOAWAY. Returns whether it was the
+ * drain's (any other ack is the keepalive's). */
+bool rpc_conn_ping_acked(rpc_conn *conn, const uint8_t opaque[8]);
 /* The drain's PING went unanswered too long: the final GOAWAY all the same. */
 void rpc_conn_drain_ping_timeout(rpc_conn *conn);
 
