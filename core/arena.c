@@ -20,20 +20,31 @@ void core_arena_init(core_arena *a, void *first, size_t first_cap) {
   core_arena_reset(a);
 }
 
-static void *alloc_slow(core_arena *a, size_t size) {
+#define ARENA_MAX_CAP (64 * 1024) /* blocks stop growing here */
+#define ARENA_BIG     4096        /* allocations above this and half a block get their own */
+
+static void *new_block(core_arena *a, size_t cap) {
   size_t hdr = align_up(sizeof(core_arena_block));
-  size_t cap = a->next_cap;
-  while (cap < size) {
-    if (cap > (SIZE_MAX - hdr) / 2) return NULL; /* doubling would overflow */
-    cap *= 2;
-  }
+  if (cap > SIZE_MAX - hdr) return NULL;
   core_arena_block *b = malloc(hdr + cap);
   if (!b) return NULL;
   b->cap = cap;
   b->next = a->blocks;
   a->blocks = b;
-  a->next_cap = cap * 2;
-  uint8_t *base = (uint8_t *)b + hdr;
+  a->heap += hdr + cap;
+  return (uint8_t *)b + hdr;
+}
+
+static void *alloc_slow(core_arena *a, size_t size) {
+  /* A big allocation (a request or response message) gets a block of exactly its size, and the
+   * current block goes on serving small ones: rounding it up to a doubled block would waste up
+   * to half of it, and that memory counts against the call's budget. */
+  if (size > ARENA_BIG && size > a->next_cap / 2) return new_block(a, size);
+  size_t cap = a->next_cap;
+  while (cap < size) cap *= 2; /* size <= ARENA_BIG here: no overflow */
+  uint8_t *base = new_block(a, cap);
+  if (!base) return NULL;
+  a->next_cap = cap * 2 < ARENA_MAX_CAP ? cap * 2 : ARENA_MAX_CAP;
   a->pos = base + size;
   a->end = base + cap;
   return base;
@@ -73,6 +84,7 @@ void core_arena_reset(core_arena *a) {
     free(a->blocks);
     a->blocks = next;
   }
+  a->heap = 0;
   a->next_cap = a->first_cap * 2 > ARENA_MIN_CAP ? a->first_cap * 2 : ARENA_MIN_CAP;
   /* The embedded block may not be aligned to ARENA_ALIGN: start at the first aligned byte. */
   uintptr_t p = a->first ? (uintptr_t)a->first : 0;

@@ -1,8 +1,10 @@
 /* Per-call bump allocator with cleanup hooks.
  *
  * The first block is embedded by the owner (no malloc for small calls); further blocks are
- * malloc'd, each at least twice the previous. Nothing is freed individually: reset frees the
- * extra blocks and runs the cleanup hooks in reverse order of registration. Single thread. */
+ * malloc'd, each twice the previous up to 64 KiB; an allocation of more than 4 KiB that would
+ * not fit half a block gets a block of its own, of exactly its size. Nothing is freed
+ * individually: reset frees the extra blocks and runs the cleanup hooks in reverse order of
+ * registration. Single thread. */
 #ifndef URPC_CORE_ARENA_H
 #define URPC_CORE_ARENA_H
 
@@ -26,6 +28,7 @@ typedef struct core_arena {
   size_t first_cap;
   core_arena_block *blocks; /* malloc'd blocks, newest first */
   size_t next_cap;          /* size of the next block to malloc */
+  size_t heap;              /* bytes malloc'd for blocks (what the arena costs beyond `first`) */
   core_arena_cleanup *cleanups;
 } core_arena;
 

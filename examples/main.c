@@ -47,6 +47,15 @@ static void usage(FILE *f) {
           "  --max-connection-idle SEC GOAWAY connections without calls this long (default off)\n"
           "  --max-connection-age SEC  GOAWAY connections this old, +-10 %% (default off)\n"
           "  --max-connection-age-grace SEC  then close them after this long (default: no limit)\n"
+          "  --max-calls-per-connection N  calls a connection may hold, reset ones whose handler "
+          "is busy included; beyond: REFUSED_STREAM (default: --max-concurrent-streams, 1000)\n"
+          "  --max-calls N             calls the server may hold; beyond: RESOURCE_EXHAUSTED "
+          "(default 100000)\n"
+          "  --max-connection-memory BYTES  memory a connection's calls may hold (requests, "
+          "decompressed too; unsent responses); beyond: RESOURCE_EXHAUSTED (default 134217728)\n"
+          "  --max-memory BYTES        the same for the whole server (default 1073741824)\n"
+          "  --stream-reset-rate N     RST_STREAMs per second a connection may send or cause, "
+          "after a 10 s burst; beyond: GOAWAY (default 10000; 0 = no limit)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
           "  --help                    this text\n"
@@ -100,6 +109,11 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     OPT_MAX_IDLE,
     OPT_MAX_AGE,
     OPT_MAX_AGE_GRACE,
+    OPT_MAX_CONN_CALLS,
+    OPT_MAX_CALLS,
+    OPT_MAX_CONN_MEM,
+    OPT_MAX_MEM,
+    OPT_RESET_RATE,
     OPT_HELP,
     OPT_VERSION
   };
@@ -128,6 +142,11 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       {"max-connection-idle", required_argument, NULL, OPT_MAX_IDLE},
       {"max-connection-age", required_argument, NULL, OPT_MAX_AGE},
       {"max-connection-age-grace", required_argument, NULL, OPT_MAX_AGE_GRACE},
+      {"max-calls-per-connection", required_argument, NULL, OPT_MAX_CONN_CALLS},
+      {"max-calls", required_argument, NULL, OPT_MAX_CALLS},
+      {"max-connection-memory", required_argument, NULL, OPT_MAX_CONN_MEM},
+      {"max-memory", required_argument, NULL, OPT_MAX_MEM},
+      {"stream-reset-rate", required_argument, NULL, OPT_RESET_RATE},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -229,6 +248,26 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
           0)
         return 2;
       break;
+    case OPT_MAX_CONN_CALLS:
+      if (parse_int("--max-calls-per-connection", optarg, 1, UINT32_MAX, &n) < 0) return 2;
+      o->max_calls_per_connection = (uint32_t)n;
+      break;
+    case OPT_MAX_CALLS:
+      if (parse_int("--max-calls", optarg, 1, UINT32_MAX, &n) < 0) return 2;
+      o->max_calls = (uint32_t)n;
+      break;
+    case OPT_MAX_CONN_MEM:
+      if (parse_int("--max-connection-memory", optarg, 1 << 16, LONG_MAX, &n) < 0) return 2;
+      o->max_connection_memory = (size_t)n;
+      break;
+    case OPT_MAX_MEM:
+      if (parse_int("--max-memory", optarg, 1 << 16, LONG_MAX, &n) < 0) return 2;
+      o->max_memory = (size_t)n;
+      break;
+    case OPT_RESET_RATE:
+      if (parse_int("--stream-reset-rate", optarg, 0, 1000000, &n) < 0) return 2;
+      o->stream_reset_rate = (uint32_t)n;
+      break;
     case OPT_SHUTDOWN_GRACE:
       if (parse_int("--shutdown-grace", optarg, 0, 86400, grace_s) < 0) return 2;
       break;
@@ -249,6 +288,13 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
   if ((o->tls_cert || o->tls_key || o->tls_client_ca) && !o->tls_listen) {
     fprintf(stderr,
             "uringrpc-server: --tls-cert/--tls-key/--tls-client-ca need --tls-listen ADDR:PORT\n");
+    return 2;
+  }
+  if (o->max_connection_memory < o->max_recv_message || o->max_memory < o->max_recv_message) {
+    fprintf(stderr,
+            "uringrpc-server: --max-connection-memory and --max-memory must hold at least one "
+            "message of --max-recv-message (%zu bytes)\n",
+            o->max_recv_message);
     return 2;
   }
   if (optind < argc) {

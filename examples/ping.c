@@ -1,9 +1,13 @@
 /* fgrpc.PingServer/Ping (fortio's -ping mode): echo the message with `ts` set to the server's
- * clock in nanoseconds, after waiting delayNanos on the shard's timer wheel (never blocking). */
+ * clock in nanoseconds, after waiting delayNanos on the shard's timer wheel (never blocking).
+ * The delay is the client's choice, so it is capped: a call waiting on it holds memory. If the
+ * client goes away meanwhile, the wait ends at once (urpc_call_defer) and the call with it. */
 #include <time.h>
 
 #include "ping.pb-c.h"
 #include "services.h"
+
+#define MAX_DELAY_NS (60ll * 1000000000) /* a minute */
 
 static int64_t wall_ns(void) {
   struct timespec ts;
@@ -25,7 +29,8 @@ static void ping(urpc_call *call, const ProtobufCMessage *request, void *user) {
   (void)user;
   Fgrpc__PingMessage *msg = (Fgrpc__PingMessage *)request;
   if (msg->delaynanos > 0) {
-    if (urpc_call_defer(call, (uint64_t)msg->delaynanos, pong, msg) < 0)
+    int64_t delay = msg->delaynanos < MAX_DELAY_NS ? msg->delaynanos : MAX_DELAY_NS;
+    if (urpc_call_defer(call, (uint64_t)delay, pong, msg) < 0)
       urpc_call_fail(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     return;
   }

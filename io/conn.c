@@ -27,6 +27,10 @@ io_shard *io_conn_shard(const io_conn *c) {
   return c->shard;
 }
 
+bool io_conn_is_tls(const io_conn *c) {
+  return c->tls != NULL;
+}
+
 const tls_peer *io_conn_tls_peer(const io_conn *c) {
   return c->tls && tls_conn_ready(c->tls) ? tls_conn_peer(c->tls) : NULL;
 }
@@ -53,6 +57,12 @@ static void recv_arm(io_conn *c) {
 static void conn_free_if_done(io_conn *c) {
   if (!c->closing || c->recv_armed || c->send || c->in_flush || c->in_cb) return;
   io_shard *s = c->shard;
+  if (core_timer_armed(&c->handshake)) core_timer_cancel(&s->timers, &c->handshake);
+  if (c->abort) {
+    /* Output the peer never took: reset rather than leave it to the kernel to keep trying. */
+    struct linger lg = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
   core_outq_dispose(&c->out);
   core_outq_dispose(&c->plain);
   tls_conn_free(c->tls);
@@ -66,19 +76,24 @@ static void conn_free_if_done(io_conn *c) {
   core_pool_put(&s->conn_pool, c);
 }
 
+static void cancel_op(io_shard *s, const void *op) {
+  struct io_uring_sqe *sqe = io_get_sqe(s);
+  io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+  io_uring_sqe_set_data(sqe, NULL);
+}
+
 void io_conn_close(io_conn *c) {
   if (c->closing) return;
   c->closing = 1;
   io_shard *s = c->shard;
-  if (core_timer_armed(&c->handshake)) core_timer_cancel(&s->timers, &c->handshake);
   s->cfg.handler->conn_closed(c->state);
   c->state = NULL;
-  if (c->recv_armed) {
-    struct io_uring_sqe *sqe = io_get_sqe(s);
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&c->recv_op, 0);
-    io_uring_sqe_set_data(sqe, NULL);
-  }
-  /* A send in flight completes on its own (the socket is still open); then we free. */
+  if (c->recv_armed) cancel_op(s, &c->recv_op);
+  /* A send still in flight waits for a peer that does not read (or is slow): cancel it, or the
+   * connection — and a shard that is stopping — would wait for it without end. What it did
+   * not send is dropped with a reset. */
+  if (c->send) cancel_op(s, c->send);
+  if (c->send || c->out.bytes) c->abort = 1;
   conn_free_if_done(c);
 }
 
@@ -136,6 +151,10 @@ static void conn_open(io_shard *s, int fd, bool tls) {
   s->stats.open++;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  /* Sent data unacknowledged this long (a peer gone without a FIN, or one whose window stays
+   * shut) ends the connection, as grpc's servers do (20 s by default). */
+  unsigned uto = s->cfg.tcp_user_timeout_ms;
+  if (uto) setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
   c->state = s->cfg.handler->conn_open(s->cfg.ctx, c);
   if (!c->state) {
     c->closing = 1;
@@ -148,6 +167,45 @@ static void conn_open(io_shard *s, int fd, bool tls) {
   io_conn_flush(c); /* the layer above may have output at once (e.g. HTTP/2 SETTINGS) */
 }
 
+/* Out of file descriptors or memory: the connection waits in the backlog, and accepting again
+ * at once would fail at once. Accepts pause, 10 ms at first, doubling up to a second while it
+ * lasts; one line per ten seconds says so. */
+#define ACCEPT_BACKOFF_MIN_MS 10
+#define ACCEPT_BACKOFF_MAX_MS 1000
+#define ACCEPT_LOG_EVERY_MS   10000
+
+static bool out_of_resources(int err) {
+  return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
+}
+
+static void on_accept_resume(core_timer *t, void *arg) {
+  (void)t;
+  io_shard *s = arg;
+  for (int tls = 0; tls < 2; tls++) {
+    if (!s->accept_paused[tls]) continue;
+    s->accept_paused[tls] = false;
+    if (!s->stopping && !s->draining) io_accept_arm(s, tls);
+  }
+}
+
+static void accept_backoff(io_shard *s, int err, bool tls) {
+  uint64_t now = core_now_ms();
+  s->accept_failures++;
+  if (now >= s->accept_logged_ms + ACCEPT_LOG_EVERY_MS) {
+    LOG_WARN("accept: %s (%llu times): new connections wait; raise the file limit (ulimit -n) or "
+             "lower --max-connections",
+             strerror(-err), (unsigned long long)s->accept_failures);
+    s->accept_logged_ms = now;
+    s->accept_failures = 0;
+  }
+  s->accept_paused[tls] = true;
+  if (core_timer_armed(&s->accept_resume)) return;
+  s->accept_backoff_ms = s->accept_backoff_ms ? s->accept_backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+  if (s->accept_backoff_ms > ACCEPT_BACKOFF_MAX_MS) s->accept_backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+  core_timer_init(&s->accept_resume, on_accept_resume, s);
+  core_timer_arm(&s->timers, &s->accept_resume, now + s->accept_backoff_ms);
+}
+
 void io_on_accept(io_shard *s, struct io_uring_cqe *cqe, bool tls) {
   bool more = cqe->flags & IORING_CQE_F_MORE;
   if (!more) {
@@ -155,12 +213,17 @@ void io_on_accept(io_shard *s, struct io_uring_cqe *cqe, bool tls) {
     s->ops_in_flight--;
   }
   if (cqe->res >= 0) {
+    s->accept_backoff_ms = 0;
     if (s->stopping)
       close(cqe->res);
     else
       conn_open(s, cqe->res, tls);
+  } else if (out_of_resources(cqe->res)) {
+    if (!more) {
+      accept_backoff(s, cqe->res, tls);
+      return;
+    }
   } else if (cqe->res != -ECANCELED) {
-    /* EMFILE and friends: the connection waits in the backlog; say so once per burst. */
     LOG_WARN("accept: %s", strerror(-cqe->res));
   }
   if (!more && !s->stopping && !s->draining) io_accept_arm(s, tls);

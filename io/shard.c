@@ -55,7 +55,7 @@ int io_shard_new(const io_shard_config *cfg, io_shard **out) {
     return err;
   }
   core_mpmc_init(&s->posted, s->posted_cells, IO_POST_CAP);
-  core_pool_init(&s->conn_pool, sizeof(io_conn), 1024);
+  core_pool_init(&s->conn_pool, sizeof(io_conn), 256);
   core_pool_init(&s->send_pool, sizeof(io_send_op), 256);
   core_pool_init(&s->block_pool, core_outq_block_size(), 64);
   snprintf(s->tag, sizeof(s->tag), "shard %d", cfg->index);
@@ -236,7 +236,7 @@ static void wait_events(io_shard *s) {
   atomic_store_explicit(&s->sleeping, 1, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst); /* pairs with io_shard_post's fence */
   unsigned want = s->posted.enqueue_pos != s->posted.dequeue_pos ? 0 : 1;
-  int64_t tmo = core_timer_wheel_timeout(&s->timers);
+  int64_t tmo = want ? core_timer_wheel_timeout(&s->timers) : -1; /* only when it may sleep */
   int ret;
   if (want && tmo >= 0) {
     struct __kernel_timespec ts = {.tv_sec = tmo / 1000, .tv_nsec = (tmo % 1000) * 1000000};

@@ -53,6 +53,7 @@ typedef struct io_shard_config {
   unsigned recv_buffers; /* provided buffers (power of two); 0 = default */
   unsigned recv_buffer_size;
   size_t out_soft_cap; /* stop producing output for a connection above this many unsent bytes */
+  unsigned tcp_user_timeout_ms; /* TCP_USER_TIMEOUT of accepted sockets; 0 = the kernel's */
 } io_shard_config;
 
 typedef struct io_shard_stats {
@@ -114,6 +115,8 @@ void io_conn_flush(io_conn *c);
  * code there instead): closes the connection; conn_closed follows at once. */
 void io_conn_close(io_conn *c);
 io_shard *io_conn_shard(const io_conn *c);
+/* Whether the connection speaks TLS (from its first byte). */
+bool io_conn_is_tls(const io_conn *c);
 /* The TLS peer of a connection past its handshake, or NULL for plaintext. */
 const tls_peer *io_conn_tls_peer(const io_conn *c);
 

@@ -33,8 +33,9 @@ struct io_conn {
   int fd;
   /* in_cb: inside one of our completion handlers, which frees nothing under itself */
   uint8_t recv_armed : 1, closing : 1, in_flush : 1, close_after_send : 1, in_cb : 1;
-  io_send_op *send; /* the send in flight, or NULL */
-  void *state;      /* the layer above's */
+  uint8_t abort : 1; /* closed with output unsent: reset the connection */
+  io_send_op *send;  /* the send in flight, or NULL */
+  void *state;       /* the layer above's */
   io_shard *shard;
   io_conn *flush_next;  /* flush list */
   io_conn *prev, *next; /* all live connections of the shard */
@@ -56,6 +57,9 @@ struct io_shard {
   _Atomic bool exit_requested; /* stopping, and the layer above has no more messages to post */
   io_op accept_op, tls_accept_op, wake_op;
   bool accept_armed, tls_accept_armed;
+  bool accept_paused[2]; /* [tls]: out of descriptors, waiting for accept_resume */
+  core_timer accept_resume;
+  uint64_t accept_backoff_ms, accept_logged_ms, accept_failures;
   int wake_fd;
   uint64_t wake_buf;
   io_conn *flush_head;

@@ -1,6 +1,7 @@
 /* A call from HEADERS to its last sent byte: creation, checks at end of request, the handler
  * run, the reply (from any thread), and release by reference count on the shard thread. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,16 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "rpc/rpc_impl.h"
+
+const char *rpc_call_printf(urpc_call *call, const char *fallback, const char *fmt, ...) {
+  char *buf = core_arena_alloc(&call->arena, 256);
+  if (!buf) return fallback;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, 256, fmt, ap);
+  va_end(ap);
+  return buf;
+}
 
 static void arena_free_cb(void *ud, void *p) {
   (void)ud, (void)p; /* freed with the arena */
@@ -29,25 +40,19 @@ urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id) {
   call->allocator = (ProtobufCAllocator){core_arena_alloc_cb, arena_free_cb, &call->arena};
   atomic_init(&call->sq_bytes, 0);
   core_arena_init(&call->arena, call->arena_first, sizeof(call->arena_first));
+  core_arena_init(&call->scratch, NULL, 0);
   rpc_frame_reader_init(&call->reader, (uint32_t)sh->server->opts.max_recv_message);
   call->next = conn->calls;
   if (conn->calls) conn->calls->prev = call;
   conn->calls = call;
+  conn->n_calls++;
+  conn->n_open++;
   sh->live_calls++;
   sh->stats.calls++;
   return call;
 }
 
-void rpc_call_unref(urpc_call *call) {
-  if (--call->refs) return;
-  rpc_shard *sh = call->sh;
-  rpc_stream_drop_queue(call);
-  core_arena_reset(&call->arena);
-  sh->live_calls--;
-  core_pool_put(&sh->call_pool, call);
-}
-
-static void unlink_from_conn(urpc_call *call) {
+void rpc_call_detach(urpc_call *call) {
   rpc_conn *conn = call->conn;
   if (!conn) return;
   if (call->prev)
@@ -56,22 +61,47 @@ static void unlink_from_conn(urpc_call *call) {
     conn->calls = call->next;
   if (call->next) call->next->prev = call->prev;
   call->prev = call->next = NULL;
+  conn->n_calls--;
+  conn->mem -= call->charged;
   call->conn = NULL;
-  if (!conn->calls) rpc_keepalive_calls_ended(conn);
+}
+
+void rpc_call_unref(urpc_call *call) {
+  if (--call->refs) return;
+  rpc_shard *sh = call->sh;
+  rpc_stream_drop_queue(call);
+  core_arena_reset(&call->scratch);
+  core_arena_reset(&call->arena);
+  bool held = call->charged != 0;
+  rpc_budget_uncharge(call, call->charged);
+  rpc_call_detach(call);
+  sh->live_calls--;
+  core_pool_put(&sh->call_pool, call);
+  if (held) rpc_budget_released(sh);
+}
+
+/* The client will not get an answer: the handler learns it (urpc_call_cancelled, on_cancel)
+ * and what it deferred runs now rather than at its time, so the call can end. */
+static void mark_cancelled(urpc_call *call) {
+  atomic_store_explicit(&call->cancelled, true, memory_order_relaxed);
+  rpc_call_expedite_defers(call);
 }
 
 void rpc_call_stream_closed(urpc_call *call) {
   if (!call->stream_open) return;
   call->stream_open = 0;
   if (core_timer_armed(&call->deadline)) core_timer_cancel(call->sh->timers, &call->deadline);
-  unlink_from_conn(call);
+  rpc_conn *conn = call->conn;
+  if (conn && --conn->n_open == 0) rpc_keepalive_calls_ended(conn);
   if (!call->responded) { /* reset by the client, or by nghttp2 for a malformed request */
-    atomic_store_explicit(&call->cancelled, true, memory_order_relaxed);
+    mark_cancelled(call);
     call->sh->stats.calls_cancelled++;
     const urpc_stream_handler *ops = call->method ? call->method->stream : NULL;
     if (call->with_handler && ops && ops->on_cancel) ops->on_cancel(call, call->method->user);
   }
   rpc_stream_drop_queue(call); /* nothing more goes out on this stream */
+  /* A request message still being received goes now, not when the handler lets go. */
+  rpc_request_drop_partial(call);
   rpc_call_unref(call);
 }
 
@@ -92,7 +122,8 @@ void rpc_call_http_error(urpc_call *call, uint16_t http_status) {
 }
 
 void rpc_call_abort(urpc_call *call, urpc_status_code code, const char *msg) {
-  if (atomic_exchange_explicit(&call->cancelled, true, memory_order_relaxed)) return;
+  if (atomic_load_explicit(&call->cancelled, memory_order_relaxed)) return;
+  mark_cancelled(call);
   call->answered = 1;
   /* Answer first: a handler finishing from on_cancel must find the response decided. */
   if (!call->responded && call->stream_open && call->conn) {
@@ -129,6 +160,8 @@ void rpc_call_dispatch(urpc_call *call) {
   } else if (call->n_msgs != 1) {
     rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED,
                       "method needs exactly one request message, got none");
+  } else if (rpc_budget_over(call->conn)) {
+    rpc_call_fail_now(call, URPC_STATUS_RESOURCE_EXHAUSTED, RPC_BUSY_MEMORY);
   } else {
     call->answered = 1;
     call->with_handler = 1;
@@ -141,6 +174,7 @@ void rpc_call_dispatch(urpc_call *call) {
  * already told DEADLINE_EXCEEDED. */
 static void finish_on_shard(urpc_call *call) {
   call->with_handler = 0;
+  rpc_budget_sync(call, &call->arena, &call->arena_charged); /* the response, if unary */
   if (call->stream_open && call->conn && !call->responded) {
     if (call->streaming_out)
       rpc_stream_finish(call);
@@ -291,34 +325,50 @@ void urpc_call_finish(urpc_call *call, urpc_status_code code, const char *messag
   urpc_call_fail(call, code, message);
 }
 
-/* urpc_call_defer's timer: holds a call reference until it has run. */
-typedef struct deferred_fn {
+/* urpc_call_defer's timer: holds a call reference until it has run. Listed on the call so that
+ * a cancellation can bring it forward: a handler waiting for a timer finishes as soon as its
+ * client is gone, instead of pinning the call until the timer's time. */
+struct rpc_deferred {
   core_timer timer;
   urpc_call *call;
+  rpc_deferred *next;
   void (*fn)(urpc_call *call, void *arg);
   void *arg;
-} deferred_fn;
+};
 
 static void on_deferred(core_timer *t, void *arg) {
   (void)t;
-  deferred_fn *d = arg;
+  rpc_deferred *d = arg;
   urpc_call *call = d->call;
+  rpc_deferred **pp = &call->defers;
+  while (*pp != d) pp = &(*pp)->next;
+  *pp = d->next;
   d->fn(call, d->arg);
   free(d);
   rpc_call_unref(call);
 }
 
+void rpc_call_expedite_defers(urpc_call *call) {
+  for (rpc_deferred *d = call->defers; d; d = d->next)
+    core_timer_arm(call->sh->timers, &d->timer, call->sh->timers->now_ms);
+}
+
 int urpc_call_defer(urpc_call *call, uint64_t delay_ns, void (*fn)(urpc_call *call, void *arg),
                     void *arg) {
-  deferred_fn *d = malloc(sizeof(*d));
+  rpc_deferred *d = malloc(sizeof(*d));
   if (!d) return -ENOMEM;
   d->call = call;
   d->fn = fn;
   d->arg = arg;
+  d->next = call->defers;
+  call->defers = d;
   call->refs++;
   core_timer_init(&d->timer, on_deferred, d);
-  uint64_t now_ms = core_now_ns() / 1000000u;
-  core_timer_arm(call->sh->timers, &d->timer, now_ms + (delay_ns + 999999u) / 1000000u);
+  uint64_t now_ms = core_now_ns() / 1000000u; /* the wheel's clock may be a loop turn behind */
+  uint64_t delay_ms = delay_ns / 1000000u + (delay_ns % 1000000u != 0);
+  /* A cancelled call's handler is not kept waiting (see rpc_call_expedite_defers). */
+  if (urpc_call_cancelled(call)) delay_ms = 0;
+  core_timer_arm(call->sh->timers, &d->timer, now_ms + delay_ms);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "rpc/percent.h"
 #include "rpc/rpc_impl.h"
@@ -36,19 +37,6 @@ static bool grpc_content_type(const uint8_t *v, size_t n) {
   return n == l || v[l] == '+' || v[l] == ';';
 }
 
-/* A message for the client, formatted into the call's arena (a static fallback if full). */
-static const char *call_printf(urpc_call *call, const char *fallback, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static const char *call_printf(urpc_call *call, const char *fallback, const char *fmt, ...) {
-  char *buf = core_arena_alloc(&call->arena, 256);
-  if (!buf) return fallback;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, 256, fmt, ap);
-  va_end(ap);
-  return buf;
-}
-
 /* Remembers the first problem found in the headers; answered once they are complete. */
 static void header_error(urpc_call *call, urpc_status_code code, const char *msg) {
   if (call->status) return;
@@ -56,12 +44,28 @@ static void header_error(urpc_call *call, urpc_status_code code, const char *msg
   call->status_msg = msg;
 }
 
+/* A stream over the connection's call limit is refused (RFC 9113 5.1.2: the client may retry
+ * it); the calls in flight go on. */
+static void refuse_stream(rpc_conn *conn, int32_t stream_id) {
+  nghttp2_submit_rst_stream(conn->h2, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
+}
+
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   rpc_conn *conn = ud;
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  conn->got_request = true;
+  if (conn->n_calls >= rpc_budget_conn_max_calls(conn)) {
+    refuse_stream(conn, frame->hd.stream_id);
+    return 0;
+  }
   urpc_call *call = rpc_call_new(conn, frame->hd.stream_id);
-  if (!call) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM(INTERNAL_ERROR) */
+  if (!call) {
+    refuse_stream(conn, frame->hd.stream_id); /* out of memory */
+    return 0;
+  }
   nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
+  if (conn->sh->live_calls > conn->sh->max_calls)
+    header_error(call, URPC_STATUS_RESOURCE_EXHAUSTED, "server busy: too many calls");
   return 0;
 }
 
@@ -73,8 +77,8 @@ static void on_path(urpc_call *call, const uint8_t *v, size_t n) {
     return;
   }
   header_error(call, URPC_STATUS_UNIMPLEMENTED,
-               call_printf(call, "unknown method", "unknown method %.*s", (int)(n > 200 ? 200 : n),
-                           (const char *)v));
+               rpc_call_printf(call, "unknown method", "unknown method %.*s",
+                               (int)(n > 200 ? 200 : n), (const char *)v));
 }
 
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
@@ -84,11 +88,19 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   urpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
   if (!call) return 0;
-  /* nghttp2 1.52 has no cap on a received header list: enforce ours (RFC 9113 sizing). */
+  /* nghttp2 1.52 has no cap on a received header list: enforce ours (RFC 9113 sizing). Past
+   * it, reset the stream with ENHANCE_YOUR_CALM (grpc clients report RESOURCE_EXHAUSTED) and
+   * make nghttp2 stop: it then only decodes the rest of the block for the HPACK state, without
+   * validating each field or calling us (an HPACK bomb — one big table entry referenced
+   * thousands of times — would otherwise cost milliseconds per block). A response cannot go
+   * out instead: the reset nghttp2 queues for the failure closes the stream at once. */
   call->header_bytes += (uint32_t)(namelen + valuelen + 32);
   if (call->header_bytes > RPC_HEADER_LIST_MAX) {
-    header_error(call, URPC_STATUS_RESOURCE_EXHAUSTED, "request header list too large");
-    return 0;
+    call->answered = 1;
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, call->stream_id,
+                              NGHTTP2_ENHANCE_YOUR_CALM); /* nghttp2 then adds none of its own */
+    rpc_budget_big_headers(call->conn);
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   if (name_is(name, namelen, ":path")) {
     on_path(call, value, valuelen);
@@ -107,9 +119,9 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     call->bad_encoding = e == RPC_ENC_UNKNOWN;
     if (call->bad_encoding)
       header_error(call, URPC_STATUS_UNIMPLEMENTED,
-                   call_printf(call, "unsupported grpc-encoding",
-                               "grpc-encoding %.*s is not supported (" RPC_ACCEPT_ENCODING ")",
-                               (int)(valuelen > 64 ? 64 : valuelen), (const char *)value));
+                   rpc_call_printf(call, "unsupported grpc-encoding",
+                                   "grpc-encoding %.*s is not supported (" RPC_ACCEPT_ENCODING ")",
+                                   (int)(valuelen > 64 ? 64 : valuelen), (const char *)value));
     else
       call->req_encoding = (uint8_t)e;
   } else if (name_is(name, namelen, "grpc-accept-encoding")) {
@@ -133,6 +145,8 @@ static void on_request_headers(urpc_call *call) {
     rpc_call_fail_now(call, code, call->status_msg);
   } else if (!call->method) {
     rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED, "missing :path");
+  } else if (call->streaming_in && rpc_budget_over(call->conn)) {
+    rpc_call_fail_now(call, URPC_STATUS_RESOURCE_EXHAUSTED, RPC_BUSY_MEMORY);
   } else {
     rpc_call_take_peer(call);
     rpc_call_start_deadline(call);
@@ -142,6 +156,7 @@ static void on_request_headers(urpc_call *call) {
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   rpc_conn *conn = ud;
+  if (frame->hd.type == NGHTTP2_SETTINGS) conn->got_preface = true;
   if (frame->hd.type == NGHTTP2_PING && !conn->closing) {
     if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
       rpc_keepalive_ping_abuse(conn);
@@ -157,85 +172,11 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   return 0;
 }
 
-/* A unary request lives in the call's arena; a stream's messages are freed one by one. */
-static void *frame_alloc(void *ud, size_t size) {
-  urpc_call *call = ud;
-  return call->streaming_in ? malloc(size ? size : 1) : core_arena_alloc(&call->arena, size);
-}
-
-/* A request the call cannot take: unary calls answer now, streams end (see rpc_call_abort). */
-static void reject(urpc_call *call, urpc_status_code code, const char *msg) {
-  if (call->streaming_in)
-    rpc_call_abort(call, code, msg);
-  else
-    rpc_call_fail_now(call, code, msg);
-}
-
-/* A compressed message, decompressed into `a` within the receive limit. Returns 0, or fails
- * the call and returns -1. */
-static int inflate_message(urpc_call *call, core_arena *a, uint8_t **msg, size_t *len) {
-  if (call->req_encoding == RPC_ENC_IDENTITY) {
-    reject(call, URPC_STATUS_INTERNAL, "compressed message without grpc-encoding");
-    return -1;
-  }
-  int rc =
-      rpc_decompress((rpc_encoding)call->req_encoding, *msg, *len,
-                     call->sh->server->opts.max_recv_message, core_arena_alloc_cb, a, msg, len);
-  if (rc == -E2BIG)
-    reject(call, URPC_STATUS_RESOURCE_EXHAUSTED,
-           "decompressed message larger than the receive limit");
-  else if (rc < 0)
-    reject(call, URPC_STATUS_INTERNAL, "cannot decompress the request message");
-  return rc < 0 ? -1 : 0;
-}
-
-static int on_message(void *ud, uint8_t *msg, size_t len, bool compressed) {
-  urpc_call *call = ud;
-  call->req_compressed = compressed;
-  if (call->streaming_in) {
-    core_arena tmp; /* the decompressed copy lives only through on_message */
-    core_arena_init(&tmp, NULL, 0);
-    uint8_t *plain = msg;
-    int rc = compressed ? inflate_message(call, &tmp, &plain, &len) : 0;
-    if (rc == 0 && rpc_stream_message(call, plain, len) < 0) {
-      rpc_call_abort(call, URPC_STATUS_INTERNAL, "cannot parse the request message");
-      rc = -1;
-    }
-    core_arena_dispose(&tmp);
-    free(msg);
-    return rc;
-  }
-  if (compressed && inflate_message(call, &call->arena, &msg, &len) < 0) return -1;
-  if (++call->n_msgs > 1) {
-    rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED,
-                      "unary method needs exactly one request message, got more");
-    return -1;
-  }
-  call->req = msg;
-  call->req_len = len;
-  return 0;
-}
-
-static void feed(urpc_call *call, const uint8_t *data, size_t len) {
-  if (call->answered || call->finished || (call->streaming_in && !call->with_handler)) return;
-  int rc = rpc_frame_feed(&call->reader, data, len, frame_alloc, on_message, call);
-  if (rc == RPC_FRAME_TOO_LARGE) {
-    reject(call, URPC_STATUS_RESOURCE_EXHAUSTED,
-           call_printf(call, "received message larger than max",
-                       "received message larger than max (%u vs. %u)", call->reader.last_len,
-                       call->reader.max_len));
-  } else if (rc == RPC_FRAME_BAD_FLAG) {
-    reject(call, URPC_STATUS_INTERNAL, "bad message flag");
-  } else if (rc == RPC_FRAME_NOMEM) {
-    reject(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory for the request");
-  }
-}
-
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
                          const uint8_t *data, size_t len, void *ud) {
   (void)flags, (void)ud;
   urpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
-  if (call) feed(call, data, len);
+  if (call) rpc_request_feed(call, data, len);
   /* The window comes back only now: for a stream, after the handler has seen the messages in
    * this chunk (or when it resumes, if it paused); for a unary call, once its bytes are in the
    * call's buffer. The connection's window always comes back: one paused stream must not
@@ -258,12 +199,16 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 }
 
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
-  if (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA)
-    rpc_keepalive_sent_data(ud);
-  else if (frame->hd.type == NGHTTP2_GOAWAY)
-    rpc_conn_goaway_sent(ud, &frame->goaway);
+  rpc_conn *conn = ud;
+  uint8_t type = frame->hd.type;
+  if (type == NGHTTP2_HEADERS || type == NGHTTP2_DATA)
+    rpc_keepalive_sent_data(conn);
+  else if (type == NGHTTP2_GOAWAY)
+    rpc_conn_goaway_sent(conn, &frame->goaway);
+  else if (type == NGHTTP2_RST_STREAM)
+    rpc_conn_reset_sent(conn, frame->hd.stream_id, frame->rst_stream.error_code);
   /* Our side ended the stream while the client still sends: tell it to stop (RFC 9113 8.1). */
-  if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+  if (type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
       nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
   return 0;
@@ -326,7 +271,12 @@ int rpc_h2_callbacks_new(nghttp2_session_callbacks **out) {
 int rpc_h2_option_new(const urpc_server_options *o, nghttp2_option **out) {
   nghttp2_option *opt;
   if (nghttp2_option_new(&opt) != 0) return -ENOMEM;
-  (void)o; /* rapid-reset and CONTINUATION-flood limits: Debian's backported defaults */
+  /* Rapid reset (CVE-2023-44487): the real bound is on calls a connection holds (budget.c), so
+   * the rate of RST_STREAMs a client sends is limited only against floods. nghttp2's default
+   * (1,000, then 33/s) cut off grpc-go's interop stress client, which cancels calls as a matter
+   * of course; 0 = no limit. The CONTINUATION-flood limit is nghttp2's default. */
+  uint64_t rate = o->stream_reset_rate ? o->stream_reset_rate : UINT64_MAX / 16;
+  nghttp2_option_set_stream_reset_rate_limit(opt, rate * RPC_RESET_BURST_SECONDS, rate);
   /* Windows are given back as handlers consume (nghttp2_session_consume in on_data_chunk). */
   nghttp2_option_set_no_auto_window_update(opt, 1);
   *out = opt;
@@ -479,20 +429,46 @@ void rpc_conn_respond(urpc_call *call) {
 
 /* ---- connection glue (io_handler) ---- */
 
+/* Over max_connections: a TLS connection is closed before its handshake costs anything, a
+ * plaintext one gets a GOAWAY (grpc clients then go elsewhere) and is closed. One line per ten
+ * seconds says so. */
+static bool over_connection_limit(urpc_server *srv) {
+  uint32_t n = atomic_fetch_add_explicit(&srv->n_conns, 1, memory_order_relaxed);
+  if (n < srv->max_conns) return false;
+  uint64_t now = core_now_ms(),
+           last = atomic_load_explicit(&srv->refused_log_ms, memory_order_relaxed);
+  if (now >= last + 10000 &&
+      atomic_compare_exchange_strong_explicit(&srv->refused_log_ms, &last, now,
+                                              memory_order_relaxed, memory_order_relaxed))
+    LOG_WARN("connection limit (%u) reached: refusing new connections (--max-connections)",
+             srv->max_conns);
+  return true;
+}
+
+static void conn_count_drop(urpc_server *srv) {
+  atomic_fetch_sub_explicit(&srv->n_conns, 1, memory_order_relaxed);
+}
+
 void *rpc_conn_open(void *ctx, io_conn *io) {
   rpc_shard *sh = ctx;
-  rpc_conn *conn = core_pool_get(&sh->conn_pool);
-  if (!conn) return NULL;
+  urpc_server *srv = sh->server;
+  bool over = over_connection_limit(srv);
+  rpc_conn *conn = over && io && io_conn_is_tls(io) ? NULL : core_pool_get(&sh->conn_pool);
+  if (!conn) {
+    conn_count_drop(srv);
+    return NULL;
+  }
   memset(conn, 0, sizeof(*conn));
   conn->io = io;
   conn->sh = sh;
-  urpc_server *srv = sh->server;
+  rpc_h2_scan_init(&conn->scan);
   sh->tracking = conn; /* idle_trim.c: note the session's scratch pages */
   int rv =
       nghttp2_session_server_new3(&conn->h2, srv->h2_callbacks, conn, srv->h2_option, &sh->h2_mem);
   sh->tracking = NULL;
   if (rv != 0) {
     core_pool_put(&sh->conn_pool, conn);
+    conn_count_drop(srv);
     return NULL;
   }
   nghttp2_settings_entry iv[] = {
@@ -506,6 +482,13 @@ void *rpc_conn_open(void *ctx, io_conn *io) {
   nghttp2_session_set_local_window_size(conn->h2, NGHTTP2_FLAG_NONE, 0,
                                         (int32_t)srv->opts.initial_conn_window);
   rpc_keepalive_start(conn);
+  rpc_budget_conn_init(conn);
+  if (over) {
+    static const char why[] = "connection limit reached";
+    nghttp2_submit_goaway(conn->h2, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, (const uint8_t *)why,
+                          sizeof(why) - 1);
+    conn->closing = true;
+  }
   return conn;
 }
 
@@ -528,11 +511,11 @@ int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
   rpc_conn *conn = state;
   if (conn->closing) return 0;
   rpc_conn *outer = enter_session(conn, &conn->last_read_ms);
-  ssize_t rv = nghttp2_session_mem_recv(conn->h2, p, n);
+  int rv = rpc_h2_scan_recv(conn, p, n);
   leave_session(conn, outer);
   if (rv < 0) {
     /* nghttp2 has queued a GOAWAY where the protocol calls for one: send it, then close. */
-    LOG_DEBUG("closing connection: %s", nghttp2_strerror((int)rv));
+    LOG_DEBUG("closing connection: %s", nghttp2_strerror(rv));
     conn->closing = true;
     rpc_conn_want_flush(conn);
     return 0;
@@ -558,13 +541,19 @@ int rpc_conn_produce(void *state, core_outq *out) {
 
 void rpc_conn_closed(void *state) {
   rpc_conn *conn = state;
-  /* Calls still open lose their stream: their handlers see them cancelled. */
+  /* Calls still open lose their stream (their handlers see them cancelled); calls whose
+   * handlers are still busy outlive the connection, counted by their shard only. */
   while (conn->calls) {
     urpc_call *call = conn->calls;
+    rpc_call_detach(call);
     rpc_call_stream_closed(call);
   }
   rpc_keepalive_stop(conn);
   conn->trim_map = conn->trim_framebuf = NULL;
   nghttp2_session_del(conn->h2);
-  core_pool_put(&conn->sh->conn_pool, conn);
+  rpc_shard *sh = conn->sh;
+  core_pool_put(&sh->conn_pool, conn);
+  conn_count_drop(sh->server);
+  sh->closed_conns++;
+  rpc_budget_released(sh);
 }

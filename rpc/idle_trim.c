@@ -78,7 +78,7 @@ void rpc_idle_trim_woke(rpc_conn *conn) {
 void rpc_idle_trim(rpc_conn *conn) {
   if (conn->trimmed) return;
   conn->trimmed = true;
-  if (conn->closing || conn->calls || nghttp2_session_want_write(conn->h2)) return;
+  if (conn->closing || conn->n_open || nghttp2_session_want_write(conn->h2)) return;
   if (conn->trim_map && all_zero(conn->trim_map, RPC_TRIM_MAP_BYTES))
     madvise(conn->trim_map, RPC_TRIM_MAP_BYTES, MADV_DONTNEED);
   if (conn->trim_framebuf)

@@ -12,6 +12,10 @@
  *  - max_connection_age (±10 % jitter, so connections made together do not all leave
  *    together) → graceful GOAWAY, so clients re-resolve and spread over new replicas;
  *    max_connection_age_grace later, whatever is left is closed.
+ *  - a connection that has not sent the HTTP/2 preface (its SETTINGS) within preface_timeout,
+ *    or its first request within first_request_timeout, is closed (the second with a GOAWAY
+ *    naming no stream, so a client that was about to start one knows to retry it elsewhere):
+ *    connections that never start cannot pile up.
  *
  * One timer per connection, armed for the earliest of these deadlines. Deadlines that move
  * with traffic (the last read) are only checked when the timer fires: reading costs a store. */
@@ -34,6 +38,15 @@ static uint64_t earliest(uint64_t a, uint64_t b) {
   return a && (!b || a < b) ? a : b;
 }
 
+/* When a connection that has not started yet is given up; 0 for never. */
+static uint64_t start_deadline(const rpc_conn *conn) {
+  const urpc_server_options *o = opts_of(conn);
+  if (!conn->got_preface && o->preface_timeout_ms) return conn->opened_ms + o->preface_timeout_ms;
+  if (!conn->got_request && o->first_request_timeout_ms)
+    return conn->opened_ms + o->first_request_timeout_ms;
+  return 0;
+}
+
 /* The next moment something may be due; 0 for never. */
 static uint64_t next_deadline(const rpc_conn *conn) {
   const urpc_server_options *o = opts_of(conn);
@@ -41,9 +54,10 @@ static uint64_t next_deadline(const rpc_conn *conn) {
   if (o->keepalive_time_ms)
     at = conn->ka_ping_sent_ms ? conn->ka_ping_sent_ms + o->keepalive_timeout_ms
                                : conn->last_read_ms + o->keepalive_time_ms;
-  if (o->max_connection_idle_ms && !conn->calls && !conn->draining)
+  if (o->max_connection_idle_ms && !conn->n_open && !conn->draining)
     at = earliest(at, conn->idle_since_ms + o->max_connection_idle_ms);
   if (conn->age_deadline_ms) at = earliest(at, conn->age_deadline_ms);
+  at = earliest(at, start_deadline(conn));
   if (conn->draining && !conn->goaway_final) at = earliest(at, conn->drain_ping_deadline_ms);
   return earliest(at, rpc_idle_trim_deadline(conn));
 }
@@ -91,9 +105,16 @@ static void on_timer(core_timer *t, void *arg) {
       rpc_conn_want_flush(conn);
     }
   }
-  if (o->max_connection_idle_ms && !conn->calls && !conn->draining &&
+  if (o->max_connection_idle_ms && !conn->n_open && !conn->draining &&
       now >= conn->idle_since_ms + o->max_connection_idle_ms)
     rpc_conn_drain(conn);
+  uint64_t start_at = start_deadline(conn);
+  if (start_at && now >= start_at) {
+    if (conn->got_preface) /* no stream: nothing is lost, and the client may retry elsewhere */
+      nghttp2_session_terminate_session(conn->h2, NGHTTP2_NO_ERROR);
+    close_now(conn, conn->got_preface ? "no request in time" : "no HTTP/2 preface in time");
+    return;
+  }
   if (conn->age_deadline_ms && now >= conn->age_deadline_ms) on_age(conn);
   if (conn->draining && !conn->goaway_final && now >= conn->drain_ping_deadline_ms)
     rpc_conn_drain_ping_timeout(conn);
@@ -106,7 +127,7 @@ void rpc_keepalive_start(rpc_conn *conn) {
   const urpc_server_options *o = opts_of(conn);
   uint64_t now = now_ms(conn);
   core_timer_init(&conn->life, on_timer, conn);
-  conn->last_read_ms = conn->last_write_ms = conn->idle_since_ms = now;
+  conn->last_read_ms = conn->last_write_ms = conn->idle_since_ms = conn->opened_ms = now;
   if (o->max_connection_age_ms) {
     /* +-10 %: uniform over [0.9, 1.1] x age; rand() is enough to spread connections. */
     uint64_t span = o->max_connection_age_ms / 5;
@@ -136,8 +157,8 @@ void rpc_keepalive_calls_ended(rpc_conn *conn) {
 bool rpc_keepalive_ping_abuse(rpc_conn *conn) {
   const urpc_server_options *o = opts_of(conn);
   uint64_t now = now_ms(conn);
-  uint64_t interval = conn->calls || o->permit_keepalive_without_calls ? o->min_ping_interval_ms
-                                                                       : IDLE_PING_INTERVAL_MS;
+  uint64_t interval = conn->n_open || o->permit_keepalive_without_calls ? o->min_ping_interval_ms
+                                                                        : IDLE_PING_INTERVAL_MS;
   bool too_soon = conn->last_ping_recv_ms && now < conn->last_ping_recv_ms + interval;
   conn->last_ping_recv_ms = now;
   if (!too_soon) return false;

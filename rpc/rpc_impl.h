@@ -15,6 +15,7 @@
 #include "core/slab.h"
 #include "core/spsc.h"
 #include "core/timer_wheel.h"
+#include "core/token_bucket.h"
 #include "io/shard.h"
 #include "rpc/compress.h"
 #include "rpc/grpc_frame.h"
@@ -22,10 +23,12 @@
 #include "rpc/registry.h"
 #include "rpc/uringrpc.h"
 
-#define RPC_INLINE_Q        4096 /* calls handed to the shard's own handlers per batch */
-#define RPC_WORK_Q          4096 /* calls waiting for a worker thread */
-#define RPC_ARENA_FIRST     768 /* bytes of arena inside each call: most unary calls need no more */
-#define RPC_HEADER_LIST_MAX (16 * 1024)
+#define RPC_INLINE_Q            4096 /* calls handed to the shard's own handlers per batch */
+#define RPC_WORK_Q              4096 /* calls waiting for a worker thread */
+#define RPC_ARENA_FIRST         768 /* bytes of arena inside each call: most unary calls need no more */
+#define RPC_HEADER_LIST_MAX     (16 * 1024)
+#define RPC_BUSY_MEMORY         "server busy: memory limit reached"
+#define RPC_RESET_BURST_SECONDS 10 /* reset limits allow a burst of this many seconds' worth */
 
 typedef struct rpc_shard rpc_shard;
 
@@ -71,16 +74,24 @@ typedef struct rpc_sendbuf {
   uint8_t data[];
 } rpc_sendbuf;
 
+typedef struct rpc_deferred rpc_deferred;
+
 /* A call's references: the HTTP/2 stream (until it closes or the connection goes), the
  * handler (from dispatch until its finish is on the shard), each queued output segment that
  * points into the call's arena, each pending urpc_call_defer and a pending writable
- * notification. The call returns to its pool when the last one is dropped. */
+ * notification. The call returns to its pool when the last one is dropped.
+ *
+ * A call counts against its connection's limits (calls, memory: budget.c) until it is
+ * released, also after its stream is gone: a client that resets streams whose handlers are
+ * still busy cannot make the server hold more calls than the limit. */
 struct urpc_call {
   io_msg done_msg; /* posts the finish to the shard when finishing from another thread */
   rpc_shard *sh;
-  rpc_conn *conn; /* NULL once the stream or connection is gone */
+  rpc_conn *conn; /* the connection it counts against; NULL once the connection is gone */
   const rpc_method *method;
-  urpc_call *prev, *next; /* the connection's live calls */
+  urpc_call *prev, *next; /* the connection's calls */
+  rpc_deferred *defers;   /* urpc_call_defer functions not yet run */
+  size_t charged;         /* bytes counted against the connection's and shard's budgets */
   int32_t stream_id;
   uint16_t refs;
   uint8_t stream_open : 1;  /* holds the stream reference */
@@ -93,6 +104,7 @@ struct urpc_call {
   uint8_t half_closed : 1; /* the client ended its side */
   uint8_t in_writable : 1; /* in the shard's writable list */
   uint8_t recv_paused : 1; /* urpc_call_pause_recv: keep the stream window */
+  uint8_t over_budget : 1; /* a request allocation found no room in the budgets */
   uint8_t n_msgs;
   /* Read by handler threads, so not in the shard's bit-fields (one memory location). */
   bool streaming_in, streaming_out; /* from the method's flags, set before any handler runs */
@@ -124,26 +136,45 @@ struct urpc_call {
   uint8_t accept_mask;   /* grpc-accept-encoding of the client, 1u << rpc_encoding */
   bool req_compressed;   /* the last request message had the compressed flag */
   ProtobufCAllocator allocator;
+  core_arena scratch;                    /* a client stream's message being received or handled */
+  size_t arena_charged, scratch_charged; /* the arenas' heap bytes in `charged` */
   core_arena arena;
   _Alignas(max_align_t) uint8_t arena_first[RPC_ARENA_FIRST];
 };
+
+/* h2_scan.c: where the client's byte stream is, frame by frame. */
+typedef struct rpc_h2_scan {
+  uint8_t hdr[9];     /* a frame header split between two reads */
+  uint8_t held;       /* bytes of it so far */
+  uint8_t magic_left; /* bytes of the client preface still to come */
+  uint32_t skip;      /* payload bytes of the current frame still to come */
+  int32_t max_opened; /* the highest stream the client has opened */
+} rpc_h2_scan;
 
 struct rpc_conn {
   nghttp2_session *h2;
   io_conn *io;
   rpc_shard *sh;
-  core_outq *out; /* set while nghttp2 writes, inside conn_produce */
-  urpc_call *calls;
+  core_outq *out;   /* set while nghttp2 writes, inside conn_produce */
+  urpc_call *calls; /* every call not yet released (stream open or handler still busy) */
+  uint32_t n_calls; /* how many */
+  uint32_t n_open;  /* of which with their stream open */
+  size_t mem;       /* bytes its calls hold (budget.c) */
+  core_token_bucket server_resets; /* RST_STREAMs the client made us send (budget.c) */
+  uint8_t big_headers;             /* oversized header lists received */
+  rpc_h2_scan scan;
   bool closing;         /* send what is queued (e.g. GOAWAY) and close */
   bool draining;        /* graceful shutdown: the first GOAWAY and its PING are out */
   bool goaway_final;    /* the GOAWAY with the last stream taken is submitted */
   bool drain_ping_sent; /* the PING that follows the first GOAWAY is submitted */
   bool aged;            /* max_connection_age reached: draining, then closed after the grace */
+  bool got_preface;     /* the client's SETTINGS came (keepalive.c: preface timeout) */
+  bool got_request;     /* a HEADERS came (keepalive.c: first-request timeout) */
   unsigned ping_strikes;
   core_timer life; /* keepalive.c: the next lifetime deadline */
   uint64_t last_read_ms, idle_since_ms, ka_ping_sent_ms, last_ping_recv_ms, age_deadline_ms;
   uint64_t drain_ping_deadline_ms; /* draining: the final GOAWAY goes out by then */
-  uint64_t last_write_ms;
+  uint64_t last_write_ms, opened_ms;
   void *trim_map, *trim_framebuf; /* idle_trim.c: nghttp2's scratch pages, while they live */
   bool trimmed;                   /* trimmed since the last read or write */
 };
@@ -168,6 +199,13 @@ struct rpc_shard {
   core_slab h2_slab; /* every nghttp2 allocation of this shard */
   urpc_shard_stats stats;
   uint64_t live_calls;
+  /* This shard's share of the server-wide limits (budget.c), and what its calls hold. */
+  uint32_t max_calls;
+  size_t max_mem, mem;
+  /* budget.c: after a burst, memory malloc keeps goes back to the kernel. */
+  size_t mem_high;       /* the most `mem` has been since the last trim */
+  uint32_t closed_conns; /* connections closed since the last trim */
+  core_timer trim;
   urpc_call *writable;        /* calls whose on_writable is due */
   rpc_health_table health;    /* this shard's copy of the server's health table */
   rpc_health_watch *watchers; /* Health/Watch calls on this shard */
@@ -195,11 +233,22 @@ struct urpc_server {
   rpc_health_table health; /* the authoritative health table */
   pthread_cond_t stop_cv;
   bool stop_requested;
-  bool draining; /* urpc_server_drain has begun (guarded by stop_mu) */
+  bool draining;                   /* urpc_server_drain has begun (guarded by stop_mu) */
+  uint32_t max_conns;              /* options.max_connections, or what the file limit allows */
+  _Atomic uint32_t n_conns;        /* open, all shards (touched per connection, not per call) */
+  _Atomic uint64_t refused_log_ms; /* the last "connection limit" line */
 };
 
 /* call.c */
 urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id);
+/* The connection is going: the call no longer counts against it (it may outlive it). */
+void rpc_call_detach(urpc_call *call);
+/* A message for the client, formatted into the call's arena (`fallback` if that is full). */
+const char *rpc_call_printf(urpc_call *call, const char *fallback, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Shard thread: the call was cancelled; its pending urpc_call_defer functions run at the next
+ * timer tick instead of at their time. */
+void rpc_call_expedite_defers(urpc_call *call);
 void rpc_call_unref(urpc_call *call);
 void rpc_call_stream_closed(urpc_call *call);
 /* Answers right away without a handler (bad method, unknown path, bad message...). */
@@ -236,9 +285,37 @@ ssize_t rpc_stream_read(nghttp2_session *session, int32_t stream_id, uint8_t *bu
 void rpc_stream_drop_queue(urpc_call *call);
 /* Streaming requests: the call starts at its headers and gets each message as it comes. */
 void rpc_stream_start(urpc_call *call);
-int rpc_stream_message(urpc_call *call, uint8_t *msg, size_t len);
+void rpc_stream_message(urpc_call *call, const ProtobufCMessage *req);
 void rpc_stream_half_close(urpc_call *call);
 void rpc_stream_notify_writable(rpc_shard *sh);
+
+/* request.c */
+/* Received DATA of the call's stream. */
+void rpc_request_feed(urpc_call *call, const uint8_t *data, size_t len);
+/* The stream is gone: a client-stream message still being received is dropped now. */
+void rpc_request_drop_partial(urpc_call *call);
+
+/* budget.c: limits on what clients can make the server hold (see the file's comment). */
+void rpc_budget_shard_init(rpc_shard *sh, const urpc_server_options *o, int n_shards);
+void rpc_budget_conn_init(rpc_conn *conn);
+uint32_t rpc_budget_conn_max_calls(const rpc_conn *conn);
+/* Whether `n` more bytes fit the call's connection and shard budgets. */
+bool rpc_budget_fits(const urpc_call *call, size_t n);
+void rpc_budget_charge(urpc_call *call, size_t n);
+void rpc_budget_uncharge(urpc_call *call, size_t n);
+/* Brings the call's charge for arena `a` (whose charged bytes are *charged) up to date. */
+void rpc_budget_sync(urpc_call *call, const core_arena *a, size_t *charged);
+/* The connection or its shard holds more than allowed: start no new call there. */
+bool rpc_budget_over(const rpc_conn *conn);
+/* A RST_STREAM went out: those the client caused count against it. */
+void rpc_conn_reset_sent(rpc_conn *conn, int32_t stream_id, uint32_t code);
+/* The client made us send a RST_STREAM (stream error, refused stream). */
+void rpc_budget_server_reset(rpc_conn *conn);
+/* The client sent a header list over the limit. */
+void rpc_budget_big_headers(rpc_conn *conn);
+/* Memory was given back (a call released, a connection closed): after a burst, a trim. */
+void rpc_budget_released(rpc_shard *sh);
+void rpc_budget_shard_dispose(rpc_shard *sh);
 
 /* metadata.c */
 /* Request header that is metadata (not pseudo, not reserved): keep it. Returns 0 or -EINVAL
@@ -248,6 +325,11 @@ int rpc_md_capture(urpc_call *call, const uint8_t *name, size_t namelen, const u
 bool rpc_md_is_reserved(const uint8_t *name, size_t namelen);
 /* Appends the list to `nv` (at most `max` entries in all); returns the new count. */
 size_t rpc_md_to_nv(const rpc_md_list *l, nghttp2_nv *nv, size_t n, size_t max);
+
+/* h2_scan.c: received bytes to nghttp2, through the checks described there. Returns 0 or a
+ * negative nghttp2 error. */
+void rpc_h2_scan_init(rpc_h2_scan *s);
+int rpc_h2_scan_recv(rpc_conn *conn, const uint8_t *p, size_t n);
 
 /* h2_conn.c */
 /* Submits the trailers of a streaming call (from the data provider at its end). */

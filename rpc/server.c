@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/cpu.h"
+#include "core/heap.h"
 #include "core/log.h"
 #include "io/listener.h"
 #include "io/signals.h"
@@ -42,6 +44,13 @@ void urpc_server_options_init(urpc_server_options *o) {
   o->keepalive_timeout_ms = 20000;
   o->min_ping_interval_ms = 5u * 60 * 1000;
   o->max_ping_strikes = 2;
+  o->max_calls = 100000;
+  o->max_connection_memory = 128u << 20;
+  o->max_memory = 1u << 30;
+  o->stream_reset_rate = 10000;
+  o->preface_timeout_ms = 20000;
+  o->first_request_timeout_ms = 60000;
+  o->tcp_user_timeout_ms = 20000;
 }
 
 int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
@@ -49,7 +58,9 @@ int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
       o->max_recv_message == 0 || o->max_recv_message > UINT32_MAX ||
       o->max_concurrent_streams == 0 || o->initial_stream_window > INT32_MAX ||
       o->initial_conn_window > INT32_MAX || o->initial_conn_window < 65535 ||
-      (o->keepalive_time_ms && !o->keepalive_timeout_ms))
+      (o->keepalive_time_ms && !o->keepalive_timeout_ms) || o->max_calls == 0 ||
+      o->max_connection_memory < o->max_recv_message || o->max_memory < o->max_recv_message ||
+      o->stream_reset_rate > 1000000)
     return -EINVAL;
   rpc_encoding enc = o->response_compression ? rpc_encoding_parse(o->response_compression,
                                                                   strlen(o->response_compression))
@@ -60,6 +71,7 @@ int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
   s->opts = *o;
   s->opts.response_compression = NULL; /* the caller's string need not outlive this call */
   s->resp_encoding = (uint8_t)enc;
+  s->max_conns = o->max_connections ? o->max_connections : UINT32_MAX; /* start may lower it */
   s->listen = strdup(o->listen);
   s->opts.listen = s->listen;
   if (o->tls_listen) {
@@ -90,6 +102,17 @@ int urpc_server_add_service(urpc_server *s, const ProtobufCServiceDescriptor *se
   return rpc_registry_add(&s->registry, service, methods, n_methods);
 }
 
+/* The default connection limit: the descriptors the file limit leaves after the server's own
+ * (per shard: its ring, its wake-up eventfd, its listeners; a few for the process). Accepting
+ * past it would only fail with EMFILE. */
+static uint32_t fd_limit_conns(const urpc_server *s) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return UINT32_MAX;
+  uint64_t own = 32 + 4 * (uint64_t)s->n_shards;
+  uint64_t n = rl.rlim_cur > own + 16 ? rl.rlim_cur - own : 16;
+  return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
 static bool any_blocking(const rpc_registry *r) {
   for (size_t i = 0; i < r->cap; i++)
     if (r->slots[i] && (r->slots[i]->flags & URPC_METHOD_BLOCKING)) return true;
@@ -110,6 +133,7 @@ static int start_shards(urpc_server *s, int *fds, int *tls_fds, char *why, size_
         .tls_listen_fd = tls_fds[i],
         .tls = s->tls,
         .handshake_timeout_ms = s->opts.tls_handshake_timeout_ms,
+        .tcp_user_timeout_ms = s->opts.tcp_user_timeout_ms,
         .handler = &rpc_io_handler,
         .ctx = sh,
     };
@@ -184,7 +208,9 @@ int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
   }
   int kinds = check_method_kinds(s, why, why_len);
   if (kinds < 0) return kinds;
+  core_heap_configure(); /* large messages' memory goes back to the kernel when freed */
   s->n_shards = s->opts.shards ? s->opts.shards : core_cpu_default_count();
+  if (!s->opts.max_connections) s->max_conns = fd_limit_conns(s);
   s->shards = calloc((size_t)s->n_shards, sizeof(*s->shards));
   int *fds = malloc(2 * (size_t)s->n_shards * sizeof(int));
   if (!s->shards || !fds) {
@@ -273,8 +299,8 @@ int urpc_server_shard_stats(const urpc_server *s, int i, urpc_shard_stats *out) 
 void urpc_server_free(urpc_server *s) {
   if (!s) return;
   for (int i = 0; s->shards && i < s->n_shards; i++) {
+    if (s->shards[i].server) rpc_shard_dispose(&s->shards[i]); /* before its timer wheel goes */
     if (s->shards[i].io) io_shard_free(s->shards[i].io);
-    if (s->shards[i].server) rpc_shard_dispose(&s->shards[i]);
   }
   free(s->shards);
   rpc_registry_dispose(&s->registry);

@@ -40,9 +40,11 @@ int rpc_shard_init(rpc_shard *sh, urpc_server *server, int index) {
   memset(sh, 0, sizeof(*sh));
   sh->server = server;
   sh->index = index;
-  core_pool_init(&sh->call_pool, sizeof(urpc_call), 4096);
-  core_pool_init(&sh->conn_pool, sizeof(rpc_conn), 1024);
+  /* Enough cached for a shard's steady state; what a burst takes beyond goes back. */
+  core_pool_init(&sh->call_pool, sizeof(urpc_call), 1024);
+  core_pool_init(&sh->conn_pool, sizeof(rpc_conn), 256);
   core_spsc_init(&sh->inline_q, sh->inline_slots, RPC_INLINE_Q);
+  rpc_budget_shard_init(sh, &server->opts, server->n_shards);
   core_mpmc_init(&sh->work_q, sh->work_cells, RPC_WORK_Q);
   if (sem_init(&sh->work_sem, 0, 0) < 0) return -errno;
   core_slab_init(&sh->h2_slab);
@@ -51,6 +53,7 @@ int rpc_shard_init(rpc_shard *sh, urpc_server *server, int index) {
 }
 
 void rpc_shard_dispose(rpc_shard *sh) {
+  rpc_budget_shard_dispose(sh);
   if (sh->live_calls)
     LOG_WARN("%llu calls still live at shutdown", (unsigned long long)sh->live_calls);
   core_pool_dispose(&sh->call_pool);
@@ -99,7 +102,14 @@ void rpc_shard_stop_workers(rpc_shard *sh) {
 void rpc_shard_after_batch(void *ctx) {
   rpc_shard *sh = ctx;
   urpc_call *call;
-  while ((call = core_spsc_pop(&sh->inline_q))) rpc_call_run(call);
+  while ((call = core_spsc_pop(&sh->inline_q))) {
+    /* Responses made earlier in this batch count: a connection that stopped reading gets no
+     * more calls run for it (budget.c). */
+    if (call->conn && rpc_budget_over(call->conn))
+      urpc_call_fail(call, URPC_STATUS_RESOURCE_EXHAUSTED, RPC_BUSY_MEMORY);
+    else
+      rpc_call_run(call);
+  }
   rpc_stream_notify_writable(sh);
 }
 

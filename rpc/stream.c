@@ -23,6 +23,7 @@ void rpc_stream_drop_queue(urpc_call *call) {
     rpc_sendbuf *b = call->sq_head;
     call->sq_head = b->next;
     atomic_fetch_sub_explicit(&call->sq_bytes, b->len - b->off, memory_order_relaxed);
+    rpc_budget_uncharge(call, b->len - b->off);
     rpc_sendbuf_unref(b);
   }
   call->sq_tail = NULL;
@@ -37,6 +38,7 @@ static void enqueue(urpc_call *call, rpc_sendbuf *b) {
   }
   b->refs = 1;
   b->next = NULL;
+  rpc_budget_charge(call, b->len); /* until nghttp2 takes it (rpc_stream_take) */
   if (call->sq_tail)
     call->sq_tail->next = b;
   else
@@ -87,6 +89,7 @@ const uint8_t *rpc_stream_take(urpc_call *call, size_t n, rpc_sendbuf **buf) {
   const uint8_t *p = b->data + b->off;
   b->off += (uint32_t)n;
   *buf = b;
+  rpc_budget_uncharge(call, n);
   size_t left = atomic_fetch_sub_explicit(&call->sq_bytes, n, memory_order_relaxed) - n;
   if (b->off == b->len) {
     call->sq_head = b->next;
@@ -171,14 +174,10 @@ void rpc_stream_start(urpc_call *call) {
   if (ops && ops->on_start) ops->on_start(call, call->method->user);
 }
 
-int rpc_stream_message(urpc_call *call, uint8_t *msg, size_t len) {
+void rpc_stream_message(urpc_call *call, const ProtobufCMessage *req) {
   const rpc_method *m = call->method;
-  ProtobufCMessage *req = protobuf_c_message_unpack(m->desc->input, NULL, len, msg);
-  if (!req) return -EINVAL;
   if (m->stream && m->stream->on_message && !call->finished)
     m->stream->on_message(call, req, m->user);
-  protobuf_c_message_free_unpacked(req, NULL);
-  return 0;
 }
 
 void rpc_stream_half_close(urpc_call *call) {

@@ -123,6 +123,35 @@ typedef struct urpc_server_options {
   unsigned max_connection_idle_ms;     /* graceful GOAWAY after this long without calls; off */
   unsigned max_connection_age_ms;      /* graceful GOAWAY at this age (+-10 %); off */
   unsigned max_connection_age_grace_ms; /* then close what is left after this long; no limit */
+  /* What clients can make the server hold. The server-wide limits are split evenly over the
+   * shards (no counter is shared between threads). A call counts from its HEADERS until its
+   * handler has finished, also after its stream was reset. */
+  uint32_t max_calls_per_connection; /* beyond it new streams get REFUSED_STREAM; 0 (default):
+                                        max_concurrent_streams */
+  uint32_t max_calls;                /* server-wide; beyond it new calls get RESOURCE_EXHAUSTED
+                                        without a handler; default 100000 */
+  size_t max_connection_memory;      /* bytes a connection's calls may hold: request messages
+                                        (decompressed too), their arenas, responses not yet sent;
+                                        a message beyond it fails its call with
+                                        RESOURCE_EXHAUSTED, and no new call starts while the
+                                        connection is over; default 128 MiB */
+  size_t max_memory;                 /* the same, server-wide; default 1 GiB */
+  uint32_t stream_reset_rate;        /* per connection: RST_STREAMs per second the client may send,
+                                        and may make the server send (stream errors, refused streams),
+                                        after a burst of ten seconds' worth; beyond it GOAWAY; default
+                                        10000 (0: no limit): a flood guard, the bound on work is
+                                        max_calls_per_connection */
+  uint32_t max_connections;    /* server-wide; beyond it a new connection is refused (plaintext:
+                                  GOAWAY, then close; TLS: closed before the handshake); 0
+                                  (default): the file limit (RLIMIT_NOFILE) less what the server
+                                  needs for itself */
+  unsigned preface_timeout_ms; /* a connection must complete the HTTP/2 preface (TLS
+                                  handshake included) in this long; 20 s; 0 = no limit */
+  unsigned first_request_timeout_ms; /* and send its first request in this long, or get GOAWAY
+                                        and be closed; 60 s; 0 = no limit */
+  unsigned tcp_user_timeout_ms;      /* TCP_USER_TIMEOUT: data the client leaves
+                                        unacknowledged this long ends the connection; 20 s, as
+                                        grpc's servers; 0 = the kernel's */
 } urpc_server_options;
 
 /* Serving status for grpc.health.v1.Health (the values of HealthCheckResponse). */

@@ -70,6 +70,14 @@ def rss_kib(pid):
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
 
 
+def sanitized(pid):
+    """True for a server built with ASan or TSan: their shadow memory and quarantine count in
+    RSS, and freed memory does not go back to the kernel, so an RSS bound says nothing about
+    the server there."""
+    with open(f"/proc/{pid}/maps") as f:
+        return any("libasan" in line or "libtsan" in line for line in f)
+
+
 def parse_args(extra=None):
     p = argparse.ArgumentParser()
     p.add_argument("--server", required=True, help="the uringrpc-server binary")

@@ -238,13 +238,6 @@ def case_max_age(args):
             f"over {conns} connections without a failure")
 
 
-def sanitized(pid):
-    """True for a server built with ASan or TSan: their shadow memory and quarantine count in
-    RSS, so a per-connection memory bound says nothing about the server there."""
-    with open(f"/proc/{pid}/maps") as f:
-        return any("libasan" in line or "libtsan" in line for line in f)
-
-
 def case_idle_trim(args):
     """Idle connections give back nghttp2's scratch pages (rpc/idle_trim.c) and keep working:
     300 connections that each made a call cost under 15 KiB of server RSS apiece a quiet
@@ -271,7 +264,7 @@ def case_idle_trim(args):
             st = c.wait(c.unary("/helloworld.Greeter/SayHello", harness.hello_request(f"b{i}")))
             h2raw.check_ok_reply(st, f"Hello b{i}")
             c.close()
-        shadowed = sanitized(srv.proc.pid)
+        shadowed = harness.sanitized(srv.proc.pid)
         srv.stop()
         if shadowed:
             log(f"{n} idle connections served again after the trim; RSS bound not checked under "

@@ -311,3 +311,23 @@ Test(arena, tiny_misaligned_first_block_is_skipped) {
   core_arena_dispose(&a);
   check_no_leaks();
 }
+
+/* A big allocation costs its size, not the next power of two of it; `heap` says what the
+ * arena took from malloc, and small allocations after it still share blocks. */
+Test(arena, big_allocation_gets_an_exact_block) {
+  core_arena a;
+  alignas(max_align_t) uint8_t buf[256];
+  core_arena_init(&a, buf, sizeof(buf));
+  cr_expect_eq(a.heap, 0);
+  size_t big = (2u << 20) + 14; /* a 2 MiB message and a little */
+  cr_assert_not_null(core_arena_alloc(&a, big));
+  cr_expect_leq(a.heap, big + 64, "%zu bytes of heap for %zu", a.heap, big);
+  size_t after_big = a.heap;
+  for (int i = 0; i < 20; i++) cr_assert_not_null(core_arena_alloc(&a, 40));
+  cr_expect_leq(a.heap - after_big, 4096, "20 small allocations took %zu bytes",
+                a.heap - after_big);
+  core_arena_reset(&a);
+  cr_expect_eq(a.heap, 0);
+  core_arena_dispose(&a);
+  check_no_leaks();
+}
