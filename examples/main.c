@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,7 +49,8 @@ static void usage(FILE *f) {
           "  --max-connection-age SEC  GOAWAY connections this old, +-10 %% (default off)\n"
           "  --max-connection-age-grace SEC  then close them after this long (default: no limit)\n"
           "  --max-calls-per-connection N  calls a connection may hold, reset ones whose handler "
-          "is busy included; beyond: REFUSED_STREAM (default: --max-concurrent-streams, 1000)\n"
+          "is busy included; beyond: REFUSED_STREAM (default: the advertised "
+          "MAX_CONCURRENT_STREAMS, 1000)\n"
           "  --max-calls N             calls the server may hold; beyond: RESOURCE_EXHAUSTED "
           "(default 100000)\n"
           "  --max-connection-memory BYTES  memory a connection's calls may hold (requests, "
@@ -56,6 +58,14 @@ static void usage(FILE *f) {
           "  --max-memory BYTES        the same for the whole server (default 1073741824)\n"
           "  --stream-reset-rate N     RST_STREAMs per second a connection may send or cause, "
           "after a 10 s burst; beyond: GOAWAY (default 10000; 0 = no limit)\n"
+          "  --max-connections N       connections the server holds; beyond: refused (default: "
+          "the file limit less the server's own)\n"
+          "  --preface-timeout SEC     close a connection without its HTTP/2 preface by then "
+          "(default 20; 0 = never)\n"
+          "  --first-request-timeout SEC  GOAWAY a connection without a request by then (default "
+          "60; 0 = never)\n"
+          "  --tcp-user-timeout SEC    end a connection whose sent data stays unacknowledged "
+          "this long (default 20; 0 = the kernel's)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
           "  --help                    this text\n"
@@ -114,6 +124,10 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     OPT_MAX_CONN_MEM,
     OPT_MAX_MEM,
     OPT_RESET_RATE,
+    OPT_MAX_CONNS,
+    OPT_PREFACE_TIMEOUT,
+    OPT_FIRST_REQ_TIMEOUT,
+    OPT_TCP_USER_TIMEOUT,
     OPT_HELP,
     OPT_VERSION
   };
@@ -147,6 +161,10 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       {"max-connection-memory", required_argument, NULL, OPT_MAX_CONN_MEM},
       {"max-memory", required_argument, NULL, OPT_MAX_MEM},
       {"stream-reset-rate", required_argument, NULL, OPT_RESET_RATE},
+      {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+      {"preface-timeout", required_argument, NULL, OPT_PREFACE_TIMEOUT},
+      {"first-request-timeout", required_argument, NULL, OPT_FIRST_REQ_TIMEOUT},
+      {"tcp-user-timeout", required_argument, NULL, OPT_TCP_USER_TIMEOUT},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -267,6 +285,20 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     case OPT_RESET_RATE:
       if (parse_int("--stream-reset-rate", optarg, 0, 1000000, &n) < 0) return 2;
       o->stream_reset_rate = (uint32_t)n;
+      break;
+    case OPT_MAX_CONNS:
+      if (parse_int("--max-connections", optarg, 1, UINT32_MAX, &n) < 0) return 2;
+      o->max_connections = (uint32_t)n;
+      break;
+    case OPT_PREFACE_TIMEOUT:
+      if (parse_seconds("--preface-timeout", optarg, 0, &o->preface_timeout_ms) < 0) return 2;
+      break;
+    case OPT_FIRST_REQ_TIMEOUT:
+      if (parse_seconds("--first-request-timeout", optarg, 0, &o->first_request_timeout_ms) < 0)
+        return 2;
+      break;
+    case OPT_TCP_USER_TIMEOUT:
+      if (parse_seconds("--tcp-user-timeout", optarg, 0, &o->tcp_user_timeout_ms) < 0) return 2;
       break;
     case OPT_SHUTDOWN_GRACE:
       if (parse_int("--shutdown-grace", optarg, 0, 86400, grace_s) < 0) return 2;
@@ -392,6 +424,13 @@ int main(int argc, char **argv) {
   int rc = parse_args(argc, argv, &opts, &grace_s);
   if (rc >= 0) return rc;
 
+  /* Each connection is a descriptor, and the default --max-connections follows the soft file
+   * limit: take what the hard limit allows, as Go programs do. */
+  struct rlimit nofile;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   int sfd = urpc_signals_open(); /* before any thread starts, so all inherit the mask */
   if (sfd < 0) {
     fprintf(stderr, "uringrpc-server: cannot set up signal handling: %s\n", strerror(-sfd));
