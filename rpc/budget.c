@@ -106,13 +106,6 @@ static void calm_down(rpc_conn *conn, const char *why) {
   rpc_conn_want_flush(conn);
 }
 
-void rpc_conn_reset_sent(rpc_conn *conn, int32_t stream_id, uint32_t code) {
-  (void)stream_id;
-  /* NO_ERROR ends a stream we answered while the client was still sending; CANCEL a deadline.
-   * Every other code answers something the client did. */
-  if (code != NGHTTP2_NO_ERROR && code != NGHTTP2_CANCEL) rpc_budget_server_reset(conn);
-}
-
 void rpc_budget_server_reset(rpc_conn *conn) {
   uint32_t rate = conn->sh->server->opts.stream_reset_rate;
   if (!core_token_bucket_take(&conn->server_resets, rate * RPC_RESET_BURST_SECONDS, rate,

@@ -54,7 +54,8 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
   rpc_conn *conn = ud;
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   conn->got_request = true;
-  if (conn->n_calls >= rpc_budget_conn_max_calls(conn)) {
+  if (conn->n_open >= conn->sh->server->opts.max_concurrent_streams ||
+      conn->n_calls >= rpc_budget_conn_max_calls(conn)) {
     refuse_stream(conn, frame->hd.stream_id);
     return 0;
   }
@@ -198,6 +199,13 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
   return 0;
 }
 
+/* A RST_STREAM went out. NO_ERROR ends a stream we answered while the client was still
+ * sending, CANCEL a deadline; every other code answers something the client did. */
+static void reset_sent(rpc_conn *conn, int32_t stream_id, uint32_t code) {
+  rpc_h2_scan_reset_sent(&conn->scan, stream_id, conn->sh->timers->now_ms);
+  if (code != NGHTTP2_NO_ERROR && code != NGHTTP2_CANCEL) rpc_budget_server_reset(conn);
+}
+
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   rpc_conn *conn = ud;
   uint8_t type = frame->hd.type;
@@ -206,7 +214,7 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
   else if (type == NGHTTP2_GOAWAY)
     rpc_conn_goaway_sent(conn, &frame->goaway);
   else if (type == NGHTTP2_RST_STREAM)
-    rpc_conn_reset_sent(conn, frame->hd.stream_id, frame->rst_stream.error_code);
+    reset_sent(conn, frame->hd.stream_id, frame->rst_stream.error_code);
   /* Our side ended the stream while the client still sends: tell it to stop (RFC 9113 8.1). */
   if (type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
       nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)
@@ -214,11 +222,42 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
   return 0;
 }
 
+/* nghttp2 1.52 ends the whole connection when a client opens more streams than it was told
+ * (MAX_CONCURRENT_STREAMS); RFC 9113 5.1.2 lets the server refuse just the extra stream, and
+ * grpc clients then retry it. So nghttp2 is given a larger limit (NGHTTP2_MCS_FACTOR times)
+ * than the client: the value goes out patched in our first SETTINGS frame, and
+ * on_begin_headers refuses (REFUSED_STREAM) the streams over the advertised one. */
+#define NGHTTP2_MCS_FACTOR 4
+
+static uint32_t nghttp2_mcs(uint32_t advertised) {
+  return advertised > UINT32_MAX / NGHTTP2_MCS_FACTOR ? UINT32_MAX
+                                                      : advertised * NGHTTP2_MCS_FACTOR;
+}
+
+static int send_patched_settings(rpc_conn *conn, const uint8_t *data, size_t len) {
+  uint8_t f[9 + 6 * 8];
+  memcpy(f, data, len);
+  uint32_t mcs = conn->sh->server->opts.max_concurrent_streams;
+  for (size_t i = 9; i + 6 <= len; i += 6) {
+    if (f[i] != 0 || f[i + 1] != NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS) continue;
+    f[i + 2] = (uint8_t)(mcs >> 24), f[i + 3] = (uint8_t)(mcs >> 16);
+    f[i + 4] = (uint8_t)(mcs >> 8), f[i + 5] = (uint8_t)mcs;
+  }
+  conn->settings_patched = true;
+  return core_outq_copy(conn->out, f, len);
+}
+
 static ssize_t on_send(nghttp2_session *session, const uint8_t *data, size_t len, int flags,
                        void *ud) {
   (void)session, (void)flags;
   rpc_conn *conn = ud;
-  return core_outq_copy(conn->out, data, len) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : (ssize_t)len;
+  int rc;
+  if (!conn->settings_patched && len >= 9 && len <= 9 + 6 * 8 && data[3] == NGHTTP2_SETTINGS &&
+      !(data[4] & NGHTTP2_FLAG_ACK))
+    rc = send_patched_settings(conn, data, len);
+  else
+    rc = core_outq_copy(conn->out, data, len);
+  return rc < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : (ssize_t)len;
 }
 
 static void release_call_ref(void *arg) {
@@ -367,12 +406,6 @@ int rpc_conn_submit_stream_headers(urpc_call *call) {
   return submit_headers(call, rpc_stream_read);
 }
 
-static int respond_http_error(rpc_conn *conn, urpc_call *call) {
-  nghttp2_nv nv[] = {NV(":status", "415", NOCOPY)};
-  if (call->http_status == 405) nv[0].value = (uint8_t *)"405";
-  return nghttp2_submit_response(conn->h2, call->stream_id, nv, 1, NULL);
-}
-
 /* Trailers-Only. `with_md`: the handler is done with the call, so its metadata (and the
  * arena) may be used; not so when a deadline answers for a handler still running. */
 static int respond_trailers_only(urpc_call *call, urpc_status_code code, const char *msg,
@@ -413,7 +446,7 @@ void rpc_conn_respond(urpc_call *call) {
   int rv;
   if (call->http_status) {
     call->responded = 1;
-    rv = respond_http_error(call->conn, call);
+    rv = rpc_http_error_submit(call->conn->h2, call->stream_id, call->http_status);
     call->sh->stats.calls_failed++;
   } else if (!call->resp) {
     respond_status(call, call->status, call->status_msg, true);
@@ -472,7 +505,7 @@ void *rpc_conn_open(void *ctx, io_conn *io) {
     return NULL;
   }
   nghttp2_settings_entry iv[] = {
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, srv->opts.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, nghttp2_mcs(srv->opts.max_concurrent_streams)},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, RPC_HEADER_LIST_MAX},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, srv->opts.initial_stream_window},
       /* gRPC clients do not use RFC 7540 priorities: nghttp2 then keeps no priority tree. */
@@ -510,23 +543,39 @@ static void leave_session(rpc_conn *conn, rpc_conn *outer) {
 int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
   rpc_conn *conn = state;
   if (conn->closing) return 0;
+  bool first = conn->scan.magic_left == sizeof(NGHTTP2_CLIENT_MAGIC) - 1;
   rpc_conn *outer = enter_session(conn, &conn->last_read_ms);
   int rv = rpc_h2_scan_recv(conn, p, n);
   leave_session(conn, outer);
   if (rv < 0) {
     /* nghttp2 has queued a GOAWAY where the protocol calls for one: send it, then close. */
     LOG_DEBUG("closing connection: %s", nghttp2_strerror(rv));
+    if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC && first && rpc_http1_request(p, n))
+      conn->http1 = true;
+    else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+      nghttp2_session_terminate_session(conn->h2, NGHTTP2_PROTOCOL_ERROR);
     conn->closing = true;
     rpc_conn_want_flush(conn);
     return 0;
   }
-  /* Draining, a stream the client resets may be the last: produce decides on closing. */
-  if (nghttp2_session_want_write(conn->h2) || conn->draining) rpc_conn_want_flush(conn);
+  /* Draining, a stream the client resets may be the last; after the client's GOAWAY, the
+   * last one may have ended: produce decides on closing. */
+  if (nghttp2_session_want_write(conn->h2) || conn->draining ||
+      !nghttp2_session_want_read(conn->h2))
+    rpc_conn_want_flush(conn);
   return 0;
 }
 
 int rpc_conn_produce(void *state, core_outq *out) {
   rpc_conn *conn = state;
+  if (conn->http1) { /* not HTTP/2: a readable answer, once, and nothing of nghttp2's */
+    if (!conn->http1_answered && rpc_http1_reply(out) < 0) return -1;
+    conn->http1_answered = true;
+    return IO_CLOSE_AFTER_SEND;
+  }
+  /* Our SETTINGS wait for the client's first bytes: an HTTP/1.x client must not get HTTP/2
+   * frames it cannot read (clients with prior knowledge send their preface without waiting). */
+  if (!conn->closing && conn->scan.magic_left == sizeof(NGHTTP2_CLIENT_MAGIC) - 1) return 0;
   conn->out = out;
   rpc_conn *outer = enter_session(conn, &conn->last_write_ms);
   int rv = nghttp2_session_send(conn->h2);

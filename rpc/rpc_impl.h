@@ -142,13 +142,24 @@ struct urpc_call {
   _Alignas(max_align_t) uint8_t arena_first[RPC_ARENA_FIRST];
 };
 
-/* h2_scan.c: where the client's byte stream is, frame by frame. */
+/* h2_scan.c: where the client's byte stream is, frame by frame, and what it says about the
+ * client's streams. */
+#define RPC_SCAN_SKIPPED 4
+#define RPC_SCAN_RESETS  8
 typedef struct rpc_h2_scan {
   uint8_t hdr[9];     /* a frame header split between two reads */
   uint8_t held;       /* bytes of it so far */
   uint8_t magic_left; /* bytes of the client preface still to come */
-  uint32_t skip;      /* payload bytes of the current frame still to come */
-  int32_t max_opened; /* the highest stream the client has opened */
+  uint8_t n_skipped;
+  uint32_t skip;                        /* payload bytes of the current frame still to come */
+  int32_t max_opened;                   /* the highest stream the client has opened */
+  int32_t reset_in_chunk;               /* a stream the client reset in the chunk read now */
+  int32_t skipped[RPC_SCAN_SKIPPED][2]; /* id ranges the client never opened */
+  int32_t reset_ids[RPC_SCAN_RESETS];   /* streams we reset lately, and when (ms, mod 2^32) */
+  uint32_t reset_at[RPC_SCAN_RESETS];
+  int32_t overflow_floor; /* more resets than remembered: from this id up */
+  uint32_t overflow_at;
+  uint8_t reset_next;
 } rpc_h2_scan;
 
 struct rpc_conn {
@@ -163,13 +174,15 @@ struct rpc_conn {
   core_token_bucket server_resets; /* RST_STREAMs the client made us send (budget.c) */
   uint8_t big_headers;             /* oversized header lists received */
   rpc_h2_scan scan;
-  bool closing;         /* send what is queued (e.g. GOAWAY) and close */
-  bool draining;        /* graceful shutdown: the first GOAWAY and its PING are out */
-  bool goaway_final;    /* the GOAWAY with the last stream taken is submitted */
-  bool drain_ping_sent; /* the PING that follows the first GOAWAY is submitted */
-  bool aged;            /* max_connection_age reached: draining, then closed after the grace */
-  bool got_preface;     /* the client's SETTINGS came (keepalive.c: preface timeout) */
-  bool got_request;     /* a HEADERS came (keepalive.c: first-request timeout) */
+  bool closing;          /* send what is queued (e.g. GOAWAY) and close */
+  bool draining;         /* graceful shutdown: the first GOAWAY and its PING are out */
+  bool goaway_final;     /* the GOAWAY with the last stream taken is submitted */
+  bool drain_ping_sent;  /* the PING that follows the first GOAWAY is submitted */
+  bool aged;             /* max_connection_age reached: draining, then closed after the grace */
+  bool got_preface;      /* the client's SETTINGS came (keepalive.c: preface timeout) */
+  bool got_request;      /* a HEADERS came (keepalive.c: first-request timeout) */
+  bool http1, http1_answered; /* the client spoke HTTP/1.x: answer that, then close */
+  bool settings_patched; /* our first SETTINGS went out (h2_conn.c on_send) */
   unsigned ping_strikes;
   core_timer life; /* keepalive.c: the next lifetime deadline */
   uint64_t last_read_ms, idle_since_ms, ka_ping_sent_ms, last_ping_recv_ms, age_deadline_ms;
@@ -307,8 +320,6 @@ void rpc_budget_uncharge(urpc_call *call, size_t n);
 void rpc_budget_sync(urpc_call *call, const core_arena *a, size_t *charged);
 /* The connection or its shard holds more than allowed: start no new call there. */
 bool rpc_budget_over(const rpc_conn *conn);
-/* A RST_STREAM went out: those the client caused count against it. */
-void rpc_conn_reset_sent(rpc_conn *conn, int32_t stream_id, uint32_t code);
 /* The client made us send a RST_STREAM (stream error, refused stream). */
 void rpc_budget_server_reset(rpc_conn *conn);
 /* The client sent a header list over the limit. */
@@ -330,6 +341,16 @@ size_t rpc_md_to_nv(const rpc_md_list *l, nghttp2_nv *nv, size_t n, size_t max);
  * negative nghttp2 error. */
 void rpc_h2_scan_init(rpc_h2_scan *s);
 int rpc_h2_scan_recv(rpc_conn *conn, const uint8_t *p, size_t n);
+/* We sent RST_STREAM on `id`: the client's frames for it may still be on their way. */
+void rpc_h2_scan_reset_sent(rpc_h2_scan *s, int32_t id, uint64_t now_ms);
+
+/* not_grpc.c: answers for clients not speaking gRPC. */
+/* A 405 or 415 with a line of text. Returns nghttp2_submit_response's result. */
+int rpc_http_error_submit(nghttp2_session *h2, int32_t stream_id, uint16_t status);
+/* Whether the first bytes of a connection are an HTTP/1.x request line. */
+bool rpc_http1_request(const uint8_t *p, size_t n);
+/* An HTTP/1.1 505 with a line of text. Returns 0 or -1 (out of memory). */
+int rpc_http1_reply(core_outq *out);
 
 /* h2_conn.c */
 /* Submits the trailers of a streaming call (from the data provider at its end). */

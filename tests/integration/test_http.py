@@ -98,6 +98,15 @@ def nghttp(args, port, path, headers=(), data=None):
     return r, recv_headers, data_frames
 
 
+def check_text_body(r, hdrs, frames, status):
+    """A non-gRPC request's answer: a complete HTTP response with a line of text."""
+    check(("content-type", "text/plain; charset=utf-8") in hdrs,
+          f"a {status} should say its body is text: {hdrs}")
+    check(frames and "gRPC server" in r.stdout and r.returncode == 0,
+          f"a {status} should end with a line of text, and nghttp succeed: rc={r.returncode}\n"
+          f"{r.stdout[-2000:]}")
+
+
 def body_file(tmpdir, name="world"):
     path = os.path.join(tmpdir, "hello.bin")
     with open(path, "wb") as f:
@@ -117,7 +126,7 @@ def case_nghttp_415(args):
             check((":status", "415") in hdrs, f"expected :status 415, got {hdrs}\n{r.stdout}")
             check(not any(k.startswith("grpc-") for k, _ in hdrs),
                   f"a 415 must carry no gRPC headers: {hdrs}")
-            check(not frames, f"a 415 must carry no body: {len(frames)} DATA frames")
+            check_text_body(r, hdrs, frames, "415")
             # The same request with the right content-type works, through nghttp too.
             r, hdrs, frames = nghttp(args, srv.port, SAYHELLO,
                                      ["content-type: application/grpc", "te: trailers"], bf)
@@ -134,7 +143,7 @@ def case_nghttp_405(args):
         log(f"nghttp GET rc={r.returncode} headers={hdrs}")
         check((":status", "405") in hdrs, f"GET: expected :status 405, got {hdrs}\n{r.stdout}")
         check(not any(k.startswith("grpc-") for k, _ in hdrs), f"405 with gRPC headers: {hdrs}")
-        check(not frames, f"a 405 must carry no body: {len(frames)} DATA frames")
+        check_text_body(r, hdrs, frames, "405")
     run_server(args, body)
 
 
@@ -162,9 +171,10 @@ def case_content_type(args):
                                  ("POST", "application/grp", 415),
                                  ("POST", "", 415)]:
             st = one_call(srv.port, "", req(method, ct, end=method == "GET"))
-            check(st.http_status == want and st.grpc_status is None and not st.data,
-                  f"{method} content-type {ct!r}: expected HTTP {want} with no gRPC headers or "
-                  f"body; {st.describe()}")
+            check(st.http_status == want and st.grpc_status is None and
+                  b"gRPC server" in st.data and st.ended,
+                  f"{method} content-type {ct!r}: expected HTTP {want} with no gRPC headers and "
+                  f"a line of text; {st.describe()}")
             log(f"{method} {ct!r}: HTTP {st.http_status}")
         for ct in ["application/grpc+proto", "application/grpc;charset=utf-8",
                    "application/grpc+json"]:
@@ -436,14 +446,33 @@ def case_bad_preface(args):
                     got += chunk
                 check(closed, f"garbage {g[:24]!r}: connection still open after 10 s "
                               f"(received {got[:64]!r})")
-                # If it said anything, it was HTTP/2 SETTINGS/GOAWAY frames (type 0x4 / 0x7).
-                goaway = b"\x07\x00\x00\x00\x00\x00" in got or b"\x00\x07\x00" in got
-                log(f"garbage {g[:24]!r}: closed; {len(got)} bytes received"
-                    f"{', GOAWAY' if goaway else ''}")
+                if g.startswith(b"GET "):  # HTTP/1.1 gets a readable HTTP/1.1 answer
+                    check(got.startswith(b"HTTP/1.1 505 ") and b"HTTP/2" in got,
+                          f"an HTTP/1.1 request got {got[:200]!r}")
+                    first_line = got.split(b"\r\n")[0].decode()
+                    log(f"HTTP/1.1 request: {first_line}, then closed")
+                else:  # anything else: SETTINGS, GOAWAY(PROTOCOL_ERROR), close
+                    codes = [code for _, code in h2raw.goaways(frames_of(got))]
+                    check(codes == [1], f"garbage {g[:24]!r}: expected GOAWAY(PROTOCOL_ERROR) "
+                                        f"before the close, got {codes} in {got[:80]!r}")
+                    log(f"garbage {g[:24]!r}: GOAWAY(PROTOCOL_ERROR), closed")
             finally:
                 c.close()
             probe(srv, f"garbage {g[:24]!r}")
     run_server(args, body)
+
+
+def frames_of(data):
+    """The whole frames in `data`, as (type, flags, stream, payload)."""
+    out = []
+    while len(data) >= 9:
+        n = int.from_bytes(data[:3], "big")
+        if len(data) < 9 + n:
+            break
+        out.append((data[3], data[4], int.from_bytes(data[5:9], "big") & 0x7FFFFFFF,
+                    data[9:9 + n]))
+        data = data[9 + n:]
+    return out
 
 
 def case_bad_frames(args):

@@ -509,11 +509,34 @@ H2_TEST(connection_loss_with_calls_in_flight) {
   cr_assert_eq(E.sh.live_calls, 0);
 }
 
-H2_TEST(bad_preface_closes) {
+/* HTTP/1.1 on the HTTP/2 port: a readable HTTP/1.1 answer and nothing else, then close. */
+H2_TEST(http1_request_gets_http1_answer) {
   const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   cr_assert_eq(rpc_conn_recv(E.conn, (const uint8_t *)junk, sizeof(junk) - 1), 0);
+  core_outq out;
+  core_outq_init(&out, &E.blocks);
+  cr_assert_eq(rpc_conn_produce(E.conn, &out), IO_CLOSE_AFTER_SEND);
+  struct iovec iov[4];
+  int n = core_outq_iov(&out, iov, 4);
+  static const char want[] = "HTTP/1.1 505 ";
+  cr_assert_geq(n, 1);
+  cr_assert_eq(memcmp(iov[0].iov_base, want, sizeof(want) - 1), 0, "%.*s",
+               (int)iov[0].iov_len, (const char *)iov[0].iov_base);
+  size_t got = out.bytes;
+  core_outq_consume(&out, got);
+  cr_assert_eq(rpc_conn_produce(E.conn, &out), IO_CLOSE_AFTER_SEND, "answered once");
+  cr_assert_eq(out.bytes, 0, "anything after the answer");
+  core_outq_dispose(&out);
+}
+
+/* Anything else that is not the preface: SETTINGS, GOAWAY(PROTOCOL_ERROR), close. */
+H2_TEST(bad_preface_gets_goaway) {
+  const uint8_t junk[32] = {0x16, 0x03, 0x01};
+  cr_assert_eq(rpc_conn_recv(E.conn, junk, sizeof(junk)), 0);
   pump();
   cr_assert(E.wants_close);
+  cr_assert(E.goaway);
+  cr_assert_eq(E.goaway_code, NGHTTP2_PROTOCOL_ERROR);
 }
 
 H2_TEST(headers_on_stream_zero_is_a_connection_error) {
