@@ -109,6 +109,73 @@ static void who_am_i(urpc_call *call, const ProtobufCMessage *request, void *use
   urpc_call_reply(call, &reply.base);
 }
 
+/* StreamFromWorker: a blocking server-streaming handler sends from its worker thread and,
+ * whenever urpc_call_send says -EAGAIN, waits for on_writable, which runs on the shard thread:
+ * the cross-thread flow-control path. */
+#define WORKER_STREAM_MAX  10000
+#define WORKER_STREAM_SIZE (16 * 1024)
+
+typedef struct worker_stream {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool writable;
+} worker_stream;
+
+static void worker_writable(urpc_call *call, void *user) {
+  (void)user;
+  worker_stream *w = urpc_call_user(call); /* set before the send that said -EAGAIN */
+  pthread_mutex_lock(&w->mu);
+  w->writable = true;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits for room; a cancelled call (no on_writable comes then) is noticed within 100 ms. */
+static bool wait_writable(urpc_call *call, worker_stream *w) {
+  pthread_mutex_lock(&w->mu);
+  while (!w->writable && !urpc_call_cancelled(call)) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100000000;
+    if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
+    pthread_cond_timedwait(&w->cv, &w->mu, &until);
+  }
+  w->writable = false;
+  pthread_mutex_unlock(&w->mu);
+  return !urpc_call_cancelled(call);
+}
+
+static void stream_from_worker(urpc_call *call, const ProtobufCMessage *request, void *user) {
+  (void)user;
+  const Helloworld__HelloRequest *req = (const Helloworld__HelloRequest *)request;
+  long n = req->name ? strtol(req->name, NULL, 10) : 0;
+  worker_stream *w = urpc_call_alloc(call, sizeof(*w));
+  char *text = urpc_call_alloc(call, WORKER_STREAM_SIZE + 1);
+  if (!w || !text) {
+    urpc_call_finish(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+  w->writable = false;
+  urpc_call_set_user(call, w);
+  memset(text, 'x', WORKER_STREAM_SIZE);
+  text[WORKER_STREAM_SIZE] = 0;
+  Helloworld__HelloReply reply = HELLOWORLD__HELLO_REPLY__INIT;
+  reply.message = text;
+  for (long i = 0; i < n && i < WORKER_STREAM_MAX; i++) {
+    int rc = urpc_call_send(call, &reply.base);
+    if (rc == -EAGAIN && !wait_writable(call, w)) rc = -ECANCELED;
+    if (rc < 0 && rc != -EAGAIN) {
+      urpc_call_finish(call, rc == -ECANCELED ? URPC_STATUS_CANCELLED : URPC_STATUS_INTERNAL, NULL);
+      return;
+    }
+  }
+  urpc_call_finish(call, URPC_STATUS_OK, NULL);
+}
+
+static const urpc_stream_handler worker_stream_ops = {.on_writable = worker_writable};
+
 /* CountSlowly: per call, what was counted so far. */
 typedef struct counter {
   uint64_t bytes, messages;
@@ -193,6 +260,10 @@ int demo_register(urpc_server *s) {
       {.name = "AsyncHello", .handler = async_hello, .user = NULL},
       {.name = "CountSlowly", .flags = URPC_METHOD_CLIENT_STREAMING, .stream = &count_ops},
       {.name = "WhoAmI", .handler = who_am_i},
+      {.name = "StreamFromWorker",
+       .handler = stream_from_worker,
+       .flags = URPC_METHOD_BLOCKING | URPC_METHOD_SERVER_STREAMING,
+       .stream = &worker_stream_ops},
   };
   return urpc_server_add_service(s, &urpc__example__demo__descriptor, methods,
                                  sizeof(methods) / sizeof(methods[0]));

@@ -131,11 +131,10 @@ void rpc_call_abort(urpc_call *call, urpc_status_code code, const char *msg) {
       /* Messages went out already: only a reset can end the stream now. */
       call->responded = 1;
       call->sh->stats.calls_failed++;
-      nghttp2_submit_rst_stream(call->conn->h2, NGHTTP2_FLAG_NONE, call->stream_id,
-                                code == URPC_STATUS_DEADLINE_EXCEEDED ? NGHTTP2_CANCEL
-                                                                      : NGHTTP2_INTERNAL_ERROR);
       rpc_stream_drop_queue(call);
-      rpc_conn_want_flush(call->conn);
+      rpc_conn_reset_stream(call->conn, call->stream_id,
+                            code == URPC_STATUS_DEADLINE_EXCEEDED ? NGHTTP2_CANCEL
+                                                                  : NGHTTP2_INTERNAL_ERROR);
     } else {
       /* A handler may own the call's status fields and arena right now: touch neither. */
       rpc_conn_respond_status(call, code, msg);
@@ -286,16 +285,45 @@ int urpc_call_set_compression(urpc_call *call, const char *encoding) {
   return 0;
 }
 
+/* A call is finished once (reply, fail or finish). A second finish — say from on_cancel and
+ * from the thread that was working on the call — is the application's bug: said once, and
+ * ignored (while the call is still held; after its release the memory may be another call's). */
+static bool first_finish(urpc_call *call) {
+  if (!atomic_exchange_explicit(&call->finish_called, true, memory_order_relaxed)) return true;
+  static _Atomic bool said;
+  if (!atomic_exchange_explicit(&said, true, memory_order_relaxed))
+    LOG_ERROR("%s: a call was finished twice (reply/fail/finish); the second is ignored",
+              urpc_call_path(call));
+  return false;
+}
+
+static void finish_with_status(urpc_call *call, urpc_status_code code, const char *message) {
+  /* Codes beyond grpc's are the application's mistake: the client gets UNKNOWN. */
+  if ((unsigned)code > URPC_STATUS_UNAUTHENTICATED) code = URPC_STATUS_UNKNOWN;
+  /* A unary OK needs a response message; a stream may end OK after any number of them. */
+  if (code == URPC_STATUS_OK && !call->streaming_out) code = URPC_STATUS_UNKNOWN;
+  call->resp = NULL;
+  call->status = code;
+  call->status_msg = NULL;
+  if (message) {
+    size_t len = strlen(message);
+    char *copy = core_arena_alloc(&call->arena, len + 1);
+    if (copy) call->status_msg = memcpy(copy, message, len + 1);
+  }
+  complete(call);
+}
+
 int urpc_call_reply(urpc_call *call, const ProtobufCMessage *response) {
   if (call->streaming_out) { /* streaming: one message, then OK */
     int rc = urpc_call_send(call, response);
     urpc_call_finish(call, URPC_STATUS_OK, NULL);
     return rc == -EAGAIN ? 0 : rc;
   }
+  if (!first_finish(call)) return -EALREADY;
   size_t len;
   uint8_t *buf = rpc_call_pack(call, response, 0, true, &len);
   if (!buf) {
-    urpc_call_fail(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory for the response");
+    finish_with_status(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory for the response");
     return -ENOMEM;
   }
   call->resp = buf;
@@ -308,17 +336,7 @@ int urpc_call_reply(urpc_call *call, const ProtobufCMessage *response) {
 }
 
 void urpc_call_fail(urpc_call *call, urpc_status_code code, const char *message) {
-  /* A unary OK needs a response message; a stream may end OK after any number of them. */
-  if (code == URPC_STATUS_OK && !call->streaming_out) code = URPC_STATUS_UNKNOWN;
-  call->resp = NULL;
-  call->status = code;
-  call->status_msg = NULL;
-  if (message) {
-    size_t len = strlen(message);
-    char *copy = core_arena_alloc(&call->arena, len + 1);
-    if (copy) call->status_msg = memcpy(copy, message, len + 1);
-  }
-  complete(call);
+  if (first_finish(call)) finish_with_status(call, code, message);
 }
 
 void urpc_call_finish(urpc_call *call, urpc_status_code code, const char *message) {

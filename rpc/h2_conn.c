@@ -44,10 +44,18 @@ static void header_error(urpc_call *call, urpc_status_code code, const char *msg
   call->status_msg = msg;
 }
 
+void rpc_conn_reset_stream(rpc_conn *conn, int32_t stream_id, uint32_t code) {
+  if (nghttp2_submit_rst_stream(conn->h2, NGHTTP2_FLAG_NONE, stream_id, code) != 0) {
+    LOG_DEBUG("stream %d: cannot reset it: closing the connection", stream_id);
+    conn->closing = true; /* out of memory: the stream cannot end any other way */
+  }
+  rpc_conn_want_flush(conn);
+}
+
 /* A stream over the connection's call limit is refused (RFC 9113 5.1.2: the client may retry
  * it); the calls in flight go on. */
 static void refuse_stream(rpc_conn *conn, int32_t stream_id) {
-  nghttp2_submit_rst_stream(conn->h2, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
+  rpc_conn_reset_stream(conn, stream_id, NGHTTP2_REFUSED_STREAM);
 }
 
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
@@ -98,8 +106,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
   call->header_bytes += (uint32_t)(namelen + valuelen + 32);
   if (call->header_bytes > RPC_HEADER_LIST_MAX) {
     call->answered = 1;
-    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, call->stream_id,
-                              NGHTTP2_ENHANCE_YOUR_CALM); /* nghttp2 then adds none of its own */
+    rpc_conn_reset_stream(call->conn, call->stream_id, NGHTTP2_ENHANCE_YOUR_CALM);
     rpc_budget_big_headers(call->conn);
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
@@ -218,7 +225,7 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
   /* Our side ended the stream while the client still sends: tell it to stop (RFC 9113 8.1). */
   if (type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
       nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)
-    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    rpc_conn_reset_stream(conn, frame->hd.stream_id, NGHTTP2_NO_ERROR);
   return 0;
 }
 
@@ -359,14 +366,17 @@ static size_t add_status(nghttp2_nv *nv, size_t n, urpc_status_code code) {
   return n + 1;
 }
 
-void rpc_conn_submit_trailers(nghttp2_session *session, urpc_call *call) {
+int rpc_conn_submit_trailers(nghttp2_session *session, urpc_call *call) {
   nghttp2_nv stack[NV_STACK], *nv = nv_room(call, stack, 2 + call->trail_md.n, true);
   size_t cap = nv == stack ? NV_STACK : 2 + call->trail_md.n;
   if (!nv) nv = stack;
   size_t n = add_status(nv, 0, call->status);
   n = add_message(call, nv, n, call->status_msg);
   n = rpc_md_to_nv(&call->trail_md, nv, n, cap);
-  nghttp2_submit_trailer(session, call->stream_id, nv, n);
+  /* Failing (out of memory), the data provider makes nghttp2 reset the stream. */
+  return nghttp2_submit_trailer(session, call->stream_id, nv, n) == 0
+             ? 0
+             : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
 static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
@@ -379,7 +389,8 @@ static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_
   *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   if (n == left) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-    rpc_conn_submit_trailers(session, call);
+    int rv = rpc_conn_submit_trailers(session, call);
+    if (rv != 0) return rv;
   }
   return (ssize_t)n;
 }
@@ -402,8 +413,15 @@ static int submit_headers(urpc_call *call, nghttp2_data_source_read_callback rea
 }
 
 int rpc_conn_submit_stream_headers(urpc_call *call) {
-  call->headers_sent = 1;
-  return submit_headers(call, rpc_stream_read);
+  int rv = submit_headers(call, rpc_stream_read);
+  if (rv == 0) call->headers_sent = 1;
+  return rv;
+}
+
+/* The response could not be submitted (out of memory): the stream must still end. */
+static void submit_failed(urpc_call *call, int rv) {
+  LOG_DEBUG("stream %d: cannot respond: %s", call->stream_id, nghttp2_strerror(rv));
+  rpc_conn_reset_stream(call->conn, call->stream_id, NGHTTP2_INTERNAL_ERROR);
 }
 
 /* Trailers-Only. `with_md`: the handler is done with the call, so its metadata (and the
@@ -434,7 +452,7 @@ static void respond_status(urpc_call *call, urpc_status_code code, const char *m
     call->sh->stats.calls_ok++;
   else
     call->sh->stats.calls_failed++;
-  if (rv != 0) LOG_DEBUG("stream %d: cannot respond: %s", call->stream_id, nghttp2_strerror(rv));
+  if (rv != 0) submit_failed(call, rv);
   rpc_conn_want_flush(call->conn);
 }
 
@@ -456,7 +474,7 @@ void rpc_conn_respond(urpc_call *call) {
     rv = submit_headers(call, read_response);
     call->sh->stats.calls_ok++;
   }
-  if (rv != 0) LOG_DEBUG("stream %d: cannot respond: %s", call->stream_id, nghttp2_strerror(rv));
+  if (rv != 0) submit_failed(call, rv);
   rpc_conn_want_flush(call->conn);
 }
 
@@ -495,7 +513,7 @@ void *rpc_conn_open(void *ctx, io_conn *io) {
   conn->io = io;
   conn->sh = sh;
   rpc_h2_scan_init(&conn->scan);
-  sh->tracking = conn; /* idle_trim.c: note the session's scratch pages */
+  sh->tracking = srv->idle_trim ? conn : NULL; /* idle_trim.c: note the scratch pages */
   int rv =
       nghttp2_session_server_new3(&conn->h2, srv->h2_callbacks, conn, srv->h2_option, &sh->h2_mem);
   sh->tracking = NULL;
@@ -511,9 +529,16 @@ void *rpc_conn_open(void *ctx, io_conn *io) {
       /* gRPC clients do not use RFC 7540 priorities: nghttp2 then keeps no priority tree. */
       {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
-  nghttp2_submit_settings(conn->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
-  nghttp2_session_set_local_window_size(conn->h2, NGHTTP2_FLAG_NONE, 0,
-                                        (int32_t)srv->opts.initial_conn_window);
+  if (nghttp2_submit_settings(conn->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0 ||
+      nghttp2_session_set_local_window_size(conn->h2, NGHTTP2_FLAG_NONE, 0,
+                                            (int32_t)srv->opts.initial_conn_window) != 0) {
+    sh->cur_conn = conn; /* idle_trim.c sees its pages go */
+    nghttp2_session_del(conn->h2);
+    sh->cur_conn = NULL;
+    core_pool_put(&sh->conn_pool, conn);
+    conn_count_drop(srv);
+    return NULL;
+  }
   rpc_keepalive_start(conn);
   rpc_budget_conn_init(conn);
   if (over) {

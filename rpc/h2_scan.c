@@ -103,7 +103,7 @@ static bool closed_stream_frame(rpc_conn *conn, uint8_t type, int32_t id) {
     conn->closing = true;
     return false;
   }
-  nghttp2_submit_rst_stream(conn->h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_STREAM_CLOSED);
+  rpc_conn_reset_stream(conn, id, NGHTTP2_STREAM_CLOSED);
   return half_closed;
 }
 

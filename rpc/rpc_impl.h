@@ -110,6 +110,7 @@ struct urpc_call {
   bool streaming_in, streaming_out; /* from the method's flags, set before any handler runs */
   _Atomic bool headers_sent;        /* response HEADERS submitted (shard writes) */
   _Atomic bool cancelled;
+  _Atomic bool finish_called; /* reply, fail or finish was called (once, see call.c) */
   _Atomic bool want_writable; /* a send returned -EAGAIN */
   _Atomic size_t sq_bytes;    /* streaming: bytes sent by the handler, not yet taken by nghttp2 */
   rpc_sendbuf *sq_head, *sq_tail;
@@ -174,15 +175,15 @@ struct rpc_conn {
   core_token_bucket server_resets; /* RST_STREAMs the client made us send (budget.c) */
   uint8_t big_headers;             /* oversized header lists received */
   rpc_h2_scan scan;
-  bool closing;          /* send what is queued (e.g. GOAWAY) and close */
-  bool draining;         /* graceful shutdown: the first GOAWAY and its PING are out */
-  bool goaway_final;     /* the GOAWAY with the last stream taken is submitted */
-  bool drain_ping_sent;  /* the PING that follows the first GOAWAY is submitted */
-  bool aged;             /* max_connection_age reached: draining, then closed after the grace */
-  bool got_preface;      /* the client's SETTINGS came (keepalive.c: preface timeout) */
-  bool got_request;      /* a HEADERS came (keepalive.c: first-request timeout) */
+  bool closing;         /* send what is queued (e.g. GOAWAY) and close */
+  bool draining;        /* graceful shutdown: the first GOAWAY and its PING are out */
+  bool goaway_final;    /* the GOAWAY with the last stream taken is submitted */
+  bool drain_ping_sent; /* the PING that follows the first GOAWAY is submitted */
+  bool aged;            /* max_connection_age reached: draining, then closed after the grace */
+  bool got_preface;     /* the client's SETTINGS came (keepalive.c: preface timeout) */
+  bool got_request;     /* a HEADERS came (keepalive.c: first-request timeout) */
   bool http1, http1_answered; /* the client spoke HTTP/1.x: answer that, then close */
-  bool settings_patched; /* our first SETTINGS went out (h2_conn.c on_send) */
+  bool settings_patched;      /* our first SETTINGS went out (h2_conn.c on_send) */
   unsigned ping_strikes;
   core_timer life; /* keepalive.c: the next lifetime deadline */
   uint64_t last_read_ms, idle_since_ms, ka_ping_sent_ms, last_ping_recv_ms, age_deadline_ms;
@@ -248,6 +249,7 @@ struct urpc_server {
   bool stop_requested;
   bool draining;                   /* urpc_server_drain has begun (guarded by stop_mu) */
   uint32_t max_conns;              /* options.max_connections, or what the file limit allows */
+  bool idle_trim;                  /* idle_trim.c knows this nghttp2's allocations (1.52) */
   _Atomic uint32_t n_conns;        /* open, all shards (touched per connection, not per call) */
   _Atomic uint64_t refused_log_ms; /* the last "connection limit" line */
 };
@@ -353,8 +355,11 @@ bool rpc_http1_request(const uint8_t *p, size_t n);
 int rpc_http1_reply(core_outq *out);
 
 /* h2_conn.c */
-/* Submits the trailers of a streaming call (from the data provider at its end). */
-void rpc_conn_submit_trailers(nghttp2_session *session, urpc_call *call);
+/* Submits the trailers of a call (from the data provider at its end). Returns 0, or a value
+ * for the data provider to return (nghttp2 then resets the stream). */
+int rpc_conn_submit_trailers(nghttp2_session *session, urpc_call *call);
+/* Resets the stream; if even that cannot be submitted (out of memory), closes the connection. */
+void rpc_conn_reset_stream(rpc_conn *conn, int32_t stream_id, uint32_t code);
 /* Submits a streaming call's response HEADERS with its data provider. */
 int rpc_conn_submit_stream_headers(urpc_call *call);
 void rpc_conn_want_flush(rpc_conn *conn);

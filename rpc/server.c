@@ -26,6 +26,20 @@ static const io_handler rpc_io_handler = {
     .after_batch = rpc_shard_after_batch,
 };
 
+/* idle_trim.c recognises nghttp2's scratch buffers by the sizes nghttp2 1.52 allocates: with
+ * another version it stays off, and says so once. */
+static bool nghttp2_is_1_52(void) {
+  return (nghttp2_version(0)->version_num & 0xffff00) == 0x013400;
+}
+
+static void check_nghttp2(urpc_server *s) {
+  s->idle_trim = nghttp2_is_1_52();
+  if (!s->idle_trim)
+    LOG_WARN("nghttp2 %s: idle connections keep nghttp2's scratch pages (the trim is written "
+             "for 1.52)",
+             nghttp2_version(0)->version_str);
+}
+
 void urpc_server_options_init(urpc_server_options *o) {
   memset(o, 0, sizeof(*o));
   o->listen = "[::]:50051";
@@ -72,6 +86,7 @@ int urpc_server_new(const urpc_server_options *o, urpc_server **out) {
   s->opts.response_compression = NULL; /* the caller's string need not outlive this call */
   s->resp_encoding = (uint8_t)enc;
   s->max_conns = o->max_connections ? o->max_connections : UINT32_MAX; /* start may lower it */
+  s->idle_trim = nghttp2_is_1_52();
   s->listen = strdup(o->listen);
   s->opts.listen = s->listen;
   if (o->tls_listen) {
@@ -209,6 +224,7 @@ int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
   int kinds = check_method_kinds(s, why, why_len);
   if (kinds < 0) return kinds;
   core_heap_configure(); /* large messages' memory goes back to the kernel when freed */
+  check_nghttp2(s);
   s->n_shards = s->opts.shards ? s->opts.shards : core_cpu_default_count();
   if (!s->opts.max_connections) s->max_conns = fd_limit_conns(s);
   s->shards = calloc((size_t)s->n_shards, sizeof(*s->shards));

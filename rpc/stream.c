@@ -45,7 +45,11 @@ static void enqueue(urpc_call *call, rpc_sendbuf *b) {
     call->sq_head = b;
   call->sq_tail = b;
   if (!call->headers_sent) {
-    rpc_conn_submit_stream_headers(call);
+    if (rpc_conn_submit_stream_headers(call) != 0) {
+      rpc_stream_drop_queue(call);
+      rpc_conn_reset_stream(call->conn, call->stream_id, NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
   } else if (call->deferred) {
     call->deferred = 0;
     nghttp2_session_resume_data(call->conn->h2, call->stream_id);
@@ -70,17 +74,17 @@ int urpc_call_send(urpc_call *call, const ProtobufCMessage *message) {
   b->off = 0;
   b->len = (uint32_t)len;
   size_t queued = atomic_fetch_add_explicit(&call->sq_bytes, b->len, memory_order_relaxed) + b->len;
+  bool full = queued > RPC_SEND_LIMIT;
+  /* Published before the message: the shard may take every byte as soon as it has it, and
+   * must then see that on_writable is wanted (the post's push orders this store before it). */
+  if (full) atomic_store_explicit(&call->want_writable, true, memory_order_relaxed);
   if (io_shard_current() == call->sh->io) {
     enqueue(call, b);
   } else {
     b->msg.fn = on_send_msg;
     io_shard_post(call->sh->io, &b->msg);
   }
-  if (queued > RPC_SEND_LIMIT) {
-    atomic_store_explicit(&call->want_writable, true, memory_order_relaxed);
-    return -EAGAIN;
-  }
-  return 0;
+  return full ? -EAGAIN : 0;
 }
 
 /* Shard thread, from the data provider's send callback: `n` bytes of the head message go out. */
@@ -120,15 +124,15 @@ ssize_t rpc_stream_read(nghttp2_session *session, int32_t stream_id, uint8_t *bu
       return NGHTTP2_ERR_DEFERRED;
     }
     *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-    rpc_conn_submit_trailers(session, call);
-    return 0;
+    return rpc_conn_submit_trailers(session, call);
   }
   size_t left = b->len - b->off;
   size_t n = left < length ? left : length;
   *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   if (n == left && !b->next && call->finished) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-    rpc_conn_submit_trailers(session, call);
+    int rv = rpc_conn_submit_trailers(session, call);
+    if (rv != 0) return rv;
   }
   return (ssize_t)n;
 }

@@ -239,10 +239,12 @@ int urpc_signals_wait_timeout(int handle, int timeout_ms);
 
 /* Finishes the call with `response` (status OK). Any thread, once per call; the call must not
  * be used after. `response` may be freed once this returns (it is packed at once). Returns 0,
- * or -ENOMEM (the call then fails with RESOURCE_EXHAUSTED). */
+ * -ENOMEM (the call then fails with RESOURCE_EXHAUSTED) or -EALREADY (the call was finished
+ * already: a programming error, logged once and otherwise ignored, as a second reply, fail or
+ * finish always is while the call has not been released yet). */
 int urpc_call_reply(urpc_call *call, const ProtobufCMessage *response);
 /* Finishes the call with a non-OK status and an optional UTF-8 `message` (may be NULL). Any
- * thread, once per call. */
+ * thread, once per call. A code that is not one of grpc's (above 16) is sent as UNKNOWN. */
 void urpc_call_fail(urpc_call *call, urpc_status_code code, const char *message);
 /* Streaming: queues one response message (packed now; `message` may be freed on return).
  * Returns 0; -EAGAIN when the call's send buffer is above its limit: the message is queued,

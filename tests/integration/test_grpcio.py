@@ -290,6 +290,24 @@ def case_demo(args, st):
         finish(srv, 2 * n, more)
 
 
+def case_worker_stream(args, st):
+    """A worker thread streams 16 KiB replies and waits for on_writable (run on the shard) each
+    time its send buffer is full: 4 calls x 400 replies all arrive, none waits forever for a
+    notification it missed, and a cancelled one ends."""
+    with Server(args.server, "--shards", "1", "--workers-per-shard", "4") as srv:
+        with channel(srv.target) as ch:
+            stub = st.demo_grpc.DemoStub(ch)
+            calls = [stub.StreamFromWorker(st.hw.HelloRequest(name="400"), timeout=RPC_TIMEOUT)
+                     for _ in range(4)]
+            counts = [sum(1 for r in c if len(r.message) == 16384) for c in calls]
+            check(counts == [400] * 4, f"replies per call: {counts}")
+            c = stub.StreamFromWorker(st.hw.HelloRequest(name="10000"), timeout=RPC_TIMEOUT)
+            next(c)
+            c.cancel()
+        log(f"4 streams of 400 x 16 KiB sent from worker threads: {counts}; one cancelled")
+        finish(srv, 4)
+
+
 def case_cancel(args, st):
     """Client-side cancellation and vanished connections while handlers still hold calls."""
     with Server(args.server, "--shards", "1", "--workers-per-shard", "1") as srv:
@@ -367,6 +385,7 @@ CASES = {
     "big_messages": case_big_messages,
     "demo": case_demo,
     "cancel": case_cancel,
+    "worker_stream": case_worker_stream,
     "shutdown_inflight": case_shutdown_inflight,
 }
 

@@ -2,6 +2,7 @@
  * by nghttp2's deflater), fed to a server connection with no socket; the bytes it produces are
  * split into frames and their header blocks decoded by nghttp2's inflater. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,9 +48,24 @@ typedef struct env {
 
 static env E;
 
+static int second_reply_rc; /* what a second urpc_call_reply returned ("twice") */
+
 static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *user) {
   (void)user;
   const Helloworld__HelloRequest *req = (const Helloworld__HelloRequest *)request;
+  if (strcmp(req->name, "status42") == 0) { /* not a grpc code: the client gets UNKNOWN */
+    urpc_call_fail(call, (urpc_status_code)42, "made up");
+    return;
+  }
+  if (strcmp(req->name, "twice") == 0) { /* the second finish is ignored */
+    Helloworld__HelloReply r = HELLOWORLD__HELLO_REPLY__INIT;
+    r.message = "first";
+    urpc_call_reply(call, &r.base);
+    r.message = "second";
+    second_reply_rc = urpc_call_reply(call, &r.base);
+    urpc_call_fail(call, URPC_STATUS_INTERNAL, "third");
+    return;
+  }
   char *text = urpc_call_alloc(call, 300);
   snprintf(text, 300, "Hello %s", req->name);
   Helloworld__HelloReply reply = HELLOWORLD__HELLO_REPLY__INIT;
@@ -520,8 +536,8 @@ H2_TEST(http1_request_gets_http1_answer) {
   int n = core_outq_iov(&out, iov, 4);
   static const char want[] = "HTTP/1.1 505 ";
   cr_assert_geq(n, 1);
-  cr_assert_eq(memcmp(iov[0].iov_base, want, sizeof(want) - 1), 0, "%.*s",
-               (int)iov[0].iov_len, (const char *)iov[0].iov_base);
+  cr_assert_eq(memcmp(iov[0].iov_base, want, sizeof(want) - 1), 0, "%.*s", (int)iov[0].iov_len,
+               (const char *)iov[0].iov_base);
   size_t got = out.bytes;
   core_outq_consume(&out, got);
   cr_assert_eq(rpc_conn_produce(E.conn, &out), IO_CLOSE_AFTER_SEND, "answered once");
@@ -693,4 +709,24 @@ H2_TEST(idle_trim_drops_scratch_pages_and_the_session_goes_on) {
   send_data(sid, NGHTTP2_FLAG_END_STREAM, msg, n);
   assert_hello_reply(stream(sid), "Hello last");
   cr_assert_eq(E.sh.live_calls, 0);
+}
+
+/* API misuse does not turn into memory errors: a status code beyond grpc's goes out as
+ * UNKNOWN, and a call finished twice (and thrice) answers once, with the first. */
+H2_TEST(status_code_out_of_range_is_unknown) {
+  preface();
+  grpc_headers(1, "/helloworld.Greeter/SayHello", 0);
+  uint8_t msg[64];
+  send_data(1, NGHTTP2_FLAG_END_STREAM, msg, hello_message(msg, "status42"));
+  cr_assert_eq(stream(1)->grpc_status, URPC_STATUS_UNKNOWN);
+}
+
+H2_TEST(finishing_twice_is_ignored) {
+  preface();
+  grpc_headers(1, "/helloworld.Greeter/SayHello", 0);
+  uint8_t msg[64];
+  send_data(1, NGHTTP2_FLAG_END_STREAM, msg, hello_message(msg, "twice"));
+  assert_hello_reply(stream(1), "first");
+  cr_assert_eq(second_reply_rc, -EALREADY);
+  cr_assert_eq(E.sh.stats.calls_ok, 1);
 }
