@@ -126,7 +126,7 @@ void rpc_call_abort(urpc_call *call, urpc_status_code code, const char *msg) {
   mark_cancelled(call);
   call->answered = 1;
   /* Answer first: a handler finishing from on_cancel must find the response decided. */
-  if (!call->responded && call->stream_open && call->conn) {
+  if (!call->responded && call->stream_open) {
     if (call->headers_sent) {
       /* Messages went out already: only a reset can end the stream now. */
       call->responded = 1;
@@ -174,7 +174,7 @@ void rpc_call_dispatch(urpc_call *call) {
 static void finish_on_shard(urpc_call *call) {
   call->with_handler = 0;
   rpc_budget_sync(call, &call->arena, &call->arena_charged); /* the response, if unary */
-  if (call->stream_open && call->conn && !call->responded) {
+  if (call->stream_open && !call->responded) {
     if (call->streaming_out)
       rpc_stream_finish(call);
     else
@@ -289,7 +289,12 @@ int urpc_call_set_compression(urpc_call *call, const char *encoding) {
  * from the thread that was working on the call — is the application's bug: said once, and
  * ignored (while the call is still held; after its release the memory may be another call's). */
 static bool first_finish(urpc_call *call) {
-  if (!atomic_exchange_explicit(&call->finish_called, true, memory_order_relaxed)) return true;
+  /* A load and a store, not an exchange: no read-modify-write per call for the benefit of a
+   * misuse, which two threads racing to finish could still slip past. */
+  if (!atomic_load_explicit(&call->finish_called, memory_order_relaxed)) {
+    atomic_store_explicit(&call->finish_called, true, memory_order_relaxed);
+    return true;
+  }
   static _Atomic bool said;
   if (!atomic_exchange_explicit(&said, true, memory_order_relaxed))
     LOG_ERROR("%s: a call was finished twice (reply/fail/finish); the second is ignored",

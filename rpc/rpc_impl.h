@@ -13,7 +13,6 @@
 #include "core/mpmc.h"
 #include "core/pool.h"
 #include "core/slab.h"
-#include "core/spsc.h"
 #include "core/timer_wheel.h"
 #include "core/token_bucket.h"
 #include "io/shard.h"
@@ -23,7 +22,6 @@
 #include "rpc/registry.h"
 #include "rpc/uringrpc.h"
 
-#define RPC_INLINE_Q            4096 /* calls handed to the shard's own handlers per batch */
 #define RPC_WORK_Q              4096 /* calls waiting for a worker thread */
 #define RPC_ARENA_FIRST         768 /* bytes of arena inside each call: most unary calls need no more */
 #define RPC_HEADER_LIST_MAX     (16 * 1024)
@@ -87,7 +85,8 @@ typedef struct rpc_deferred rpc_deferred;
 struct urpc_call {
   io_msg done_msg; /* posts the finish to the shard when finishing from another thread */
   rpc_shard *sh;
-  rpc_conn *conn; /* the connection it counts against; NULL once the connection is gone */
+  rpc_conn *conn; /* the connection it counts against; NULL once the connection is gone (a
+                     call whose stream is open always has it) */
   const rpc_method *method;
   urpc_call *prev, *next; /* the connection's calls */
   rpc_deferred *defers;   /* urpc_call_defer functions not yet run */
@@ -116,6 +115,7 @@ struct urpc_call {
   rpc_sendbuf *sq_head, *sq_tail;
   size_t held_bytes; /* received while paused, window not yet given back */
   urpc_call *writable_next;
+  urpc_call *run_next;  /* the shard's list of calls for its own handlers */
   uint16_t http_status; /* non-zero: answer with this HTTP status and no gRPC body */
   int64_t timeout_ns;   /* from grpc-timeout; -1 for none */
   uint64_t deadline_ns; /* monotonic (core_now_ns), 0 for none */
@@ -199,8 +199,7 @@ struct rpc_shard {
   int index;
   core_pool call_pool, conn_pool;
   /* Calls for handlers on the shard thread: pushed while parsing, drained after the batch. */
-  core_spsc inline_q;
-  void *inline_slots[RPC_INLINE_Q];
+  urpc_call *run_head, *run_tail; /* FIFO through urpc_call.run_next */
   /* Calls for worker threads (blocking methods). */
   core_mpmc work_q;
   core_mpmc_cell work_cells[RPC_WORK_Q];

@@ -1,6 +1,6 @@
 /* rpc's side of a shard: its pools, its handler queues and worker threads, and nghttp2's
- * allocator. The shard thread pushes complete calls; handlers run after each batch on the
- * shard thread, or on a worker for blocking methods. */
+ * allocator. The shard thread lists complete calls; handlers run after each batch on the
+ * shard thread, or on a worker (through a lock-free queue) for blocking methods. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +43,6 @@ int rpc_shard_init(rpc_shard *sh, urpc_server *server, int index) {
   /* Enough cached for a shard's steady state; what a burst takes beyond goes back. */
   core_pool_init(&sh->call_pool, sizeof(urpc_call), 1024);
   core_pool_init(&sh->conn_pool, sizeof(rpc_conn), 256);
-  core_spsc_init(&sh->inline_q, sh->inline_slots, RPC_INLINE_Q);
   rpc_budget_shard_init(sh, &server->opts, server->n_shards);
   core_mpmc_init(&sh->work_q, sh->work_cells, RPC_WORK_Q);
   if (sem_init(&sh->work_sem, 0, 0) < 0) return -errno;
@@ -102,7 +101,9 @@ void rpc_shard_stop_workers(rpc_shard *sh) {
 void rpc_shard_after_batch(void *ctx) {
   rpc_shard *sh = ctx;
   urpc_call *call;
-  while ((call = core_spsc_pop(&sh->inline_q))) {
+  while ((call = sh->run_head)) {
+    sh->run_head = call->run_next;
+    if (!sh->run_head) sh->run_tail = NULL;
     /* Responses made earlier in this batch count: a connection that stopped reading gets no
      * more calls run for it (budget.c). */
     if (call->conn && rpc_budget_over(call->conn))
@@ -126,5 +127,10 @@ void rpc_shard_enqueue(rpc_shard *sh, urpc_call *call) {
     rpc_call_unref(call);
     return;
   }
-  while (!core_spsc_push(&sh->inline_q, call)) rpc_shard_after_batch(sh); /* a huge batch */
+  call->run_next = NULL;
+  if (sh->run_tail)
+    sh->run_tail->run_next = call;
+  else
+    sh->run_head = call;
+  sh->run_tail = call;
 }

@@ -31,7 +31,7 @@ void rpc_stream_drop_queue(urpc_call *call) {
 
 /* Shard thread: a message joins the call's queue; the first one brings the HEADERS. */
 static void enqueue(urpc_call *call, rpc_sendbuf *b) {
-  if (!call->stream_open || !call->conn || call->responded) {
+  if (!call->stream_open || call->responded) {
     atomic_fetch_sub_explicit(&call->sq_bytes, b->len, memory_order_relaxed);
     free(b);
     return;
@@ -196,7 +196,7 @@ void urpc_call_pause_recv(urpc_call *call) {
 
 void urpc_call_resume_recv(urpc_call *call) {
   call->recv_paused = 0;
-  if (call->held_bytes && call->stream_open && call->conn) {
+  if (call->held_bytes && call->stream_open) {
     nghttp2_session_consume_stream(call->conn->h2, call->stream_id, call->held_bytes);
     rpc_conn_want_flush(call->conn); /* the WINDOW_UPDATE */
   }
