@@ -12,11 +12,110 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #define SIZE_BITS (sizeof(size_t) * CHAR_BIT)
 _Static_assert(sizeof(uLong) <= sizeof(size_t), "deflateBound() results must fit in size_t");
+
+/* zlib streams, one set per thread, reset between messages rather than set up anew:
+ * deflateInit2 allocates and clears about 256 KiB, inflateInit2 about 40 KiB, for every message
+ * otherwise. A thread's streams are made on its first message of each kind and freed when it
+ * ends. Compression runs on shard and worker threads alike, so a thread-local cache keeps the
+ * functions reentrant. */
+typedef struct zcache {
+  z_stream inflate;
+  bool inflate_ready;
+  z_stream deflate[RPC_ENC_GZIP + 1]; /* by encoding: deflate (zlib) and gzip wrappers differ */
+  bool deflate_ready[RPC_ENC_GZIP + 1];
+} zcache;
+
+static pthread_key_t zcache_key;
+static pthread_once_t zcache_once = PTHREAD_ONCE_INIT;
+static bool zcache_key_ok;
+
+static void zcache_free(void *p) {
+  zcache *c = p;
+  if (c->inflate_ready) inflateEnd(&c->inflate);
+  for (int e = 0; e <= RPC_ENC_GZIP; e++)
+    if (c->deflate_ready[e]) deflateEnd(&c->deflate[e]);
+  free(c);
+}
+
+static void zcache_make_key(void) {
+  zcache_key_ok = pthread_key_create(&zcache_key, zcache_free) == 0;
+}
+
+void rpc_compress_thread_release(void) {
+  pthread_once(&zcache_once, zcache_make_key);
+  zcache *c = zcache_key_ok ? pthread_getspecific(zcache_key) : NULL;
+  if (!c) return;
+  pthread_setspecific(zcache_key, NULL);
+  zcache_free(c);
+}
+
+/* This thread's cache, or NULL (out of memory): the caller then uses a stream of its own. */
+static zcache *zcache_get(void) {
+  pthread_once(&zcache_once, zcache_make_key);
+  if (!zcache_key_ok) return NULL;
+  zcache *c = pthread_getspecific(zcache_key);
+  if (c) return c;
+  c = calloc(1, sizeof(*c));
+  if (c && pthread_setspecific(zcache_key, c) != 0) {
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* A reset keeps the buffers a previous, perhaps abandoned, message left pointed at. */
+static void forget_buffers(z_stream *zs) {
+  zs->next_in = NULL;
+  zs->avail_in = 0;
+  zs->next_out = NULL;
+  zs->avail_out = 0;
+}
+
+/* An inflate stream for `wbits`: the thread's, reset; or *own, initialised. */
+static z_stream *inflate_stream(int wbits, z_stream *own, int *zr) {
+  zcache *c = zcache_get();
+  if (c && c->inflate_ready) {
+    forget_buffers(&c->inflate);
+    *zr = inflateReset2(&c->inflate, wbits);
+    return &c->inflate;
+  }
+  z_stream *zs = c ? &c->inflate : own;
+  memset(zs, 0, sizeof(*zs));
+  *zr = inflateInit2(zs, wbits);
+  if (c && *zr == Z_OK) c->inflate_ready = true;
+  return zs;
+}
+
+static z_stream *deflate_stream(rpc_encoding e, int wbits, z_stream *own, int *zr) {
+  zcache *c = zcache_get();
+  if (c && c->deflate_ready[e]) {
+    forget_buffers(&c->deflate[e]);
+    *zr = deflateReset(&c->deflate[e]);
+    return &c->deflate[e];
+  }
+  z_stream *zs = c ? &c->deflate[e] : own;
+  memset(zs, 0, sizeof(*zs));
+  *zr = deflateInit2(zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY);
+  if (c && *zr == Z_OK) c->deflate_ready[e] = true;
+  return zs;
+}
+
+/* Done with a stream: the thread's stays for the next message, one of its own goes. */
+static void inflate_done(z_stream *zs, z_stream *own) {
+  if (zs == own) inflateEnd(zs);
+}
+
+static void deflate_done(z_stream *zs, z_stream *own) {
+  if (zs == own) deflateEnd(zs);
+}
 
 static const char *const enc_names[] = {
     [RPC_ENC_IDENTITY] = "identity",
@@ -122,29 +221,29 @@ int rpc_decompress(rpc_encoding e, const uint8_t *in, size_t n, size_t max, rpc_
   uint8_t *buf = alloc(ud, cap ? cap : 1); /* max == 0 still gets a non-NULL *out */
   if (!buf) return -ENOMEM;
 
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  int zr = inflateInit2(&zs, wbits);
+  z_stream own, *z;
+  int zr;
+  z = inflate_stream(wbits, &own, &zr);
   if (zr != Z_OK) return zlib_err(zr);
 
   const uint8_t *ip = in;
   size_t in_left = n, len = 0;
   uint8_t probe;
   for (;;) {
-    if (zs.avail_in == 0 && in_left > 0) { /* avail_in is a uInt: feed huge inputs in parts */
+    if (z->avail_in == 0 && in_left > 0) { /* avail_in is a uInt: feed huge inputs in parts */
       uInt part = in_left > UINT_MAX ? UINT_MAX : (uInt)in_left;
-      zs.next_in = ip;
-      zs.avail_in = part;
+      z->next_in = ip;
+      z->avail_in = part;
       ip += part;
       in_left -= part;
     }
     int probing = len == cap;
     size_t room = probing ? 1 : cap - len;
     uInt avail = room > UINT_MAX ? UINT_MAX : (uInt)room;
-    zs.next_out = probing ? &probe : buf + len;
-    zs.avail_out = avail;
-    zr = inflate(&zs, Z_NO_FLUSH);
-    size_t got = avail - zs.avail_out;
+    z->next_out = probing ? &probe : buf + len;
+    z->avail_out = avail;
+    zr = inflate(z, Z_NO_FLUSH);
+    size_t got = avail - z->avail_out;
     if (probing && got) {
       if (cap >= max) {
         rc = -E2BIG;
@@ -166,12 +265,12 @@ int rpc_decompress(rpc_encoding e, const uint8_t *in, size_t n, size_t max, rpc_
     }
     if (zr == Z_OK) continue;
     if (zr == Z_STREAM_END)
-      rc = zs.avail_in || in_left ? -EINVAL : 0; /* trailing bytes */
+      rc = z->avail_in || in_left ? -EINVAL : 0; /* trailing bytes */
     else
       rc = zlib_err(zr); /* Z_BUF_ERROR: input ran out mid-stream; Z_NEED_DICT: none here */
     break;
   }
-  inflateEnd(&zs);
+  inflate_done(z, &own);
   if (rc == 0) {
     *out = buf;
     *out_len = len;
@@ -185,41 +284,41 @@ int rpc_compress(rpc_encoding e, const uint8_t *in, size_t n, rpc_alloc_fn alloc
   int rc = window_bits(e, &wbits);
   if (rc) return rc;
 
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  int zr = deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY);
+  z_stream own, *z;
+  int zr;
+  z = deflate_stream(e, wbits, &own, &zr);
   if (zr != Z_OK) return zlib_err(zr);
 
   /* With the stream's own parameters, deflateBound() covers the wrapper too: one allocation and
    * one deflate(Z_FINISH) call for any message under 4 GiB. */
-  uLong bound = deflateBound(&zs, (uLong)n);
+  uLong bound = deflateBound(z, (uLong)n);
   if (bound < n) { /* wrapped: only for n within a few KiB of SIZE_MAX */
-    deflateEnd(&zs);
+    deflate_done(z, &own);
     return -EOVERFLOW;
   }
   uint8_t *buf = alloc(ud, (size_t)bound);
   if (!buf) {
-    deflateEnd(&zs);
+    deflate_done(z, &own);
     return -ENOMEM;
   }
 
   const uint8_t *ip = in;
   size_t in_left = n, out_left = (size_t)bound;
-  zs.next_out = buf;
+  z->next_out = buf;
   for (;;) {
-    if (zs.avail_in == 0 && in_left > 0) {
+    if (z->avail_in == 0 && in_left > 0) {
       uInt part = in_left > UINT_MAX ? UINT_MAX : (uInt)in_left;
-      zs.next_in = ip;
-      zs.avail_in = part;
+      z->next_in = ip;
+      z->avail_in = part;
       ip += part;
       in_left -= part;
     }
-    if (zs.avail_out == 0 && out_left > 0) { /* next_out already points past what was written */
+    if (z->avail_out == 0 && out_left > 0) { /* next_out already points past what was written */
       uInt part = out_left > UINT_MAX ? UINT_MAX : (uInt)out_left;
-      zs.avail_out = part;
+      z->avail_out = part;
       out_left -= part;
     }
-    zr = deflate(&zs, in_left == 0 ? Z_FINISH : Z_NO_FLUSH);
+    zr = deflate(z, in_left == 0 ? Z_FINISH : Z_NO_FLUSH);
     if (zr == Z_STREAM_END) break;
     if (zr != Z_OK) {
       /* Z_BUF_ERROR would mean deflateBound() was short, which zlib rules out. */
@@ -227,8 +326,8 @@ int rpc_compress(rpc_encoding e, const uint8_t *in, size_t n, rpc_alloc_fn alloc
       break;
     }
   }
-  size_t produced = (size_t)(zs.next_out - buf);
-  deflateEnd(&zs);
+  size_t produced = (size_t)(z->next_out - buf);
+  deflate_done(z, &own);
   if (rc == 0) {
     *out = buf;
     *out_len = produced;
