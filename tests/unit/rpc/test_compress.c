@@ -36,32 +36,6 @@ static size_t heap_bytes(void) {
 }
 #endif
 
-/* What is allocated. The thread's zlib streams outlive calls by design (they are reset, not
- * set up again, for each message): all of them are made, windows included, before the first
- * measurement, so what a call leaves behind shows; cached_streams_are_reused checks that the
- * streams do not grow. */
-static void *warm_alloc(void *ud, size_t size) {
-  (void)ud;
-  return malloc(size); /* freed below, before anything is measured */
-}
-
-static size_t heap_in_use(void) {
-  static bool warm;
-  while (!warm) {
-    static uint8_t msg[4096];
-    for (int e = RPC_ENC_DEFLATE; e <= RPC_ENC_GZIP; e++) {
-      uint8_t *z = NULL, *out;
-      size_t zn, n;
-      if (rpc_compress((rpc_encoding)e, msg, sizeof msg, warm_alloc, NULL, &z, &zn) == 0 &&
-          rpc_decompress((rpc_encoding)e, z, zn, sizeof msg, warm_alloc, NULL, &out, &n) == 0)
-        free(out);
-      free(z);
-    }
-    warm = true;
-  }
-  return heap_bytes();
-}
-
 #define KiB ((size_t)1024)
 #define MiB (1024 * KiB)
 
@@ -103,6 +77,27 @@ static void arena_reset(struct arena *a) {
     free(b);
   }
   memset(a, 0, sizeof *a);
+}
+
+/* What is allocated. The thread's zlib streams outlive calls by design (they are reset, not
+ * set up again, for each message): all of them are made, windows included, before the first
+ * measurement, so what a call leaves behind shows; cached_streams_are_reused checks that the
+ * streams do not grow. */
+static size_t heap_in_use(void) {
+  static bool warm;
+  while (!warm) {
+    static uint8_t msg[4096];
+    for (int e = RPC_ENC_DEFLATE; e <= RPC_ENC_GZIP; e++) {
+      struct arena a = {0};
+      uint8_t *z, *out;
+      size_t zn, n;
+      if (rpc_compress((rpc_encoding)e, msg, sizeof msg, arena_alloc, &a, &z, &zn) == 0)
+        rpc_decompress((rpc_encoding)e, z, zn, sizeof msg, arena_alloc, &a, &out, &n);
+      arena_reset(&a);
+    }
+    warm = true;
+  }
+  return heap_bytes();
 }
 
 /* ---- inputs ---- */
