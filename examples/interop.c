@@ -22,6 +22,13 @@ static const uint8_t *zeros(size_t n) {
   return n <= MAX_PAYLOAD ? z ? z : (z = calloc(1, MAX_PAYLOAD)) : NULL;
 }
 
+/* The client's response_status.code as a status: one outside gRPC's codes is UNKNOWN, as a
+ * client takes a code it does not know (and the library's status table has 17 entries). */
+static urpc_status_code status_code(int32_t code) {
+  return code >= URPC_STATUS_OK && code <= URPC_STATUS_UNAUTHENTICATED ? (urpc_status_code)code
+                                                                       : URPC_STATUS_UNKNOWN;
+}
+
 static void echo_metadata(urpc_call *call) {
   size_t len;
   const uint8_t *v = urpc_call_metadata(call, "x-grpc-test-echo-initial", &len);
@@ -51,8 +58,7 @@ static void unary_call(urpc_call *call, const ProtobufCMessage *request, void *u
     return;
   }
   if (req->response_status && req->response_status->code) {
-    urpc_call_fail(call, (urpc_status_code)req->response_status->code,
-                   req->response_status->message);
+    urpc_call_fail(call, status_code(req->response_status->code), req->response_status->message);
     return;
   }
   if (req->response_size < 0 || !zeros((size_t)req->response_size)) {
@@ -184,7 +190,7 @@ static bool add_responses(urpc_call *call, stream_state *st,
     if (!st->half_duplex) st->tail = p;
   }
   if (req->response_status && req->response_status->code) {
-    st->code = (urpc_status_code)req->response_status->code;
+    st->code = status_code(req->response_status->code);
     /* The message outlives this request: copy it into the call's arena. */
     size_t n = strlen(req->response_status->message);
     char *m = urpc_call_alloc(call, n + 1);
