@@ -10,6 +10,7 @@ packages=(
   libcriterion-dev
   python3-grpcio python3-h2 python3-protobuf protobuf-compiler-grpc
   nghttp2-client grpc-proto
+  clang-14 libclang-rt-14-dev
 )
 if [ "${URPC_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(libgrpc++-dev)

@@ -12,11 +12,21 @@
 #include "grpc/testing/test.pb-c.h"
 #include "services.h"
 
-#define MAX_PAYLOAD (4 << 20)
+#ifndef INTEROP_MAX_PAYLOAD
+#define INTEROP_MAX_PAYLOAD (4 << 20) /* the fuzz target (tests/fuzz) asks for less */
+#endif
+#define MAX_PAYLOAD INTEROP_MAX_PAYLOAD
 
 static const uint8_t *zeros(size_t n) {
   static uint8_t *z; /* MAX_PAYLOAD zero bytes, made once before the server starts */
   return n <= MAX_PAYLOAD ? z ? z : (z = calloc(1, MAX_PAYLOAD)) : NULL;
+}
+
+/* The client's response_status.code as a status: one outside gRPC's codes is UNKNOWN, as a
+ * client takes a code it does not know (and the library's status table has 17 entries). */
+static urpc_status_code status_code(int32_t code) {
+  return code >= URPC_STATUS_OK && code <= URPC_STATUS_UNAUTHENTICATED ? (urpc_status_code)code
+                                                                       : URPC_STATUS_UNKNOWN;
 }
 
 static void echo_metadata(urpc_call *call) {
@@ -48,8 +58,7 @@ static void unary_call(urpc_call *call, const ProtobufCMessage *request, void *u
     return;
   }
   if (req->response_status && req->response_status->code) {
-    urpc_call_fail(call, (urpc_status_code)req->response_status->code,
-                   req->response_status->message);
+    urpc_call_fail(call, status_code(req->response_status->code), req->response_status->message);
     return;
   }
   if (req->response_size < 0 || !zeros((size_t)req->response_size)) {
@@ -181,7 +190,7 @@ static bool add_responses(urpc_call *call, stream_state *st,
     if (!st->half_duplex) st->tail = p;
   }
   if (req->response_status && req->response_status->code) {
-    st->code = (urpc_status_code)req->response_status->code;
+    st->code = status_code(req->response_status->code);
     /* The message outlives this request: copy it into the call's arena. */
     size_t n = strlen(req->response_status->message);
     char *m = urpc_call_alloc(call, n + 1);

@@ -1,5 +1,7 @@
 /* The reader checks the declared length against the limit before allocating anything, so a
- * peer cannot make us reserve memory it does not send. */
+ * peer cannot make us reserve more than the limit. It holds at most one buffer, the message
+ * being filled, and lets go of it when the message goes to the callback (or to
+ * rpc_frame_reader_release), so an owner never sees a pointer it already freed. */
 #include <string.h>
 
 #include "rpc/grpc_frame.h"
@@ -15,6 +17,12 @@ void rpc_frame_prefix(uint8_t out[RPC_FRAME_PREFIX], bool compressed, uint32_t l
   out[2] = (uint8_t)(len >> 16);
   out[3] = (uint8_t)(len >> 8);
   out[4] = (uint8_t)len;
+}
+
+void *rpc_frame_reader_release(rpc_frame_reader *r) {
+  void *msg = r->msg;
+  r->msg = NULL;
+  return msg;
 }
 
 static int start_message(rpc_frame_reader *r, rpc_frame_alloc_fn alloc, void *ud) {
@@ -54,8 +62,9 @@ int rpc_frame_feed(rpc_frame_reader *r, const uint8_t *p, size_t n, rpc_frame_al
     n -= take;
     if (r->msg_have < r->msg_len) return 0;
     r->prefix_len = 0; /* message complete: the next byte starts a new prefix */
-    if (on_msg(ud, r->msg, r->msg_len, r->compressed) < 0) return RPC_FRAME_ABORTED;
-    r->msg = NULL;
+    uint8_t *msg = r->msg;
+    r->msg = NULL; /* the callee's now, whatever it returns */
+    if (on_msg(ud, msg, r->msg_len, r->compressed) < 0) return RPC_FRAME_ABORTED;
   }
   return 0;
 }

@@ -25,7 +25,7 @@ typedef struct rpc_frame_reader {
   uint8_t prefix[RPC_FRAME_PREFIX];
   uint8_t prefix_len; /* prefix bytes seen of the current message */
   bool compressed;
-  uint8_t *msg; /* the message being filled */
+  uint8_t *msg; /* the message being filled (from the allocator); NULL between messages */
   uint32_t msg_len, msg_have;
   uint32_t max_len;
   uint32_t last_len; /* declared length of the last oversized message, for the error text */
@@ -39,6 +39,11 @@ int rpc_frame_feed(rpc_frame_reader *r, const uint8_t *p, size_t n, rpc_frame_al
 static inline bool rpc_frame_partial(const rpc_frame_reader *r) {
   return r->prefix_len > 0;
 }
+/* The buffer of a message still being filled (its prefix is in, its bytes are not all), or
+ * NULL; the reader forgets it, and the caller frees it as its allocator requires. For an owner
+ * ending a stream mid-message: a message handed to the callback, even one that stopped the
+ * feed, is the callee's and never returned here. */
+void *rpc_frame_reader_release(rpc_frame_reader *r);
 /* Writes the 5-byte prefix for a message of `len` bytes. */
 void rpc_frame_prefix(uint8_t out[RPC_FRAME_PREFIX], bool compressed, uint32_t len);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds with warnings as errors and runs every
 # test; runs the integration tests again against a ThreadSanitizer server; then builds with
-# AddressSanitizer + UndefinedBehaviorSanitizer and runs everything again. Exits non-zero if
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs everything again; last, builds the
+# libFuzzer targets and runs each for a few seconds on its seed corpus. Exits non-zero if
 # anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,11 +15,13 @@ cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
 if [ "${URPC_SKIP_TSAN:-0}" != 1 ]; then
-  # Criterion itself crashes under TSan, so this build runs the integration tests only: real
-  # clients against a TSan server, which covers the shard/worker/replier threads.
-  echo "== TSan server, integration tests =="
+  # Criterion itself crashes under TSan, so this build runs the integration tests (real clients
+  # against a TSan server, which covers the shard/worker/replier threads) and the ring stress
+  # runs as a plain executable (label tsan).
+  echo "== TSan server, integration tests, ring stress =="
   cmake -S . -B build-tsan -DURPC_WERROR=ON -DURPC_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  cmake --build build-tsan -j"$jobs" --target uringrpc-server deny_io_uring
+  cmake --build build-tsan -j"$jobs" --target uringrpc-server deny_io_uring stress_core
+  ctest --test-dir build-tsan -L tsan --output-on-failure
   TSAN_OPTIONS=halt_on_error=0 ctest --test-dir build-tsan -L integration --output-on-failure \
     -j"$jobs"
 fi
@@ -29,4 +32,11 @@ if [ "${URPC_SKIP_ASAN:-0}" != 1 ]; then
   cmake --build build-asan -j"$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
+fi
+
+if [ "${URPC_SKIP_FUZZ:-0}" != 1 ]; then
+  # A smoke run: every seed, then a few seconds of mutations per target, two targets at once.
+  # Long runs: tests/fuzz/run.sh 300.
+  echo "== fuzz targets (libFuzzer, ${URPC_FUZZ_SECONDS:-8} s each) =="
+  URPC_FUZZ_JOBS=$jobs tests/fuzz/run.sh "${URPC_FUZZ_SECONDS:-8}"
 fi

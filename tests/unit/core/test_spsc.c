@@ -2,13 +2,12 @@
  * producer pushes 1..N (encoded as pointers) and the consumer checks that every item arrives,
  * once, in order. */
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
 
 #include <criterion/criterion.h>
 
 #include "core/spsc.h"
+#include "stress.h"
 
 #define ITEM(i)   ((void *)(uintptr_t)(i))
 #define UNITEM(p) ((uintptr_t)(p))
@@ -88,65 +87,8 @@ Test(spsc, fill_drain_repeatedly) {
   }
 }
 
-/* ---- two-thread stress ---- */
-
-#define STRESS_N   2000000u
-#define STRESS_CAP 1024u
-
-typedef struct stress {
-  core_spsc q;
-  void *slots[STRESS_CAP];
-  /* Filled by the consumer. */
-  uint64_t sum, sqsum; /* sum of items and of their squares (mod 2^64) */
-  uint64_t count;
-  uint64_t out_of_order;
-} stress;
-
-static void *producer(void *arg) {
-  stress *s = arg;
-  for (uintptr_t i = 1; i <= STRESS_N; i++) {
-    while (!core_spsc_push(&s->q, ITEM(i))) sched_yield();
-  }
-  return NULL;
-}
-
-static void *consumer(void *arg) {
-  stress *s = arg;
-  uintptr_t expect = 1;
-  while (s->count < STRESS_N) {
-    void *p = core_spsc_pop(&s->q);
-    if (!p) {
-      sched_yield();
-      continue;
-    }
-    uintptr_t v = UNITEM(p);
-    if (v != expect) s->out_of_order++;
-    expect = v + 1;
-    s->sum += v;
-    s->sqsum += (uint64_t)v * v;
-    s->count++;
-  }
-  return NULL;
-}
+/* ---- two-thread stress (stress.c, also run under TSan by stress_main.c) ---- */
 
 Test(spsc, two_thread_stress, .timeout = 100) {
-  static stress s; /* 8 KiB of slots: keep it off the stack */
-  cr_assert_eq(core_spsc_init(&s.q, s.slots, STRESS_CAP), 0);
-  pthread_t prod, cons;
-  cr_assert_eq(pthread_create(&cons, NULL, consumer, &s), 0);
-  cr_assert_eq(pthread_create(&prod, NULL, producer, &s), 0);
-  pthread_join(prod, NULL);
-  pthread_join(cons, NULL);
-
-  uint64_t n = STRESS_N, want_sum = 0, want_sqsum = 0;
-  for (uint64_t v = 1; v <= n; v++) {
-    want_sum += v;
-    want_sqsum += v * v;
-  }
-  cr_expect_eq(s.count, n);
-  cr_expect_eq(s.out_of_order, 0, "%llu items out of order", (unsigned long long)s.out_of_order);
-  cr_expect_eq(s.sum, want_sum, "sum %llu, want %llu", (unsigned long long)s.sum,
-               (unsigned long long)want_sum);
-  cr_expect_eq(s.sqsum, want_sqsum);
-  cr_expect_null(core_spsc_pop(&s.q), "ring not empty after the stress");
+  cr_assert_eq(stress_spsc(2000000u), 0, "failed checks: see stderr");
 }

@@ -20,4 +20,4 @@ target_link_libraries(test_rpc_reflection_db PRIVATE urpc_example_protos PkgConf
 target_link_options(test_rpc_reflection_db PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc
                                                    -Wl,--wrap=realloc -Wl,--wrap=free)
 add_test(NAME rpc.reflection_db COMMAND test_rpc_reflection_db --jobs 1)
-set_tests_properties(rpc.reflection_db PROPERTIES TIMEOUT 120)
+set_tests_properties(rpc.reflection_db PROPERTIES TIMEOUT 120 LABELS "unit;rpc")

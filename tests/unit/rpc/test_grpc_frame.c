@@ -161,3 +161,40 @@ Test(grpc_frame, allocation_failure) {
   sink s = {0};
   cr_assert_eq(rpc_frame_feed(&r, buf, n, failing_alloc, msg_fn, &s), RPC_FRAME_NOMEM);
 }
+
+/* A stream that ends mid-message (fuzz_h2_conn: the client resets a streaming call after a
+ * prefix and part of its message): the owner gets the partial buffer back to free it, once. */
+Test(grpc_frame, release_gives_back_a_partial_message) {
+  uint8_t buf[16];
+  size_t n = put(buf, "abcdef", false);
+  rpc_frame_reader r;
+  rpc_frame_reader_init(&r, 1024);
+  sink s = {0};
+  cr_assert_null(rpc_frame_reader_release(&r), "nothing before any byte");
+  cr_assert_eq(rpc_frame_feed(&r, buf, 3, alloc_fn, msg_fn, &s), 0);
+  cr_assert_null(rpc_frame_reader_release(&r), "a partial prefix holds no buffer");
+  cr_assert_eq(rpc_frame_feed(&r, buf + 3, n - 4, alloc_fn, msg_fn, &s), 0);
+  cr_assert_eq(s.allocs, 1);
+  void *partial = rpc_frame_reader_release(&r);
+  cr_assert_not_null(partial, "the message being filled");
+  cr_assert_null(rpc_frame_reader_release(&r), "handed out once");
+  free(partial);
+}
+
+/* A message handed to the callback is the callee's, even when the callback stops the feed: the
+ * reader must not offer it again (the callee may have freed it). */
+Test(grpc_frame, release_never_returns_a_delivered_message) {
+  uint8_t buf[64];
+  size_t n = put(buf, "a", false);
+  n += put(buf + n, "b", false);
+  rpc_frame_reader r;
+  rpc_frame_reader_init(&r, 1024);
+  sink s = {.stop_after = 1};
+  cr_assert_eq(rpc_frame_feed(&r, buf, n, alloc_fn, msg_fn, &s), RPC_FRAME_ABORTED);
+  cr_assert_null(rpc_frame_reader_release(&r));
+  rpc_frame_reader_init(&r, 1024);
+  s = (sink){0};
+  cr_assert_eq(rpc_frame_feed(&r, buf, n, alloc_fn, msg_fn, &s), 0);
+  cr_assert_eq(s.n, 2);
+  cr_assert_null(rpc_frame_reader_release(&r));
+}
