@@ -61,6 +61,7 @@ typedef struct run {
   bool closed;      /* the connection asked to be closed (or was) */
   uint64_t frames;  /* frames the server sent */
   bool goaway_seen; /* the server sent GOAWAY */
+  bool http1;       /* it answered HTTP/1.1 instead */
 } run;
 
 static uint32_t be24(const uint8_t *p) {
@@ -84,6 +85,13 @@ static void check_output(run *r, core_outq *out) {
     core_outq_consume(out, taken);
   }
   if (len > sizeof(buf)) return; /* too much to check: a large response */
+  /* An HTTP/1.x request instead of the preface gets an HTTP/1.1 answer, and nothing else. */
+  if (r->frames == 0 && len >= 9 && memcmp(buf, "HTTP/1.1 ", 9) == 0) {
+    FUZZ_CHECK(memcmp(buf, "HTTP/1.1 505 ", 13) == 0, "HTTP/1.1 answer %.*s", 16, buf);
+    r->http1 = true;
+    return;
+  }
+  FUZZ_CHECK(!r->http1 || len == 0, "output after the HTTP/1.1 answer");
   for (size_t off = 0; off < len;) {
     FUZZ_CHECK(len - off >= 9, "output ends inside a frame header");
     uint32_t flen = be24(buf + off);
