@@ -344,6 +344,7 @@ class Stop:
         self.deadline = time.monotonic() + hold + READY_TIMEOUT
         self.flag = False
         self.is_ready = False
+        self.announced = False
         for sig in (signal.SIGUSR1, signal.SIGTERM):
             signal.signal(sig, self._signalled)
 
@@ -357,7 +358,13 @@ class Stop:
             print("READY", flush=True)
 
     def expired(self):
-        return self.flag or time.monotonic() >= self.deadline
+        if not (self.flag or time.monotonic() >= self.deadline):
+            return False
+        if not self.announced:  # the driver counts the server's descriptors in this pause
+            self.announced = True
+            print("DONE", flush=True)
+            time.sleep(0.5)
+        return True
 
     __call__ = expired
 
@@ -472,7 +479,7 @@ class Run:
         self.sampler = Sampler(server.pid)
         self.notes = []
         self.crashed = None
-        self.fds_end = None
+        self.fds_end, self.fds_frozen = None, False
 
     def wait(self, cond, timeout, attackers=()):
         """Samples every 0.25 s until cond() or `timeout`; stops the attackers (SIGUSR1) if the
@@ -482,8 +489,9 @@ class Run:
             for a in attackers:
                 a.poll_output()
             _, rss, fds, _ = self.sampler.sample()
-            if attackers and all(a.alive() for a in attackers) and fds is not None:
-                self.fds_end = fds
+            if attackers and not self.fds_frozen and fds is not None:
+                self.fds_end = fds  # the last count before an attacker lets go
+                self.fds_frozen = any(a.has("DONE") or not a.alive() for a in attackers)
             if not self.server.alive():
                 self.crashed = self.crashed or f"server died (rc={self.server.proc.returncode})"
                 return False
@@ -522,8 +530,11 @@ class Run:
                              READY_TIMEOUT, workers):
                 self.notes.append("attackers not all READY in time")
         good_s = (spec.good_seconds if spec else None) or DURATION
+        t_ready = time.monotonic()
         good = good or self.good_client(good_s)
         self.wait(lambda: not good.alive(), good_s + 60, workers)
+        # A good client that gave up early does not shorten the attack.
+        self.wait(lambda: time.monotonic() >= t_ready + good_s, good_s, workers)
         if spec and spec.good_at_once:  # conn_flood: hold the peak until every worker is READY
             self.wait(lambda: all(w.has("READY") or not w.alive() for w in workers),
                       READY_TIMEOUT, workers)

@@ -31,7 +31,8 @@ SERVERS=uringrpc
 source "$(dirname "$0")/lib.sh"
 
 bench_init
-resolve_servers
+build_uringrpc
+BUILD=0 resolve_servers
 "$PY" -c 'import grpc, h2, hpack' 2>/dev/null ||
   die "$PY lacks grpc or h2 (apt-get install python3-grpcio python3-h2)"
 
