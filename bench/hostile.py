@@ -24,7 +24,7 @@ import time
 
 from hostile_lib import (
     COUNT_SLOWLY, MAX_WINDOW, PING, SAY_HELLO, S_INITIAL_WINDOW_SIZE, UNARY_CALL, Closed,
-    RawConn, Sampler, ServerProc, proc_status, data_frame, fmt_mib, fmt_ms, free_port, grpc_frame,
+    RawConn, Sampler, ServerProc, nofile_limit, proc_status, data_frame, fmt_mib, fmt_ms, free_port, grpc_frame,
     gzip_bomb_message, headers_frame, hello_request, hpack_bomb_block, log, ping_message,
     preface_conn, raise_nofile, request_block, rst_stream, simple_request, unary_frames,
     window_update)
@@ -574,7 +574,12 @@ class Run:
                 self.info[k] = merge_info(k, self.info.get(k), v)
 
     def stop(self):
+        self.nofile = nofile_limit(self.server.pid)
         how, stats = self.server.stop()
+        lines, top = self.server.stderr_summary()
+        if lines > 100:
+            self.notes.append(f"server wrote {lines} lines to stderr, most often: "
+                              + "; ".join(f"{n}x '{m[:80]}'" for m, n in top))
         self.crashed = self.crashed or how
         self.stats = stats
         if self.crashed and "died" in self.crashed:
@@ -665,7 +670,14 @@ def details_text(r):
     g = r.good or {}
     if g.get("errors"):
         parts.append("good client errors: " + ", ".join(f"{k} {v}" for k, v in g["errors"].items()))
+    for unit in ("bomb blocks", "streams opened", "calls"):
+        if r.obs.get(unit) and r.cpu:
+            parts.append(f"server CPU per {unit[:-1] if unit.endswith('s') else unit}: "
+                         f"{r.cpu / r.obs[unit] * 1e6:.0f} us")
+            break
     parts += r.notes
+    if r.sampler.max_fds() and r.sampler.max_fds() > 1000:
+        parts.append(f"server RLIMIT_NOFILE {r.nofile}")
     return "; ".join(parts) if parts else "-"
 
 

@@ -428,6 +428,19 @@ def cpu_seconds(pid):
         return None
 
 
+def nofile_limit(pid):
+    """'soft/hard' RLIMIT_NOFILE of a process, from /proc/PID/limits."""
+    try:
+        with open(f"/proc/{pid}/limits") as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    soft, hard = line.split()[3:5]
+                    return f"{soft}/{hard}"
+    except OSError:
+        pass
+    return "?"
+
+
 def fd_count(pid):
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -492,6 +505,16 @@ class ServerProc:
 
     def alive(self):
         return self.proc.poll() is None
+
+    def stderr_summary(self, top=2):
+        """(lines, the most frequent messages with their counts) of the server's stderr,
+        timestamps dropped: a log flood shows up here."""
+        counts = collections.Counter()
+        with open(self.err_path, "rb") as f:
+            for line in f:
+                words = line.decode(errors="replace").split()
+                counts[" ".join(words[1:] if words and words[0][:1].isdigit() else words)] += 1
+        return sum(counts.values()), counts.most_common(top)
 
     def stderr_tail(self, n=600):
         try:
