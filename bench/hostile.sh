@@ -20,7 +20,8 @@
 #   RESET_CONNS [4]  GZIP_CALLS [100]  GZIP_CONNS [4]  HPACK_CONNS [2]  ZW_STREAMS [200]
 #   ZW_SIZE [4194304]  SLOWLORIS_CONNS [4000]  SLOWLORIS_HOLD [30]  FLOOD_CONNS [20000]
 #   FLOOD_PROCS [4]  FLOOD_WAVE [200]  FLOOD_TIMEOUT [180]  CANCEL_RATE [1000]  CANCEL_SECONDS [30]
-#   NGHTTPD [auto] (0: skip the nghttpd comparison)  SHARDS [2]
+#   NGHTTPD [auto] (0: skip the nghttpd comparison)  BASELINE_END [1] (0: no closing baseline)
+#   SHARDS [2]  ATTACKER_NICE [10]  LATE_SETTLE [15]
 #   BUILD [1]  BUILD_DIR [build]  URPC_BIN  URPC_ARGS []  OUT_DIR [BUILD_DIR/bench-results/hostile-DATE]
 set -euo pipefail
 
