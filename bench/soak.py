@@ -206,12 +206,13 @@ def part_hostile(port, secs):
         t_next = time.monotonic() + every
         name, params, hold = DOSES[k % len(DOSES)]
         k += 1
-        stop = hostile.Stop(hold)
+        stop, seen = hostile.Stop(hold), collections.Counter()  # a dose's limits count its own
         try:
-            hostile.ATTACKS[name].fn(port, stop, obs, {}, params)
+            hostile.ATTACKS[name].fn(port, stop, seen, {}, params)
             done[name] += 1
         except Exception as e:  # counted, never fatal
-            obs[f"{name} error {e.__class__.__name__}"] += 1
+            seen[f"{name} error {e.__class__.__name__}"] += 1
+        obs.update(seen)
         time.sleep(max(0.0, t_next - time.monotonic()))
     return {"counts": done, "unexpected": [], "seen": obs}
 
