@@ -514,30 +514,39 @@ class Run:
     def execute(self, name):
         """Runs attack `name` (None: the unloaded baseline) against the server."""
         time.sleep(1)
-        _, self.rss0, self.fds0, cpu0 = self.sampler.sample()
+        _, self.rss0, _, cpu0 = self.sampler.sample()
         spec = ATTACKS.get(name)
-        workers, good = [], None
-        if spec:
-            hold = spec.hold if spec.hold is not None else DURATION + 60
-            params = dict(spec.params, **({"plain_http": True} if self.good_mode == "h2get" else {}))
-            for i in range(spec.procs):
-                argv = [sys.executable, os.path.abspath(__file__), "worker", name,
-                        str(self.server.port), str(hold), json.dumps(params)]
-                workers.append(Child(argv, os.path.join(self.out_dir, f"{self.label}.attack.stderr")))
-            if spec.good_at_once:
-                good = self.good_client(spec.good_seconds or DURATION)
-            if not self.wait(lambda: all(w.has("READY") or not w.alive() for w in workers),
-                             READY_TIMEOUT, workers):
-                self.notes.append("attackers not all READY in time")
+        workers = self.start_attackers(name, spec) if spec else []
+        good = self.attack_phase(spec, workers)
+        cpu1 = self.sampler.sample()[3]
+        self.cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+        self.good = json.loads(good.lines[-1]) if good.lines else None
+        self.collect(workers)
+        self.after_phase()
+
+    def start_attackers(self, name, spec):
+        hold = spec.hold if spec.hold is not None else DURATION + 60
+        params = dict(spec.params, **({"plain_http": True} if self.good_mode == "h2get" else {}))
+        argv = [sys.executable, os.path.abspath(__file__), "worker", name, str(self.server.port),
+                str(hold), json.dumps(params)]
+        err = os.path.join(self.out_dir, f"{self.label}.attack.stderr")
+        return [Child(argv, err) for _ in range(spec.procs)]
+
+    def attack_phase(self, spec, workers):
+        """The attackers in full swing and the good client beside them, until both are done;
+        returns the good client (finished)."""
         good_s = (spec.good_seconds if spec else None) or DURATION
+        all_ready = lambda: all(w.has("READY") or not w.alive() for w in workers)  # noqa: E731
+        good = self.good_client(good_s) if spec and spec.good_at_once else None
+        if workers and not self.wait(all_ready, READY_TIMEOUT, workers):
+            self.notes.append("attackers not all READY in time")
         t_ready = time.monotonic()
         good = good or self.good_client(good_s)
         self.wait(lambda: not good.alive(), good_s + 60, workers)
         # A good client that gave up early does not shorten the attack.
         self.wait(lambda: time.monotonic() >= t_ready + good_s, good_s, workers)
         if spec and spec.good_at_once:  # conn_flood: hold the peak until every worker is READY
-            self.wait(lambda: all(w.has("READY") or not w.alive() for w in workers),
-                      READY_TIMEOUT, workers)
+            self.wait(all_ready, READY_TIMEOUT, workers)
             self.wait(lambda: False, 2, workers)
         if spec and spec.release:
             for w in workers:
@@ -547,19 +556,17 @@ class Run:
         for w in workers:
             w.finish(5)
         good.finish(10)
-        cpu1 = self.sampler.sample()[3]
+        return good
+
+    def after_phase(self):
+        """RSS SETTLE and LATE_SETTLE seconds after the attackers left, and the peak."""
         self.wait(lambda: False, SETTLE)
-        st = self.sampler.sample()
-        self.rss_after = st[1]
-        self.fds_after = st[2]
+        self.rss_after = self.sampler.sample()[1]
         self.rss_late = None
         if LATE_SETTLE > SETTLE:
             self.wait(lambda: False, LATE_SETTLE - SETTLE)
             self.rss_late = self.sampler.sample()[1]
         self.hwm = proc_status(self.server.pid).get("VmHWM")
-        self.cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
-        self.good = json.loads(good.lines[-1]) if good.lines else None
-        self.collect(workers)
 
     def collect(self, workers):
         self.obs, self.info = collections.Counter(), {}
