@@ -88,12 +88,15 @@ def part_streams(port, secs):
             pass
 
     def whole_stream():
-        n = sum(1 for _ in sout(streaming_output_request([1024] * 10), timeout=10))
-        assert n == 10, f"{n} messages, expected 10"
+        call = sout(streaming_output_request([1024] * 10), timeout=10)
+        n = sum(1 for _ in call)
+        assert n == 10, (f"{n} messages, expected 10, at {time.monotonic() - t0:.1f} s; "
+                         f"status {call.code().name} {call.details()!r}, initial metadata "
+                         f"{call.initial_metadata()}, trailers {call.trailing_metadata()}")
 
     def ping_pong():
         n = sum(1 for _ in bidi(iter([streaming_output_request([64])] * 5), timeout=10))
-        assert n == 5, f"{n} responses, expected 5"
+        assert n == 5, f"{n} responses, expected 5, at {time.monotonic() - t0:.1f} s"
 
     def slow_requests():
         yield streaming_output_request([64])
@@ -109,7 +112,8 @@ def part_streams(port, secs):
              ("stream-whole", whole_stream, None),
              ("bidi-pingpong", ping_pong, None),
              ("bidi-deadline", deadline_bidi, "DEADLINE_EXCEEDED")]
-    end = time.monotonic() + secs
+    t0 = time.monotonic()
+    end = t0 + secs
     k = 0
     while time.monotonic() < end:
         kind, fn, expect = kinds[k % len(kinds)]
