@@ -197,6 +197,23 @@ resolve_servers() {
   fi
 }
 
+# For the scripts that run uringrpc alone (hostile.sh, soak.sh): builds uringrpc-server and
+# nothing else unless BUILD=0, configuring BUILD_DIR only if it never was (no bench peers, so
+# no libgrpc++ needed). Call resolve_servers with BUILD=0 afterwards.
+build_uringrpc() {
+  [ "$BUILD" != 0 ] || return 0
+  local blog=$OUT_DIR/build.log
+  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+    cmake -S "$ROOT_DIR" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >>"$blog" 2>&1 ||
+      log "note: configuring $ROOT_DIR failed (see $blog)"
+  fi
+  cmake --build "$BUILD_DIR" -j2 --target uringrpc-server >>"$blog" 2>&1 ||
+    log "note: building uringrpc-server failed (see $blog)"
+  if grep -Eq '^URPC_(ASAN|TSAN):BOOL=ON|^CMAKE_BUILD_TYPE:STRING=Debug' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
+    log "WARNING: $BUILD_DIR is a sanitizer or Debug build; its numbers are not comparable"
+  fi
+}
+
 # Sets SRV_ARGV to the command line of server $1, listening on 127.0.0.1 port 0.
 server_argv() {
   case $1 in
