@@ -4,6 +4,7 @@
 #
 # Servers by name (the SERVERS list):
 #   uringrpc        build/examples/uringrpc-server --shards 1 (URPC_BIN, URPC_WORKERS, URPC_ARGS)
+#   uringrpc-base   the same with URPC_BASE_BIN: an older build, for a before/after in one run
 #   peer            grpc C++ peer with PEER_API (default async) and PEER_THREADS (default 1)
 #   peer-async      grpc C++ peer, completion-queue API
 #   peer-callback   grpc C++ peer, callback API
@@ -26,6 +27,7 @@ SERVERS=${SERVERS:-uringrpc peer}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 URPC_BIN=${URPC_BIN:-$BUILD_DIR/examples/uringrpc-server}
+URPC_BASE_BIN=${URPC_BASE_BIN:-} # server "uringrpc-base": another uringrpc build, for before/after
 URPC_WORKERS=${URPC_WORKERS:-0}
 URPC_ARGS=${URPC_ARGS:-}
 PEER_BIN=${PEER_BIN:-$BUILD_DIR/bench/grpcpp-helloworld-server}
@@ -135,8 +137,9 @@ resolve_servers() {
   for s in "${want[@]}"; do
     case $s in
     uringrpc) need_urpc=1 ;;
+    uringrpc-base) [ -x "$URPC_BASE_BIN" ] || die "uringrpc-base needs URPC_BASE_BIN (a uringrpc-server)" ;;
     peer | peer-async | peer-callback) need_peer=1 ;;
-    *) die "unknown server '$s' (uringrpc, peer, peer-async, peer-callback)" ;;
+    *) die "unknown server '$s' (uringrpc, uringrpc-base, peer, peer-async, peer-callback)" ;;
     esac
   done
   if [ "$BUILD" != 0 ]; then
@@ -182,6 +185,7 @@ resolve_servers() {
         log "SKIP uringrpc: $URPC_BIN not found (build it, set URPC_BIN, or run SERVERS=peer)"
       fi
       ;;
+    uringrpc-base) ACTIVE_SERVERS+=("$s") ;;
     *)
       if [ -x "$PEER_BIN" ]; then
         ACTIVE_SERVERS+=("$s")
@@ -217,10 +221,11 @@ build_uringrpc() {
 # Sets SRV_ARGV to the command line of server $1, listening on 127.0.0.1 port 0.
 server_argv() {
   case $1 in
-  uringrpc)
-    local extra=()
+  uringrpc | uringrpc-base)
+    local extra=() bin=$URPC_BIN
+    [ "$1" = uringrpc ] || bin=$URPC_BASE_BIN
     read -r -a extra <<<"$URPC_ARGS"
-    SRV_ARGV=("$URPC_BIN" --listen 127.0.0.1:0 --shards 1 --workers-per-shard "$URPC_WORKERS"
+    SRV_ARGV=("$bin" --listen 127.0.0.1:0 --shards 1 --workers-per-shard "$URPC_WORKERS"
       ${extra[@]+"${extra[@]}"})
     [ -z "$TLS_CERT" ] ||
       SRV_ARGV+=(--tls-listen 127.0.0.1:0 --tls-cert "$TLS_CERT" --tls-key "$TLS_KEY")
