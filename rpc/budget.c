@@ -52,11 +52,6 @@ void rpc_budget_released(rpc_shard *sh) {
     core_timer_arm(sh->timers, &sh->trim, sh->timers->now_ms + TRIM_DELAY_MS);
 }
 
-uint32_t rpc_budget_conn_max_calls(const rpc_conn *conn) {
-  const urpc_server_options *o = &conn->sh->server->opts;
-  return o->max_calls_per_connection ? o->max_calls_per_connection : o->max_concurrent_streams;
-}
-
 bool rpc_budget_fits(const urpc_call *call, size_t n) {
   const rpc_shard *sh = call->sh;
   if (n > sh->max_mem - sh->mem || sh->mem > sh->max_mem) return false;
@@ -85,11 +80,6 @@ void rpc_budget_sync(urpc_call *call, const core_arena *a, size_t *charged) {
   else
     rpc_budget_uncharge(call, *charged - a->heap);
   *charged = a->heap;
-}
-
-bool rpc_budget_over(const rpc_conn *conn) {
-  const rpc_shard *sh = conn->sh;
-  return sh->mem > sh->max_mem || conn->mem > sh->server->opts.max_connection_memory;
 }
 
 void rpc_budget_conn_init(rpc_conn *conn) {

@@ -40,7 +40,6 @@ urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id) {
   call->allocator = (ProtobufCAllocator){core_arena_alloc_cb, arena_free_cb, &call->arena};
   atomic_init(&call->sq_bytes, 0);
   core_arena_init(&call->arena, call->arena_first, sizeof(call->arena_first));
-  core_arena_init(&call->scratch, NULL, 0);
   rpc_frame_reader_init(&call->reader, (uint32_t)sh->server->opts.max_recv_message);
   call->next = conn->calls;
   if (conn->calls) conn->calls->prev = call;
@@ -70,7 +69,7 @@ void rpc_call_unref(urpc_call *call) {
   if (--call->refs) return;
   rpc_shard *sh = call->sh;
   rpc_stream_drop_queue(call);
-  core_arena_reset(&call->scratch);
+  if (call->streaming_in) core_arena_reset(&call->scratch);
   core_arena_reset(&call->arena);
   bool held = call->charged != 0;
   rpc_budget_uncharge(call, call->charged);
@@ -173,7 +172,8 @@ void rpc_call_dispatch(urpc_call *call) {
  * already told DEADLINE_EXCEEDED. */
 static void finish_on_shard(urpc_call *call) {
   call->with_handler = 0;
-  rpc_budget_sync(call, &call->arena, &call->arena_charged); /* the response, if unary */
+  if (call->arena.heap != call->arena_charged) /* the response, if unary */
+    rpc_budget_sync(call, &call->arena, &call->arena_charged);
   if (call->stream_open && !call->responded) {
     if (call->streaming_out)
       rpc_stream_finish(call);

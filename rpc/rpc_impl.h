@@ -312,7 +312,10 @@ void rpc_request_drop_partial(urpc_call *call);
 /* budget.c: limits on what clients can make the server hold (see the file's comment). */
 void rpc_budget_shard_init(rpc_shard *sh, const urpc_server_options *o, int n_shards);
 void rpc_budget_conn_init(rpc_conn *conn);
-uint32_t rpc_budget_conn_max_calls(const rpc_conn *conn);
+static inline uint32_t rpc_budget_conn_max_calls(const rpc_conn *conn) {
+  const urpc_server_options *o = &conn->sh->server->opts;
+  return o->max_calls_per_connection ? o->max_calls_per_connection : o->max_concurrent_streams;
+}
 /* Whether `n` more bytes fit the call's connection and shard budgets. */
 bool rpc_budget_fits(const urpc_call *call, size_t n);
 void rpc_budget_charge(urpc_call *call, size_t n);
@@ -320,7 +323,10 @@ void rpc_budget_uncharge(urpc_call *call, size_t n);
 /* Brings the call's charge for arena `a` (whose charged bytes are *charged) up to date. */
 void rpc_budget_sync(urpc_call *call, const core_arena *a, size_t *charged);
 /* The connection or its shard holds more than allowed: start no new call there. */
-bool rpc_budget_over(const rpc_conn *conn);
+static inline bool rpc_budget_over(const rpc_conn *conn) {
+  const rpc_shard *sh = conn->sh;
+  return sh->mem > sh->max_mem || conn->mem > sh->server->opts.max_connection_memory;
+}
 /* The client made us send a RST_STREAM (stream error, refused stream). */
 void rpc_budget_server_reset(rpc_conn *conn);
 /* The client sent a header list over the limit. */
