@@ -46,7 +46,6 @@ urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id) {
   conn->calls = call;
   conn->n_calls++;
   conn->n_open++;
-  sh->live_calls++;
   sh->stats.calls++;
   return call;
 }
@@ -74,7 +73,6 @@ void rpc_call_unref(urpc_call *call) {
   bool held = call->charged != 0;
   rpc_budget_uncharge(call, call->charged);
   rpc_call_detach(call);
-  sh->live_calls--;
   core_pool_put(&sh->call_pool, call);
   if (held) rpc_budget_released(sh);
 }

@@ -73,7 +73,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     return 0;
   }
   nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
-  if (conn->sh->live_calls > conn->sh->max_calls)
+  if (conn->sh->call_pool.live > conn->sh->max_calls)
     header_error(call, URPC_STATUS_RESOURCE_EXHAUSTED, "server busy: too many calls");
   return 0;
 }

@@ -211,7 +211,6 @@ struct rpc_shard {
   nghttp2_mem h2_mem;
   core_slab h2_slab; /* every nghttp2 allocation of this shard */
   urpc_shard_stats stats;
-  uint64_t live_calls;
   /* This shard's share of the server-wide limits (budget.c), and what its calls hold. */
   uint32_t max_calls;
   size_t max_mem, mem;

@@ -53,8 +53,8 @@ int rpc_shard_init(rpc_shard *sh, urpc_server *server, int index) {
 
 void rpc_shard_dispose(rpc_shard *sh) {
   rpc_budget_shard_dispose(sh);
-  if (sh->live_calls)
-    LOG_WARN("%llu calls still live at shutdown", (unsigned long long)sh->live_calls);
+  if (sh->call_pool.live) /* calls not yet released: every call comes from this pool */
+    LOG_WARN("%zu calls still live at shutdown", sh->call_pool.live);
   core_pool_dispose(&sh->call_pool);
   core_pool_dispose(&sh->conn_pool);
   core_slab_dispose(&sh->h2_slab);

@@ -169,8 +169,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   rpc_shard_after_batch(&sh);
   FUZZ_CHECK(wheel.count == 0, "%u timers still armed", wheel.count);
-  FUZZ_CHECK(sh.live_calls == 0, "%llu calls live after the close",
-             (unsigned long long)sh.live_calls);
+  FUZZ_CHECK(sh.call_pool.live == 0, "%llu calls live after the close",
+             (unsigned long long)sh.call_pool.live);
   FUZZ_CHECK(sh.h2_slab.bytes == 0, "%zu bytes of nghttp2 memory left", sh.h2_slab.bytes);
   FUZZ_CHECK(sh.watchers == NULL, "a Watch is still registered");
   FUZZ_CHECK(sh.writable == NULL, "a call still waits for on_writable");

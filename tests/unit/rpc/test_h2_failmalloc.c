@@ -433,8 +433,8 @@ static result run(const script *s, long fail) {
   }
   rpc_shard_after_batch(&E.sh);
   armed = false;
-  cr_assert_eq(E.sh.live_calls, 0, "allocation %ld failing: %llu calls live after the close", fail,
-               (unsigned long long)E.sh.live_calls);
+  cr_assert_eq(E.sh.call_pool.live, 0, "allocation %ld failing: %llu calls live after the close",
+               fail, (unsigned long long)E.sh.call_pool.live);
   cr_assert(h2_libc || nghttp2_double_free() || E.sh.h2_slab.bytes == 0,
             "allocation %ld failing: %zu bytes of nghttp2 memory left", fail, E.sh.h2_slab.bytes);
   cr_assert_eq(E.wheel.count, 0, "allocation %ld failing: %u timers armed after the close", fail,

@@ -172,7 +172,7 @@ Test(h2_fuzz_finds, partial_stream_message_is_freed_with_the_call) {
   feed_frame(NGHTTP2_RST_STREAM, 0, 1, cancel, 4);
   rpc_conn_closed(conn);
   conn = NULL;
-  cr_assert_eq(sh.live_calls, 0);
+  cr_assert_eq(sh.call_pool.live, 0);
   teardown(); /* the call pool goes, and with it the last pointer to the buffer */
   if (__lsan_do_recoverable_leak_check)
     cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "the partial message leaked");

@@ -94,7 +94,8 @@ static void setup(void) {
 static void finish(void) {
   if (E.conn) rpc_conn_closed(E.conn);
   E.conn = NULL;
-  cr_assert_eq(E.sh.live_calls, 0, "calls leaked: %llu", (unsigned long long)E.sh.live_calls);
+  cr_assert_eq(E.sh.call_pool.live, 0, "calls leaked: %llu",
+               (unsigned long long)E.sh.call_pool.live);
   cr_assert_eq(E.sh.h2_slab.bytes, 0, "nghttp2 memory left: %zu", E.sh.h2_slab.bytes);
 }
 
@@ -337,7 +338,7 @@ H2_TEST(many_streams_one_connection) {
     send_data(sid, NGHTTP2_FLAG_END_STREAM, msg, n);
   }
   for (int32_t sid = 1; sid < 2 * 40; sid += 2) assert_hello_reply(stream(sid), "Hello again");
-  cr_assert_eq(E.sh.live_calls, 0);
+  cr_assert_eq(E.sh.call_pool.live, 0);
   cr_assert_eq(E.sh.stats.calls_ok, 40);
 }
 
@@ -507,7 +508,7 @@ H2_TEST(client_reset_before_the_handler_runs_releases_the_call) {
   cr_assert_eq(rpc_conn_recv(E.conn, buf, len), 0);
   pump();
   cr_assert_eq(stream(1)->headers_frames, 0, "nothing is sent on a reset stream");
-  cr_assert_eq(E.sh.live_calls, 0);
+  cr_assert_eq(E.sh.call_pool.live, 0);
   cr_assert_eq(E.sh.stats.calls_cancelled, 1);
 }
 
@@ -515,10 +516,10 @@ H2_TEST(connection_loss_with_calls_in_flight) {
   preface();
   grpc_headers(1, "/helloworld.Greeter/SayHello", 0);
   grpc_headers(3, "/helloworld.Greeter/SayHello", 0);
-  cr_assert_eq(E.sh.live_calls, 2);
+  cr_assert_eq(E.sh.call_pool.live, 2);
   rpc_conn_closed(E.conn);
   E.conn = NULL;
-  cr_assert_eq(E.sh.live_calls, 0);
+  cr_assert_eq(E.sh.call_pool.live, 0);
 }
 
 /* HTTP/1.1 on the HTTP/2 port: a readable HTTP/1.1 answer and nothing else, then close. */
@@ -707,7 +708,7 @@ H2_TEST(idle_trim_drops_scratch_pages_and_the_session_goes_on) {
   grpc_headers(sid, "/helloworld.Greeter/SayHello", 0);
   send_data(sid, NGHTTP2_FLAG_END_STREAM, msg, n);
   assert_hello_reply(stream(sid), "Hello last");
-  cr_assert_eq(E.sh.live_calls, 0);
+  cr_assert_eq(E.sh.call_pool.live, 0);
 }
 
 /* API misuse does not turn into memory errors: a call finished twice (and thrice) answers
