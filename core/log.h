@@ -14,6 +14,25 @@ void core_log_set_tag(const char *tag);
 void core_log(enum core_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Lines a peer can cause (one per connection it opens) go through a limiter: at most one per
+ * `interval_ms`, which then says how many were held back. Owned by one thread. */
+typedef struct core_log_limit {
+  unsigned long long next_ms, held; /* when the next line may go; lines held back since */
+} core_log_limit;
+
+/* True if a line may go now (then *held is how many were held back before it). */
+static inline int core_log_limit_pass(core_log_limit *l, unsigned long long now_ms,
+                                      unsigned long long interval_ms, unsigned long long *held) {
+  if (now_ms < l->next_ms) {
+    l->held++;
+    return 0;
+  }
+  *held = l->held;
+  l->held = 0;
+  l->next_ms = now_ms + interval_ms;
+  return 1;
+}
+
 #define CORE_LOG(lvl, ...)                                                                         \
   do {                                                                                             \
     if ((lvl) >= core_log_level()) core_log((lvl), __VA_ARGS__);                                   \

@@ -90,7 +90,9 @@ void rpc_budget_conn_init(rpc_conn *conn) {
 
 static void calm_down(rpc_conn *conn, const char *why) {
   if (conn->closing) return;
-  LOG_INFO("GOAWAY(ENHANCE_YOUR_CALM): %s", why);
+  unsigned long long held;
+  if (core_log_limit_pass(&conn->sh->peer_log, conn->sh->timers->now_ms, RPC_PEER_LOG_MS, &held))
+    LOG_INFO("GOAWAY(ENHANCE_YOUR_CALM): %s (%llu more such lines held back)", why, held);
   nghttp2_session_terminate_session(conn->h2, NGHTTP2_ENHANCE_YOUR_CALM);
   conn->closing = true;
   rpc_conn_want_flush(conn);

@@ -168,7 +168,11 @@ bool rpc_keepalive_ping_abuse(rpc_conn *conn) {
   nghttp2_submit_goaway(conn->h2, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(conn->h2),
                         NGHTTP2_ENHANCE_YOUR_CALM, (const uint8_t *)why, sizeof(why) - 1);
-  LOG_INFO("client sent too many PINGs: GOAWAY(ENHANCE_YOUR_CALM, too_many_pings)");
+  unsigned long long held;
+  if (core_log_limit_pass(&conn->sh->peer_log, now, RPC_PEER_LOG_MS, &held))
+    LOG_INFO("client sent too many PINGs: GOAWAY(ENHANCE_YOUR_CALM, too_many_pings) (%llu more "
+             "such lines held back)",
+             held);
   close_now(conn, "too many pings");
   return true;
 }

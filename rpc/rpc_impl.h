@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "core/arena.h"
+#include "core/log.h"
 #include "core/mpmc.h"
 #include "core/pool.h"
 #include "core/slab.h"
@@ -25,6 +26,7 @@
 #define RPC_WORK_Q              4096 /* calls waiting for a worker thread */
 #define RPC_ARENA_FIRST         768 /* bytes of arena inside each call: most unary calls need no more */
 #define RPC_HEADER_LIST_MAX     (16 * 1024)
+#define RPC_PEER_LOG_MS         10000
 #define RPC_BUSY_MEMORY         "server busy: memory limit reached"
 #define RPC_RESET_BURST_SECONDS 10 /* reset limits allow a burst of this many seconds' worth */
 
@@ -218,6 +220,7 @@ struct rpc_shard {
   size_t mem_high;       /* the most `mem` has been since the last trim */
   uint32_t closed_conns; /* connections closed since the last trim */
   core_timer trim;
+  core_log_limit peer_log;    /* lines a client can cause: one per RPC_PEER_LOG_MS */
   urpc_call *writable;        /* calls whose on_writable is due */
   rpc_health_table health;    /* this shard's copy of the server's health table */
   rpc_health_watch *watchers; /* Health/Watch calls on this shard */
