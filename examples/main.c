@@ -65,7 +65,7 @@ static void usage(FILE *f) {
           "  --first-request-timeout SEC  GOAWAY a connection without a request by then (default "
           "60; 0 = never)\n"
           "  --tcp-user-timeout SEC    end a connection whose sent data stays unacknowledged "
-          "this long (default 20; 0 = the kernel's)\n"
+          "this long (default 0 = the kernel's; grpc's servers use 20)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
           "  --help                    this text\n"

@@ -152,7 +152,7 @@ static void conn_open(io_shard *s, int fd, bool tls) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   /* Sent data unacknowledged this long (a peer gone without a FIN, or one whose window stays
-   * shut) ends the connection, as grpc's servers do (20 s by default). */
+   * shut) ends the connection, if asked: grpc's servers set 20 s. */
   unsigned uto = s->cfg.tcp_user_timeout_ms;
   if (uto) setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
   c->state = s->cfg.handler->conn_open(s->cfg.ctx, c);

@@ -64,7 +64,6 @@ void urpc_server_options_init(urpc_server_options *o) {
   o->stream_reset_rate = 10000;
   o->preface_timeout_ms = 20000;
   o->first_request_timeout_ms = 60000;
-  o->tcp_user_timeout_ms = 20000;
 }
 
 int urpc_server_new(const urpc_server_options *o, urpc_server **out) {

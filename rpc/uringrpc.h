@@ -150,8 +150,11 @@ typedef struct urpc_server_options {
   unsigned first_request_timeout_ms; /* and send its first request in this long, or get GOAWAY
                                         and be closed; 60 s; 0 = no limit */
   unsigned tcp_user_timeout_ms;      /* TCP_USER_TIMEOUT: data the client leaves
-                                        unacknowledged this long ends the connection; 20 s, as
-                                        grpc's servers; 0 = the kernel's */
+                                        unacknowledged this long ends the connection; 0
+                                        (default) = the kernel's. Off by default, unlike grpc's
+                                        servers (20 s): Linux also ends a connection whose
+                                        receive window stays under one segment that long, so it
+                                        cuts slow readers with small buffers that are alive */
 } urpc_server_options;
 
 /* Serving status for grpc.health.v1.Health (the values of HealthCheckResponse). */

@@ -17,6 +17,8 @@ python3-h2 for the slow and the hostile, python ssl for TLS.
   close_unread         a client that never reads asks for 4 x 4 MiB and the server gets SIGTERM
                        with --shutdown-grace 1: it exits within seconds (its pending send is
                        cancelled), not when the kernel gives up on the socket
+  tcp_user_timeout     the same client is cut by the kernel with --tcp-user-timeout 1, and kept
+                       without it
   conn_flood_memory    20,000 connections in waves of 5,000 open at once, each making a call, then
                        all closed: the server's RSS returns within 10 % + 5 MiB of where it was
                        before (+2 MiB seen; +8 MiB before the trim after bursts)
@@ -215,19 +217,26 @@ def case_emfile(args):
         check(busy < 0.5, f"the server used {busy * 100:.0f} % CPU while out of descriptors")
 
 
+def unread_big_responses(port, rcvbuf=4096):
+    """A client that asks for 4 x 4 MiB and never reads: returns its socket."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", port))
+    enc = hpack.Encoder()
+    big = (4).to_bytes(2, "big") + (2**31 - 1).to_bytes(4, "big")
+    data = h2raw.PREFACE[:-9] + frame(4, 0, 0, big) + frame(4, 1, 0)
+    data += frame(T_WINDOW_UPDATE, 0, 0, (2**31 - 1 - 65535).to_bytes(4, "big"))
+    for i in range(4):  # grpc.testing.SimpleRequest{response_size: 4 MiB}
+        data += request(enc, 1 + 2 * i, b"\x10" + harness.varint(4 << 20),
+                        path="/grpc.testing.TestService/UnaryCall")
+    s.sendall(data)
+    return s
+
+
 def case_close_unread(args):
     need_h2()
     with Server(args.server, "--shards", "1", "--shutdown-grace", "1") as srv:
-        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        enc = hpack.Encoder()
-        big = (4).to_bytes(2, "big") + (2**31 - 1).to_bytes(4, "big")
-        data = h2raw.PREFACE[:-9] + frame(4, 0, 0, big) + frame(4, 1, 0)
-        data += frame(T_WINDOW_UPDATE, 0, 0, (2**31 - 1 - 65535).to_bytes(4, "big"))
-        for i in range(4):  # grpc.testing.SimpleRequest{response_size: 4 MiB}
-            data += request(enc, 1 + 2 * i, b"\x10" + harness.varint(4 << 20),
-                            path="/grpc.testing.TestService/UnaryCall")
-        s.sendall(data)
+        s = unread_big_responses(srv.port)
         time.sleep(1.0)  # the server has filled the socket and waits to send more
         t0 = time.monotonic()
         res = srv.stop(check_clean=False)
@@ -237,6 +246,40 @@ def case_close_unread(args):
         check(not harness.sanitizer_report(res.stderr), f"sanitizer report:\n{res.stderr}")
         check(took < 8, f"the server took {took:.1f} s to exit with a client that never reads")
         log(f"exit {took:.1f} s after SIGTERM (grace 1 s) with 16 MiB unread")
+
+
+def reset_by_server(s):
+    """Reads what is there without waiting: True if the server has reset the connection."""
+    s.setblocking(False)
+    try:
+        while s.recv(1 << 20):
+            pass
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+    return True  # EOF
+
+
+def case_tcp_user_timeout(args):
+    """--tcp-user-timeout 1: a client that never reads is cut by the kernel within seconds;
+    without it (the default) the same client is still connected after the same wait."""
+    need_h2()
+    with Server(args.server, "--shards", "1", "--tcp-user-timeout", "1") as cut, \
+            Server(args.server, "--shards", "1") as kept:
+        a, b = unread_big_responses(cut.port), unread_big_responses(kept.port)
+        deadline = time.monotonic() + 15
+        while not reset_by_server(a) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        took = 15 - (deadline - time.monotonic())
+        check(time.monotonic() < deadline, "--tcp-user-timeout 1: still connected after 15 s")
+        check(not reset_by_server(b), "without --tcp-user-timeout the client was cut too")
+        a.close()
+        b.close()
+        log(f"--tcp-user-timeout 1 cut a client that does not read after {took:.1f} s; the "
+            f"default kept it")
+        for srv in (cut, kept):
+            srv.stop()
 
 
 def case_conn_flood_memory(args):
