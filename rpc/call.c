@@ -84,6 +84,16 @@ static void mark_cancelled(urpc_call *call) {
   rpc_call_expedite_defers(call);
 }
 
+/* on_cancel goes only to a handler that has started on the shard thread. A call still queued
+ * for its handler is not run at all (rpc_call_run sees it cancelled); were on_cancel to finish
+ * it meanwhile, the queue would hold a call already released. A blocking method's handler,
+ * on a worker, sees urpc_call_cancelled and -ECANCELED instead. */
+static void tell_cancel(urpc_call *call) {
+  const urpc_stream_handler *ops = call->method ? call->method->stream : NULL;
+  if (call->with_handler && call->handler_started && ops && ops->on_cancel)
+    ops->on_cancel(call, call->method->user);
+}
+
 void rpc_call_stream_closed(urpc_call *call) {
   if (!call->stream_open) return;
   call->stream_open = 0;
@@ -93,8 +103,7 @@ void rpc_call_stream_closed(urpc_call *call) {
   if (!call->responded) { /* reset by the client, or by nghttp2 for a malformed request */
     mark_cancelled(call);
     call->sh->stats.calls_cancelled++;
-    const urpc_stream_handler *ops = call->method ? call->method->stream : NULL;
-    if (call->with_handler && ops && ops->on_cancel) ops->on_cancel(call, call->method->user);
+    tell_cancel(call);
   }
   rpc_stream_drop_queue(call); /* nothing more goes out on this stream */
   /* A request message still being received goes now, not when the handler lets go. */
@@ -137,8 +146,7 @@ void rpc_call_abort(urpc_call *call, urpc_status_code code, const char *msg) {
       rpc_conn_respond_status(call, code, msg);
     }
   }
-  const urpc_stream_handler *ops = call->method ? call->method->stream : NULL;
-  if (call->with_handler && ops && ops->on_cancel) ops->on_cancel(call, call->method->user);
+  tell_cancel(call);
 }
 
 void rpc_call_dispatch(urpc_call *call) {

@@ -100,12 +100,13 @@ struct urpc_call {
   uint8_t answered : 1;     /* a response is decided; request bytes are ignored */
   uint8_t responded : 1;    /* the end of the response is submitted to the HTTP/2 session */
   uint8_t bad_method : 1, has_content_type : 1, bad_content_type : 1, bad_encoding : 1;
-  uint8_t finished : 1;    /* streaming: the handler's finish reached the shard */
-  uint8_t deferred : 1;    /* streaming: the data provider waits for messages */
-  uint8_t half_closed : 1; /* the client ended its side */
-  uint8_t in_writable : 1; /* in the shard's writable list */
-  uint8_t recv_paused : 1; /* urpc_call_pause_recv: keep the stream window */
-  uint8_t over_budget : 1; /* a request allocation found no room in the budgets */
+  uint8_t finished : 1;        /* streaming: the handler's finish reached the shard */
+  uint8_t deferred : 1;        /* streaming: the data provider waits for messages */
+  uint8_t half_closed : 1;     /* the client ended its side */
+  uint8_t in_writable : 1;     /* in the shard's writable list */
+  uint8_t recv_paused : 1;     /* urpc_call_pause_recv: keep the stream window */
+  uint8_t over_budget : 1;     /* a request allocation found no room in the budgets */
+  uint8_t handler_started : 1; /* on the shard thread: on_cancel may be delivered (call.c) */
   uint8_t n_msgs;
   /* Read by handler threads, so not in the shard's bit-fields (one memory location). */
   bool streaming_in, streaming_out; /* from the method's flags, set before any handler runs */

@@ -106,6 +106,7 @@ void rpc_shard_after_batch(void *ctx) {
     if (!sh->run_head) sh->run_tail = NULL;
     /* Responses made earlier in this batch count: a connection that stopped reading gets no
      * more calls run for it (budget.c). */
+    call->handler_started = 1; /* from now on a cancel reaches its on_cancel */
     if (call->conn && rpc_budget_over(call->conn))
       urpc_call_fail(call, URPC_STATUS_RESOURCE_EXHAUSTED, RPC_BUSY_MEMORY);
     else

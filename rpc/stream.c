@@ -174,6 +174,7 @@ void rpc_stream_finish(urpc_call *call) {
 void rpc_stream_start(urpc_call *call) {
   core_arena_init(&call->scratch, NULL, 0); /* for its messages (request.c) */
   call->with_handler = 1;
+  call->handler_started = 1;
   call->refs++;
   const urpc_stream_handler *ops = call->method->stream;
   if (ops && ops->on_start) ops->on_start(call, call->method->user);

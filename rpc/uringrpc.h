@@ -76,7 +76,9 @@ typedef struct urpc_stream_handler {
   /* urpc_call_send() returned -EAGAIN and the call's send buffer has room again. */
   void (*on_writable)(urpc_call *call, void *user);
   /* The call is over for the client (reset, connection lost, deadline passed): sends are
-   * dropped from now on. Called at most once. */
+   * dropped from now on. Called at most once, and only once the handler has started on the
+   * shard thread: a call cancelled before its handler ran never runs it; a blocking method's
+   * handler (on a worker) learns it from urpc_call_cancelled() and -ECANCELED instead. */
   void (*on_cancel)(urpc_call *call, void *user);
 } urpc_stream_handler;
 

@@ -49,9 +49,11 @@ typedef struct env {
 static env E;
 
 static int second_reply_rc; /* what a second urpc_call_reply returned ("twice") */
+static int hello_runs;      /* say_hello calls */
 
 static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *user) {
   (void)user;
+  hello_runs++;
   const Helloworld__HelloRequest *req = (const Helloworld__HelloRequest *)request;
   if (strcmp(req->name, "twice") == 0) { /* the second finish is ignored */
     Helloworld__HelloReply r = HELLOWORLD__HELLO_REPLY__INIT;
@@ -721,4 +723,38 @@ H2_TEST(finishing_twice_is_ignored) {
   assert_hello_reply(stream(1), "first");
   cr_assert_eq(second_reply_rc, -EALREADY);
   cr_assert_eq(E.sh.stats.calls_ok, 1);
+}
+
+/* A call reset in the same read as its request, before its handler ran: the handler never
+ * runs, and on_cancel is not called for it. Health Watch's on_cancel finishes the call, which
+ * released it while it still sat in the handler queue; the next request of the same read got
+ * the same memory from the pool and its handler ran twice (found by bench/soak.sh as a
+ * "finished twice" line, then memory growing without end). */
+H2_TEST(reset_before_the_handler_runs) {
+  preface();
+  nghttp2_nv nv[] = {NVS(":method", "POST"),
+                     NVS(":scheme", "http"),
+                     NVS(":path", "/grpc.health.v1.Health/Watch"),
+                     NVS(":authority", "test"),
+                     NVS("content-type", "application/grpc"),
+                     NVS("te", "trailers")};
+  uint8_t block[512], buf[2048], msg[64];
+  ssize_t len = nghttp2_hd_deflate_hd(E.deflater, block, sizeof(block), nv, 6);
+  cr_assert_gt(len, 0);
+  static const uint8_t empty_request[5] = {0, 0, 0, 0, 0};
+  static const uint8_t cancel[4] = {0, 0, 0, NGHTTP2_CANCEL};
+  size_t n = frame(buf, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, block, (size_t)len);
+  n += frame(buf + n, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1, empty_request, 5);
+  n += frame(buf + n, NGHTTP2_RST_STREAM, 0, 1, cancel, 4);
+  nv[2] = (nghttp2_nv)NVS(":path", "/helloworld.Greeter/SayHello");
+  len = nghttp2_hd_deflate_hd(E.deflater, block, sizeof(block), nv, 6);
+  cr_assert_gt(len, 0);
+  n += frame(buf + n, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 3, block, (size_t)len);
+  n += frame(buf + n, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 3, msg, hello_message(msg, "next"));
+  hello_runs = 0;
+  feed(buf, n);
+  assert_hello_reply(stream(3), "Hello next");
+  cr_assert_eq(hello_runs, 1, "the next call's handler ran %d times", hello_runs);
+  cr_assert_eq(E.sh.watchers, NULL, "a Watch was registered for a call that was reset");
+  cr_assert_eq(E.sh.call_pool.live, 0);
 }
