@@ -36,6 +36,7 @@ urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id) {
   call->refs = 1;
   call->stream_open = 1;
   call->timeout_ns = -1;
+  call->sent_status = -1;
   call->resp_encoding = sh->server->resp_encoding;
   call->allocator = (ProtobufCAllocator){core_arena_alloc_cb, arena_free_cb, &call->arena};
   atomic_init(&call->sq_bytes, 0);
@@ -68,6 +69,7 @@ void rpc_call_unref(urpc_call *call) {
   if (--call->refs) return;
   rpc_shard *sh = call->sh;
   rpc_stream_drop_queue(call);
+  if (call->ic_started) rpc_intercept_end(call);
   if (call->streaming_in) core_arena_reset(&call->scratch);
   core_arena_reset(&call->arena);
   bool held = call->charged != 0;
@@ -136,6 +138,7 @@ void rpc_call_abort(urpc_call *call, urpc_status_code code, const char *msg) {
     if (call->headers_sent) {
       /* Messages went out already: only a reset can end the stream now. */
       call->responded = 1;
+      call->sent_status = (int8_t)code;
       call->sh->stats.calls_failed++;
       rpc_stream_drop_queue(call);
       rpc_conn_reset_stream(call->conn, call->stream_id,
@@ -408,7 +411,7 @@ ProtobufCAllocator *urpc_call_allocator(urpc_call *call) {
   return &call->allocator;
 }
 const char *urpc_call_path(const urpc_call *call) {
-  return call->method ? call->method->path : "";
+  return call->method ? call->method->path : call->unknown_path ? call->unknown_path : "";
 }
 int64_t urpc_call_deadline(const urpc_call *call) {
   return call->deadline_ns && call->deadline_ns <= INT64_MAX ? (int64_t)call->deadline_ns : 0;

@@ -72,6 +72,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     refuse_stream(conn, frame->hd.stream_id); /* out of memory */
     return 0;
   }
+  if (conn->sh->server->n_interceptors) call->start_ns = core_now_ns();
   nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
   if (conn->sh->call_pool.live > conn->sh->max_calls)
     header_error(call, URPC_STATUS_RESOURCE_EXHAUSTED, "server busy: too many calls");
@@ -84,6 +85,13 @@ static void on_path(urpc_call *call, const uint8_t *v, size_t n) {
     call->streaming_in = (call->method->flags & URPC_METHOD_CLIENT_STREAMING) != 0;
     call->streaming_out = (call->method->flags & URPC_METHOD_SERVER_STREAMING) != 0;
     return;
+  }
+  /* Kept for urpc_call_path (interceptors, logs): the header cap bounds it. */
+  char *path = core_arena_alloc(&call->arena, n + 1);
+  if (path) {
+    memcpy(path, v, n);
+    path[n] = 0;
+    call->unknown_path = path;
   }
   header_error(call, URPC_STATUS_UNIMPLEMENTED,
                rpc_call_printf(call, "unknown method", "unknown method %.*s",
@@ -144,10 +152,20 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 /* Headers complete: answer now anything that needs no handler. */
 static void on_request_headers(urpc_call *call) {
   if (call->bad_method) {
-    rpc_call_http_error(call, 405);
-  } else if (call->bad_content_type || !call->has_content_type) {
+    rpc_call_http_error(call, 405); /* not gRPC: no interceptor sees it */
+    return;
+  }
+  if (call->bad_content_type || !call->has_content_type) {
     rpc_call_http_error(call, 415);
-  } else if (call->status) {
+    return;
+  }
+  rpc_call_take_peer(call);
+  rpc_call_start_deadline(call);
+  if (call->sh->server->n_interceptors) {
+    rpc_intercept_start(call);
+    if (call->answered) return; /* an interceptor ended it */
+  }
+  if (call->status) {
     urpc_status_code code = call->status;
     call->status = URPC_STATUS_OK;
     rpc_call_fail_now(call, code, call->status_msg);
@@ -155,10 +173,8 @@ static void on_request_headers(urpc_call *call) {
     rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED, "missing :path");
   } else if (call->streaming_in && rpc_budget_over(call->conn)) {
     rpc_call_fail_now(call, URPC_STATUS_RESOURCE_EXHAUSTED, RPC_BUSY_MEMORY);
-  } else {
-    rpc_call_take_peer(call);
-    rpc_call_start_deadline(call);
-    if (call->streaming_in) rpc_stream_start(call);
+  } else if (call->streaming_in) {
+    rpc_stream_start(call);
   }
 }
 
@@ -184,7 +200,10 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
                          const uint8_t *data, size_t len, void *ud) {
   (void)flags, (void)ud;
   urpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
-  if (call) rpc_request_feed(call, data, len);
+  if (call) {
+    call->bytes_in += len;
+    rpc_request_feed(call, data, len);
+  }
   /* The window comes back only now: for a stream, after the handler has seen the messages in
    * this chunk (or when it resumes, if it paused); for a unary call, once its bytes are in the
    * call's buffer. The connection's window always comes back: one paused stream must not
@@ -276,6 +295,7 @@ static int on_send_data(nghttp2_session *session, nghttp2_frame *frame, const ui
   (void)session, (void)frame;
   rpc_conn *conn = ud;
   urpc_call *call = source->ptr;
+  call->bytes_out += length;
   if (core_outq_copy(conn->out, framehd, 9) < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
   if (call->streaming_out) {
     rpc_sendbuf *b;
@@ -371,6 +391,7 @@ int rpc_conn_submit_trailers(nghttp2_session *session, urpc_call *call) {
   size_t cap = nv == stack ? NV_STACK : 2 + call->trail_md.n;
   if (!nv) nv = stack;
   size_t n = add_status(nv, 0, call->status);
+  call->sent_status = (int8_t)call->status;
   n = add_message(call, nv, n, call->status_msg);
   n = rpc_md_to_nv(&call->trail_md, nv, n, cap);
   /* Failing (out of memory), the data provider makes nghttp2 reset the stream. */
@@ -435,6 +456,7 @@ static int respond_trailers_only(urpc_call *call, urpc_status_code code, const c
   nv[0] = (nghttp2_nv)NV(":status", "200", NOCOPY);
   nv[1] = (nghttp2_nv)NV("content-type", "application/grpc", NOCOPY);
   size_t n = add_status(nv, 2, code);
+  call->sent_status = (int8_t)code;
   n = add_message(call, nv, n, msg);
   if (call->bad_encoding) /* tell the client what it may use instead */
     nv[n++] = (nghttp2_nv)NV("grpc-accept-encoding", RPC_ACCEPT_ENCODING, NOCOPY);
@@ -471,6 +493,7 @@ void rpc_conn_respond(urpc_call *call) {
     return;
   } else {
     call->responded = 1;
+    call->msgs_out = 1;
     rv = submit_headers(call, read_response);
     call->sh->stats.calls_ok++;
   }

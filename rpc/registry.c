@@ -25,6 +25,7 @@ void rpc_registry_dispose(rpc_registry *r) {
   }
   free(r->slots);
   free(r->services);
+  free(r->by_index);
   rpc_registry_init(r);
 }
 
@@ -55,6 +56,10 @@ const rpc_method *rpc_registry_find(const rpc_registry *r, const char *path, siz
     if (m->path_len == len && memcmp(m->path, path, len) == 0) return m;
   }
   return NULL;
+}
+
+const rpc_method *rpc_registry_at(const rpc_registry *r, uint32_t index) {
+  return index >= 1 && index <= r->count ? r->by_index[index - 1] : NULL;
 }
 
 bool rpc_registry_has_service(const rpc_registry *r, const char *name, size_t len) {
@@ -93,6 +98,9 @@ int rpc_registry_add(rpc_registry *r, const ProtobufCServiceDescriptor *service,
       realloc(r->services, (r->n_services + 1) * sizeof(*svcs));
   if (!svcs) return -ENOMEM;
   r->services = svcs;
+  rpc_method **by_index = realloc(r->by_index, (r->count + n) * sizeof(*by_index));
+  if (!by_index) return -ENOMEM;
+  r->by_index = by_index;
   if (reserve(r, n) < 0) return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
     rpc_method *m = calloc(1, sizeof(*m));
@@ -110,14 +118,16 @@ int rpc_registry_add(rpc_registry *r, const ProtobufCServiceDescriptor *service,
                       methods[i].handler,
                       methods[i].user,
                       methods[i].flags,
-                      methods[i].stream};
+                      methods[i].stream,
+                      0};
     if (rpc_registry_find(r, path, (size_t)len)) {
       free(path);
       free(m);
       return -EEXIST;
     }
     insert(r->slots, r->cap, m);
-    r->count++;
+    r->by_index[r->count++] = m;
+    m->index = (uint32_t)r->count;
   }
   r->services[r->n_services++] = service;
   return 0;

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rpc/uringrpc.h"
 
@@ -17,6 +18,7 @@ typedef struct rpc_method {
   void *user;
   unsigned flags;
   const urpc_stream_handler *stream;
+  uint32_t index; /* 1..count in registration order (0 means no method: urpc_call_method_index) */
 } rpc_method;
 
 typedef struct rpc_registry {
@@ -24,6 +26,7 @@ typedef struct rpc_registry {
   size_t cap, count;
   const ProtobufCServiceDescriptor **services;
   size_t n_services;
+  rpc_method **by_index; /* [index - 1] */
 } rpc_registry;
 
 void rpc_registry_init(rpc_registry *r);
@@ -32,6 +35,8 @@ void rpc_registry_dispose(rpc_registry *r);
 int rpc_registry_add(rpc_registry *r, const ProtobufCServiceDescriptor *service,
                      const urpc_method *methods, size_t n);
 const rpc_method *rpc_registry_find(const rpc_registry *r, const char *path, size_t len);
+/* The method of index 1..count, or NULL. */
+const rpc_method *rpc_registry_at(const rpc_registry *r, uint32_t index);
 /* Whether a service of that full name ("package.Service") is registered. */
 bool rpc_registry_has_service(const rpc_registry *r, const char *name, size_t len);
 

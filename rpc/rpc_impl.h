@@ -93,6 +93,14 @@ struct urpc_call {
   urpc_call *prev, *next; /* the connection's calls */
   rpc_deferred *defers;   /* urpc_call_defer functions not yet run */
   size_t charged;         /* bytes counted against the connection's and shard's budgets */
+  /* What interceptors' on_end reports (intercept.c): kept for every call, cheap to keep. */
+  uint64_t bytes_in, bytes_out;
+  uint32_t msgs_in, msgs_out;
+  int8_t sent_status;       /* the grpc-status sent (or reset with), -1 while none */
+  uint16_t ic_started;      /* interceptors whose on_start ran */
+  void **ic_state;          /* their per-call pointers (arena) */
+  const char *unknown_path; /* :path when no method answers it (arena) */
+  uint64_t start_ns;        /* request headers in; taken only with interceptors */
   int32_t stream_id;
   uint16_t refs;
   uint8_t stream_open : 1;  /* holds the stream reference */
@@ -249,7 +257,9 @@ struct urpc_server {
   rpc_health_table health; /* the authoritative health table */
   pthread_cond_t stop_cv;
   bool stop_requested;
-  bool draining;                   /* urpc_server_drain has begun (guarded by stop_mu) */
+  bool draining;                  /* urpc_server_drain has begun (guarded by stop_mu) */
+  urpc_interceptor *interceptors; /* the chain, in registration order; fixed once started */
+  size_t n_interceptors;
   uint32_t max_conns;              /* options.max_connections, or what the file limit allows */
   bool idle_trim;                  /* idle_trim.c knows this nghttp2's allocations (1.52) */
   _Atomic uint32_t n_conns;        /* open, all shards (touched per connection, not per call) */
@@ -305,6 +315,11 @@ void rpc_stream_start(urpc_call *call);
 void rpc_stream_message(urpc_call *call, const ProtobufCMessage *req);
 void rpc_stream_half_close(urpc_call *call);
 void rpc_stream_notify_writable(rpc_shard *sh);
+
+/* intercept.c: the chain's hooks. Start: the request headers are in (shard thread). End: the
+ * call is being released. */
+void rpc_intercept_start(urpc_call *call);
+void rpc_intercept_end(urpc_call *call);
 
 /* request.c */
 /* Received DATA of the call's stream. */

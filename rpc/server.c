@@ -319,6 +319,7 @@ void urpc_server_free(urpc_server *s) {
   }
   free(s->shards);
   rpc_registry_dispose(&s->registry);
+  free(s->interceptors);
   rpc_health_table_dispose(&s->health);
   rpc_refl_db_free(s->refl_db);
   if (s->h2_callbacks) nghttp2_session_callbacks_del(s->h2_callbacks);

@@ -39,6 +39,7 @@ static void enqueue(urpc_call *call, rpc_sendbuf *b) {
   b->refs = 1;
   b->next = NULL;
   rpc_budget_charge(call, b->len); /* until nghttp2 takes it (rpc_stream_take) */
+  call->msgs_out++;
   if (call->sq_tail)
     call->sq_tail->next = b;
   else

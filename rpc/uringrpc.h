@@ -167,6 +167,44 @@ typedef enum urpc_health_status {
   URPC_HEALTH_SERVICE_UNKNOWN = 3,
 } urpc_health_status;
 
+/* ---- interceptors ----
+ * A server interceptor sees every gRPC call's start and end: the calls of registered methods
+ * and the ones answered without a handler (unknown method, bad header), not requests that are
+ * not gRPC (HTTP 405/415). Interceptors form a chain in registration order: on_start runs in
+ * that order once the request headers are in (path, metadata, peer, deadline and shard are
+ * known; urpc_call_* functions that read them may be used, and response metadata added), and
+ * may end the call with a status before its handler runs: the handler then never sees the
+ * call, and the interceptors after it get neither hook. on_end runs in reverse order when the
+ * call is released (its stream ended and its handler, if any, finished), for each interceptor
+ * whose on_start ran. Both run on the call's shard thread and must not block; `state` is the
+ * interceptor's own pointer for the call. With no interceptor, calls pay nothing for them. */
+
+/* How a call ended, for on_end. */
+typedef struct urpc_call_end {
+  urpc_status_code status;      /* the grpc-status the client got; CANCELLED if none (reset) */
+  bool cancelled;               /* reset by the client, connection lost, or deadline passed */
+  uint64_t duration_ns;         /* from the request headers in to the call's end */
+  uint64_t msgs_in, msgs_out;   /* request and response messages */
+  uint64_t bytes_in, bytes_out; /* DATA payload bytes received and sent */
+} urpc_call_end;
+
+typedef struct urpc_interceptor {
+  /* Returns URPC_STATUS_OK to go on; any other status ends the call with it (and *message, a
+   * string that need live only until the hook returns, if set). May be NULL. */
+  urpc_status_code (*on_start)(urpc_call *call, void *user, void **state, const char **message);
+  /* May be NULL. */
+  void (*on_end)(urpc_call *call, const urpc_call_end *end, void *user, void *state);
+  void *user;
+} urpc_interceptor;
+
+/* Adds `ic` (copied) to the end of the chain. Before start. Returns 0, -EBUSY or -ENOMEM. */
+int urpc_server_add_interceptor(urpc_server *s, const urpc_interceptor *ic);
+/* Methods the server answers (after start: the built-in services included), and what method
+ * index `i` (1..count) is: its path ("/package.Service/Method") and urpc_method_flags. Returns
+ * 0 or -EINVAL. */
+uint32_t urpc_server_method_count(const urpc_server *s);
+int urpc_server_method_info(const urpc_server *s, uint32_t i, const char **path, unsigned *flags);
+
 /* Per-shard counters, readable after urpc_server_wait(). */
 typedef struct urpc_shard_stats {
   uint64_t connections;     /* accepted */
@@ -303,6 +341,16 @@ typedef struct urpc_peer {
 /* Fills `out` for the call's client. Any thread holding the call. */
 void urpc_call_peer(const urpc_call *call, urpc_peer *out);
 
+/* The call's method: its protoc-c descriptors, its urpc_method_flags, and a dense index (1 to
+ * urpc_server_method_count(), in registration order; 0 for a path no method answers), e.g. for
+ * per-method arrays. NULL/0 for an unknown method. Any thread holding the call. */
+const ProtobufCMethodDescriptor *urpc_call_method_descriptor(const urpc_call *call);
+const ProtobufCServiceDescriptor *urpc_call_service_descriptor(const urpc_call *call);
+unsigned urpc_call_method_flags(const urpc_call *call);
+uint32_t urpc_call_method_index(const urpc_call *call);
+/* The shard (0 .. urpc_server_shard_count() - 1) the call is on. */
+int urpc_call_shard(const urpc_call *call);
+
 /* Whether the request (unary), or the last request message (streaming), came compressed. */
 bool urpc_call_request_compressed(const urpc_call *call);
 /* A pointer of the handler's own for this call (e.g. its per-call state). */
@@ -317,7 +365,8 @@ int urpc_call_on_end(urpc_call *call, void (*fn)(void *arg), void *arg);
 void *urpc_call_alloc(urpc_call *call, size_t size);
 /* The call's arena as a protobuf-c allocator (e.g. to build a response). */
 ProtobufCAllocator *urpc_call_allocator(urpc_call *call);
-/* "/package.Service/Method", valid for the call's life. */
+/* "/package.Service/Method" (the path the client sent, when no method answers it), valid for
+ * the call's life. */
 const char *urpc_call_path(const urpc_call *call);
 /* The call's deadline from the client's grpc-timeout, in CLOCK_MONOTONIC nanoseconds, or 0 when
  * the client set none. When it passes, the client gets DEADLINE_EXCEEDED and the call reads as

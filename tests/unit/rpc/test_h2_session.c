@@ -26,6 +26,7 @@ typedef struct stream_result {
   bool ended; /* END_STREAM seen */
   bool reset;
   uint32_t rst_code;
+  bool ic_header; /* the response carried x-ic (added by an interceptor) */
 } stream_result;
 
 typedef struct env {
@@ -71,8 +72,51 @@ static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *us
   urpc_call_reply(call, &reply.base);
 }
 
+/* Two interceptors on every test's server, recording what they see; tests set what they do. */
+typedef struct ic_event {
+  char hook; /* 's' start, 'e' end */
+  int which; /* 1 or 2 */
+  char path[64];
+  uint32_t method_index;
+  urpc_call_end end;
+} ic_event;
+
+static struct {
+  ic_event ev[32];
+  int n;
+  const char *reject_path; /* interceptor 1 answers PERMISSION_DENIED for this path */
+  bool add_metadata;       /* interceptor 2 adds x-ic to the response */
+} IC;
+
+static urpc_status_code ic_start(urpc_call *call, void *user, void **state, const char **message) {
+  int which = (int)(intptr_t)user;
+  if (IC.n < 32) {
+    ic_event *e = &IC.ev[IC.n++];
+    *e = (ic_event){.hook = 's', .which = which, .method_index = urpc_call_method_index(call)};
+    snprintf(e->path, sizeof(e->path), "%s", urpc_call_path(call));
+  }
+  *state = (void *)(intptr_t)(100 + which);
+  if (which == 1 && IC.reject_path && !strcmp(urpc_call_path(call), IC.reject_path)) {
+    *message = "denied by the test";
+    return URPC_STATUS_PERMISSION_DENIED;
+  }
+  if (which == 2 && IC.add_metadata) urpc_call_add_initial_metadata(call, "x-ic", "yes", 3);
+  return URPC_STATUS_OK;
+}
+
+static void ic_end(urpc_call *call, const urpc_call_end *end, void *user, void *state) {
+  int which = (int)(intptr_t)user;
+  cr_assert_eq((intptr_t)state, 100 + which, "per-call state lost");
+  if (IC.n < 32) {
+    ic_event *e = &IC.ev[IC.n++];
+    *e = (ic_event){.hook = 'e', .which = which, .end = *end};
+    snprintf(e->path, sizeof(e->path), "%s", urpc_call_path(call));
+  }
+}
+
 static void setup(void) {
   memset(&E, 0, sizeof(E));
+  memset(&IC, 0, sizeof(IC));
   urpc_server_options o;
   urpc_server_options_init(&o);
   o.max_recv_message = 1024;
@@ -80,6 +124,10 @@ static void setup(void) {
   urpc_method m[] = {{.name = "SayHello", .handler = say_hello, .user = NULL}};
   cr_assert_eq(urpc_server_add_service(E.server, &helloworld__greeter__descriptor, m, 1), 0);
   cr_assert_eq(rpc_health_register(E.server), 0);
+  for (intptr_t i = 1; i <= 2; i++) {
+    urpc_interceptor ic = {ic_start, ic_end, (void *)i};
+    cr_assert_eq(urpc_server_add_interceptor(E.server, &ic), 0);
+  }
   cr_assert_eq(rpc_shard_init(&E.sh, E.server, 0), 0);
   cr_assert_eq(rpc_health_copy_to_shard(E.server, &E.sh), 0);
   core_timer_wheel_init(&E.wheel, core_now_ms());
@@ -145,6 +193,7 @@ static void decode_headers(stream_result *s, const uint8_t *p, size_t n) {
       if (nv.namelen == 11 && !memcmp(nv.name, "grpc-status", 11)) s->grpc_status = atoi(v);
       if (nv.namelen == 12 && !memcmp(nv.name, "grpc-message", 12))
         snprintf(s->grpc_message, sizeof(s->grpc_message), "%s", v);
+      if (nv.namelen == 4 && !memcmp(nv.name, "x-ic", 4)) s->ic_header = true;
     }
     if (flags & NGHTTP2_HD_INFLATE_FINAL) {
       nghttp2_hd_inflate_end_headers(E.inflater);
@@ -757,4 +806,97 @@ H2_TEST(reset_before_the_handler_runs) {
   cr_assert_eq(hello_runs, 1, "the next call's handler ran %d times", hello_runs);
   cr_assert_eq(E.sh.watchers, NULL, "a Watch was registered for a call that was reset");
   cr_assert_eq(E.sh.call_pool.live, 0);
+}
+
+/* ---- interceptors ---- */
+
+static void expect_event(int i, char hook, int which) {
+  cr_assert_gt(IC.n, i, "only %d interceptor events", IC.n);
+  cr_assert_eq(IC.ev[i].hook, hook, "event %d: hook %c, want %c", i, IC.ev[i].hook, hook);
+  cr_assert_eq(IC.ev[i].which, which, "event %d: interceptor %d, want %d", i, IC.ev[i].which,
+               which);
+}
+
+H2_TEST(interceptors_run_in_order_and_see_the_end) {
+  preface();
+  grpc_headers(1, "/helloworld.Greeter/SayHello", 0);
+  uint8_t msg[64];
+  send_data(1, NGHTTP2_FLAG_END_STREAM, msg, hello_message(msg, "ic"));
+  assert_hello_reply(stream(1), "Hello ic");
+  rpc_conn_closed(E.conn); /* the call is released once its stream is gone */
+  E.conn = NULL;
+  cr_assert_eq(IC.n, 4);
+  expect_event(0, 's', 1);
+  expect_event(1, 's', 2);
+  expect_event(2, 'e', 2);
+  expect_event(3, 'e', 1);
+  cr_assert_str_eq(IC.ev[0].path, "/helloworld.Greeter/SayHello");
+  cr_assert_eq(IC.ev[0].method_index, 1);
+  const urpc_call_end *end = &IC.ev[3].end;
+  cr_assert_eq(end->status, URPC_STATUS_OK);
+  cr_assert_not(end->cancelled);
+  cr_assert_eq(end->msgs_in, 1);
+  cr_assert_eq(end->msgs_out, 1);
+  cr_assert_eq(end->bytes_in, hello_message(msg, "ic"));
+  cr_assert_gt(end->bytes_out, 5);
+  cr_assert_gt(end->duration_ns, 0);
+}
+
+H2_TEST(an_interceptor_rejects_before_the_handler) {
+  IC.reject_path = "/helloworld.Greeter/SayHello";
+  hello_runs = 0;
+  preface();
+  grpc_headers(1, "/helloworld.Greeter/SayHello", 0);
+  uint8_t msg[64];
+  send_data(1, NGHTTP2_FLAG_END_STREAM, msg, hello_message(msg, "no"));
+  cr_assert_eq(stream(1)->grpc_status, URPC_STATUS_PERMISSION_DENIED);
+  cr_assert_str_eq(stream(1)->grpc_message, "denied by the test");
+  cr_assert_eq(hello_runs, 0, "the handler saw a rejected call");
+  rpc_conn_closed(E.conn);
+  E.conn = NULL;
+  cr_assert_eq(IC.n, 2, "the second interceptor must see neither hook");
+  expect_event(0, 's', 1);
+  expect_event(1, 'e', 1);
+  cr_assert_eq(IC.ev[1].end.status, URPC_STATUS_PERMISSION_DENIED);
+}
+
+H2_TEST(an_interceptor_adds_response_metadata) {
+  IC.add_metadata = true;
+  preface();
+  grpc_headers(1, "/helloworld.Greeter/SayHello", 0);
+  uint8_t msg[64];
+  send_data(1, NGHTTP2_FLAG_END_STREAM, msg, hello_message(msg, "md"));
+  assert_hello_reply(stream(1), "Hello md");
+  cr_assert(stream(1)->ic_header, "x-ic missing from the response");
+}
+
+H2_TEST(interceptors_see_unknown_methods_and_resets) {
+  preface();
+  grpc_headers(1, "/helloworld.Greeter/Nope", NGHTTP2_FLAG_END_STREAM);
+  cr_assert_eq(stream(1)->grpc_status, URPC_STATUS_UNIMPLEMENTED);
+  grpc_headers(3, "/helloworld.Greeter/SayHello", 0); /* then reset before its message */
+  uint8_t buf[32];
+  static const uint8_t cancel[4] = {0, 0, 0, NGHTTP2_CANCEL};
+  feed(buf, frame(buf, NGHTTP2_RST_STREAM, 0, 3, cancel, 4));
+  /* A request that is not gRPC is nobody's business but HTTP's. */
+  nghttp2_nv nv[] = {NVS(":method", "GET"), NVS(":scheme", "http"), NVS(":path", "/"),
+                     NVS(":authority", "t")};
+  send_headers(5, NGHTTP2_FLAG_END_STREAM, nv, 4);
+  cr_assert_eq(stream(5)->http_status, 405);
+  rpc_conn_closed(E.conn);
+  E.conn = NULL;
+  int ends = 0;
+  for (int i = 0; i < IC.n; i++) {
+    if (IC.ev[i].hook != 'e' || IC.ev[i].which != 1) continue;
+    ends++;
+    if (!strcmp(IC.ev[i].path, "/helloworld.Greeter/Nope")) {
+      cr_assert_eq(IC.ev[i].end.status, URPC_STATUS_UNIMPLEMENTED);
+    } else {
+      cr_assert_str_eq(IC.ev[i].path, "/helloworld.Greeter/SayHello");
+      cr_assert_eq(IC.ev[i].end.status, URPC_STATUS_CANCELLED);
+      cr_assert(IC.ev[i].end.cancelled);
+    }
+  }
+  cr_assert_eq(ends, 2, "%d calls ended for the first interceptor, want 2 (not the GET)", ends);
+  cr_assert_eq(IC.ev[0].method_index, 0, "an unknown method has index 0");
 }
