@@ -9,7 +9,7 @@ packages=(
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
   libcriterion-dev
   python3-grpcio python3-h2 python3-protobuf protobuf-compiler-grpc
-  nghttp2-client grpc-proto
+  nghttp2-client grpc-proto libhttp-parser-dev prometheus
   clang-14 libclang-rt-14-dev
 )
 if [ "${URPC_BENCH_DEPS:-0}" = 1 ]; then

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "services.h"
+#include "urpc_admin.h"
 
 /* Built by urpc_descriptor_set() in examples/CMakeLists.txt. */
 extern const unsigned char urpc_example_descriptors[];
@@ -66,6 +67,8 @@ static void usage(FILE *f) {
           "60; 0 = never)\n"
           "  --tcp-user-timeout SEC    end a connection whose sent data stays unacknowledged "
           "this long (default 0 = the kernel's; grpc's servers use 20)\n"
+          "  --admin-listen ADDR:PORT  serve GET /metrics (Prometheus), /healthz and /readyz "
+          "there, over HTTP/1.1 (default off; keep it off the traffic port)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
           "  --help                    this text\n"
@@ -93,7 +96,8 @@ static int parse_seconds(const char *flag, const char *v, long min, unsigned *ms
   return 0;
 }
 
-static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace_s) {
+static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace_s,
+                      const char **admin_listen) {
   enum {
     OPT_LISTEN = 1,
     OPT_SHARDS,
@@ -128,6 +132,7 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     OPT_PREFACE_TIMEOUT,
     OPT_FIRST_REQ_TIMEOUT,
     OPT_TCP_USER_TIMEOUT,
+    OPT_ADMIN,
     OPT_HELP,
     OPT_VERSION
   };
@@ -165,6 +170,7 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       {"preface-timeout", required_argument, NULL, OPT_PREFACE_TIMEOUT},
       {"first-request-timeout", required_argument, NULL, OPT_FIRST_REQ_TIMEOUT},
       {"tcp-user-timeout", required_argument, NULL, OPT_TCP_USER_TIMEOUT},
+      {"admin-listen", required_argument, NULL, OPT_ADMIN},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -297,6 +303,9 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       if (parse_seconds("--first-request-timeout", optarg, 0, &o->first_request_timeout_ms) < 0)
         return 2;
       break;
+    case OPT_ADMIN:
+      *admin_listen = optarg;
+      break;
     case OPT_TCP_USER_TIMEOUT:
       if (parse_seconds("--tcp-user-timeout", optarg, 0, &o->tcp_user_timeout_ms) < 0) return 2;
       break;
@@ -421,7 +430,8 @@ int main(int argc, char **argv) {
   urpc_server_options opts;
   urpc_server_options_init(&opts);
   long grace_s = 10;
-  int rc = parse_args(argc, argv, &opts, &grace_s);
+  const char *admin_listen = NULL;
+  int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen);
   if (rc >= 0) return rc;
 
   /* Each connection is a descriptor, and the default --max-connections follows the soft file
@@ -448,6 +458,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "uringrpc-server: cannot register the example services\n");
     return 1;
   }
+  urpc_metrics *metrics = NULL; /* counted only when someone can read them */
+  if (admin_listen && urpc_metrics_new(server, NULL, &metrics) < 0) {
+    fprintf(stderr, "uringrpc-server: cannot set up the metrics\n");
+    return 1;
+  }
   char why[512];
   if (urpc_server_start(server, why, sizeof(why)) < 0) {
     fprintf(stderr, "uringrpc-server: %s\n", why);
@@ -455,17 +470,31 @@ int main(int argc, char **argv) {
     urpc_server_free(server);
     return 1;
   }
+  urpc_admin *admin = NULL;
+  if (admin_listen &&
+      urpc_admin_start(server, metrics, admin_listen, why, sizeof(why), &admin) < 0) {
+    fprintf(stderr, "uringrpc-server: %s\n", why);
+    urpc_server_stop(server);
+    demo_stop();
+    urpc_server_wait(server);
+    urpc_server_free(server);
+    urpc_metrics_free(metrics);
+    return 1;
+  }
   const char *tls = urpc_server_tls_address(server);
-  printf("uringrpc-server listening on %s shards=%d%s%s\n", urpc_server_address(server),
-         urpc_server_shard_count(server), tls ? " tls=" : "", tls ? tls : "");
+  printf("uringrpc-server listening on %s shards=%d%s%s%s%s\n", urpc_server_address(server),
+         urpc_server_shard_count(server), tls ? " tls=" : "", tls ? tls : "",
+         admin ? " admin=" : "", admin ? urpc_admin_address(admin) : "");
   fflush(stdout);
 
   serve(server, &opts, sfd, grace_s);
   urpc_server_stop(server);
   demo_stop(); /* answers pending async calls; their shards drop them if already closed */
   urpc_server_wait(server);
+  urpc_admin_stop(admin); /* /readyz said 503 while the server drained */
   print_stats(server);
   urpc_server_free(server);
+  urpc_metrics_free(metrics);
   close(sfd);
   return 0;
 }

@@ -270,6 +270,13 @@ int urpc_server_shard_count(const urpc_server *s) {
   return s->n_shards;
 }
 
+bool urpc_server_serving(urpc_server *s) {
+  pthread_mutex_lock(&s->stop_mu);
+  bool serving = s->started && !s->draining && !s->stop_requested;
+  pthread_mutex_unlock(&s->stop_mu);
+  return serving;
+}
+
 void urpc_server_stop(urpc_server *s) {
   pthread_mutex_lock(&s->stop_mu);
   s->stop_requested = true;

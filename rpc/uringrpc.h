@@ -260,6 +260,9 @@ int urpc_server_reload_tls(urpc_server *s, char *why, size_t why_len);
  * returns 0 once every connection has closed, -ETIMEDOUT otherwise (call again to wait more).
  * urpc_server_stop then ends the server, cancelling whatever is left. */
 int urpc_server_drain(urpc_server *s, int timeout_ms);
+/* Whether the server serves: started, not draining, not stopped (a readiness probe). Any
+ * thread. */
+bool urpc_server_serving(urpc_server *s);
 /* Any thread, any number of times: asks every shard to close its listener and connections. */
 void urpc_server_stop(urpc_server *s);
 /* Blocks until urpc_server_stop has been called, then until every worker thread has finished

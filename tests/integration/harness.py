@@ -26,7 +26,7 @@ SKIP = 77  # the CTest SKIP_RETURN_CODE of every integration test
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 STARTUP_RE = re.compile(r"uringrpc-server listening on 127\.0\.0\.1:(\d+) shards=(\d+)"
-                        r"(?: tls=127\.0\.0\.1:(\d+))?")
+                        r"(?: tls=127\.0\.0\.1:(\d+))?(?: admin=127\.0\.0\.1:(\d+))?")
 STATS_RE = re.compile(
     r"shard (\d+) connections=(\d+) calls=(\d+) ok=(\d+) failed=(\d+) cancelled=(\d+) "
     r"live=(\d+) bytes_in=(\d+) bytes_out=(\d+)")
@@ -287,6 +287,7 @@ class Server:
         self.port = int(m.group(1))
         self.shards = int(m.group(2))
         self.tls_port = int(m.group(3)) if m.group(3) else None
+        self.admin_port = int(m.group(4)) if m.group(4) else None
         check(self.port > 0, f"port 0 in startup line {line!r}")
         log(f"server pid {self.proc.pid} on port {self.port}, {self.shards} shard(s)")
         return self
