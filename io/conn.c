@@ -17,7 +17,8 @@ struct io_uring_sqe *io_get_sqe(io_shard *s) {
   struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
   while (!sqe) {
     /* SQ full: hand the batch to the kernel now rather than drop an op. */
-    io_uring_submit(&s->ring);
+    int n = io_uring_submit(&s->ring);
+    if (n > 0) core_ctr_add(&s->stats.ring_submitted, (uint64_t)n);
     sqe = io_uring_get_sqe(&s->ring);
   }
   return sqe;
@@ -72,7 +73,7 @@ static void conn_free_if_done(io_conn *c) {
   else
     s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
-  s->stats.open--;
+  core_ctr_sub(&s->stats.open, 1);
   core_pool_put(&s->conn_pool, c);
 }
 
@@ -82,8 +83,29 @@ static void cancel_op(io_shard *s, const void *op) {
   io_uring_sqe_set_data(sqe, NULL);
 }
 
-void io_conn_close(io_conn *c) {
+void io_conn_set_close_reason(io_conn *c, io_close_reason why) {
+  if (!c->close_reason) c->close_reason = (uint8_t)(why + 1);
+}
+
+/* Counted once, when the connection ends: the reason named first, or `why`. */
+static void count_close(io_conn *c, io_close_reason why) {
+  io_conn_set_close_reason(c, why);
+  core_ctr_inc(&c->shard->stats.closed[c->close_reason - 1]);
+}
+
+static void count_tls_failure(io_conn *c, unsigned cause) {
+  core_ctr_inc(&c->shard->stats.tls_failed[cause == TLS_FAIL_NONE ? TLS_FAIL_PROTOCOL : cause]);
+}
+
+/* A TLS connection ending before its handshake finished or failed: counted failed for `cause`. */
+static void count_tls_cut(io_conn *c, unsigned cause) {
+  if (c->tls && !c->closing && !tls_conn_ready(c->tls) && tls_conn_failure(c->tls) == TLS_FAIL_NONE)
+    count_tls_failure(c, cause);
+}
+
+static void close_as(io_conn *c, io_close_reason why) {
   if (c->closing) return;
+  count_close(c, why);
   c->closing = 1;
   io_shard *s = c->shard;
   s->cfg.handler->conn_closed(c->state);
@@ -97,11 +119,15 @@ void io_conn_close(io_conn *c) {
   conn_free_if_done(c);
 }
 
+void io_conn_close(io_conn *c) {
+  close_as(c, IO_CLOSED_ERROR);
+}
+
 void io_close_all(io_shard *s) {
   io_conn *next;
   for (io_conn *c = s->conns; c; c = next) {
     next = c->next;
-    io_conn_close(c);
+    close_as(c, IO_CLOSED_SHUTDOWN);
   }
 }
 
@@ -117,13 +143,16 @@ static void on_handshake_timeout(core_timer *t, void *arg) {
   (void)t;
   io_conn *c = arg;
   LOG_DEBUG("TLS handshake not finished in time: closing");
+  count_tls_cut(c, IO_TLS_FAIL_TIMEOUT);
   io_conn_close(c);
 }
 
 static void conn_open(io_shard *s, int fd, bool tls) {
   io_conn *c = core_pool_get(&s->conn_pool);
+  core_ctr_inc(&s->stats.accepted);
   if (!c) {
     LOG_WARN("out of memory: refusing a connection");
+    core_ctr_inc(&s->stats.closed[IO_CLOSED_ERROR]);
     close(fd);
     return;
   }
@@ -137,6 +166,7 @@ static void conn_open(io_shard *s, int fd, bool tls) {
     c->tls = tls_conn_new(s->cfg.tls);
     if (!c->tls) {
       LOG_WARN("out of memory: refusing a TLS connection");
+      core_ctr_inc(&s->stats.closed[IO_CLOSED_ERROR]);
       close(fd);
       core_pool_put(&s->conn_pool, c);
       return;
@@ -147,8 +177,7 @@ static void conn_open(io_shard *s, int fd, bool tls) {
   c->next = s->conns;
   if (s->conns) s->conns->prev = c;
   s->conns = c;
-  s->stats.accepted++;
-  s->stats.open++;
+  core_ctr_inc(&s->stats.open);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   /* Sent data unacknowledged this long (a peer gone without a FIN, or one whose window stays
@@ -157,6 +186,7 @@ static void conn_open(io_shard *s, int fd, bool tls) {
   if (uto) setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
   c->state = s->cfg.handler->conn_open(s->cfg.ctx, c);
   if (!c->state) {
+    count_close(c, IO_CLOSED_LIMIT); /* refused by the layer above */
     c->closing = 1;
     conn_free_if_done(c);
     return;
@@ -241,10 +271,16 @@ static int deliver(io_conn *c, const uint8_t *p, size_t n) {
   bool was_ready = tls_conn_ready(c->tls);
   int rc = tls_conn_recv(c->tls, p, n, plain_in, c, &c->out);
   if (!was_ready && tls_conn_ready(c->tls)) {
+    core_ctr_inc(&c->shard->stats.tls_ok);
+    if (tls_conn_resumed(c->tls)) core_ctr_inc(&c->shard->stats.tls_resumed);
     core_timer_cancel(&c->shard->timers, &c->handshake);
     io_conn_flush(c); /* the layer above's first output (HTTP/2 SETTINGS) can go now */
   }
-  if (rc == TLS_CLOSED) return -1;
+  if (rc == TLS_CLOSED) {
+    io_conn_set_close_reason(c, IO_CLOSED_PEER); /* its close_notify */
+    return -1;
+  }
+  if (rc < 0 && !was_ready) count_tls_failure(c, tls_conn_failure(c->tls));
   if (rc < 0) {
     if (!c->out.bytes) return -1;
     c->close_after_send = 1; /* send the alert first */
@@ -264,15 +300,18 @@ void io_on_recv(io_conn *c, struct io_uring_cqe *cqe) {
   int res = cqe->res;
   if (res > 0) {
     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-    s->stats.bytes_in += (uint64_t)res;
+    core_ctr_add(&s->stats.bytes_in, (uint64_t)res);
     int rc = c->closing ? 0 : deliver(c, io_bufring_data(&s->bufs, bid), (size_t)res);
     io_bufring_recycle(&s->bufs, bid);
     if (rc < 0) io_conn_close(c);
   } else if (res == -ENOBUFS) {
-    s->stats.enobufs++; /* the ring ran dry; re-arming below picks up where it stopped */
+    core_ctr_inc(
+        &s->stats.enobufs); /* the ring ran dry; re-arming below picks up where it stopped */
   } else if (!c->closing) {
-    if (res < 0 && res != -ECONNRESET && res != -ECANCELED) LOG_DEBUG("recv: %s", strerror(-res));
-    io_conn_close(c); /* 0 = peer closed; negative = error */
+    bool peer = res == 0 || res == -ECONNRESET;
+    if (!peer && res != -ECANCELED) LOG_DEBUG("recv: %s", strerror(-res));
+    count_tls_cut(c, IO_TLS_FAIL_EOF);
+    close_as(c, peer ? IO_CLOSED_PEER : IO_CLOSED_ERROR);
   }
   if (!c->recv_armed && !c->closing) recv_arm(c);
   c->in_cb = 0;
@@ -346,12 +385,13 @@ void io_on_send(io_send_op *op, struct io_uring_cqe *cqe) {
   c->in_cb = 1;
   core_pool_put(&s->send_pool, op);
   if (cqe->res > 0) {
-    s->stats.bytes_out += (uint64_t)cqe->res;
+    core_ctr_add(&s->stats.bytes_out, (uint64_t)cqe->res);
     core_outq_consume(&c->out, (size_t)cqe->res);
     io_conn_flush(c); /* the rest of the queue, and whatever the layer above has now */
   } else if (!c->closing) {
-    if (cqe->res != -EPIPE && cqe->res != -ECONNRESET) LOG_DEBUG("send: %s", strerror(-cqe->res));
-    io_conn_close(c);
+    bool peer = cqe->res == -EPIPE || cqe->res == -ECONNRESET;
+    if (!peer) LOG_DEBUG("send: %s", strerror(-cqe->res));
+    close_as(c, peer ? IO_CLOSED_PEER : IO_CLOSED_ERROR);
   }
   c->in_cb = 0;
   conn_free_if_done(c);

@@ -31,8 +31,8 @@ int io_shard_index(const io_shard *s) {
 core_timer_wheel *io_shard_timers(io_shard *s) {
   return &s->timers;
 }
-io_shard_stats io_shard_get_stats(const io_shard *s) {
-  return s->stats;
+const io_shard_counters *io_shard_get_counters(const io_shard *s) {
+  return &s->stats;
 }
 
 int io_shard_new(const io_shard_config *cfg, io_shard **out) {
@@ -246,6 +246,7 @@ static void wait_events(io_shard *s) {
     ret = io_uring_submit_and_wait(&s->ring, want);
   }
   atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
+  if (ret > 0) core_ctr_add(&s->stats.ring_submitted, (uint64_t)ret);
   if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
     LOG_ERROR("io_uring_enter: %s", strerror(-ret));
 }
@@ -263,6 +264,7 @@ static void loop(io_shard *s) {
       n++;
     }
     io_uring_cq_advance(&s->ring, n);
+    core_ctr_add(&s->stats.ring_completed, n);
     io_shard_run_posted(s);
     core_timer_wheel_advance(&s->timers, core_now_ms());
     if (s->cfg.handler->after_batch) s->cfg.handler->after_batch(s->cfg.ctx);

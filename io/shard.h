@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/counter.h"
 #include "core/outq.h"
 #include "core/pool.h"
 #include "core/timer_wheel.h"
@@ -56,12 +57,34 @@ typedef struct io_shard_config {
   unsigned tcp_user_timeout_ms; /* TCP_USER_TIMEOUT of accepted sockets; 0 = the kernel's */
 } io_shard_config;
 
-typedef struct io_shard_stats {
-  uint64_t accepted; /* connections accepted */
-  uint64_t open;     /* connections open now */
-  uint64_t bytes_in, bytes_out;
-  uint64_t enobufs; /* recv re-armed because the buffer ring ran dry */
-} io_shard_stats;
+/* Why a connection ended. io knows the peer's close, I/O errors and the stop; the layer above
+ * names its own reasons (io_conn_set_close_reason) before it closes. */
+typedef enum io_close_reason {
+  IO_CLOSED_PEER,      /* the peer closed or reset the connection */
+  IO_CLOSED_GOAWAY,    /* the peer ended it gracefully (its GOAWAY) */
+  IO_CLOSED_IDLE,      /* no call for too long */
+  IO_CLOSED_AGE,       /* the connection's maximum age */
+  IO_CLOSED_KEEPALIVE, /* a keepalive ping went unanswered */
+  IO_CLOSED_ERROR,     /* a protocol, TLS or I/O error */
+  IO_CLOSED_LIMIT,     /* a limit: connections, or a peer's abuse */
+  IO_CLOSED_SHUTDOWN,  /* the server drained or stopped */
+  IO_CLOSED_REASONS
+} io_close_reason;
+
+/* Failed TLS handshakes by cause: tls_failure's, then io's own. */
+enum { IO_TLS_FAIL_TIMEOUT = TLS_FAIL_CLIENT_CERT + 1, IO_TLS_FAIL_EOF, IO_TLS_FAILS };
+
+/* What a shard counts: written by the shard thread only, readable from any thread. */
+typedef struct io_shard_counters {
+  core_ctr accepted; /* connections accepted */
+  core_ctr open;     /* gauge: connections open now */
+  core_ctr closed[IO_CLOSED_REASONS];
+  core_ctr bytes_in, bytes_out;
+  core_ctr enobufs;                        /* recv re-armed: the buffer ring ran dry */
+  core_ctr tls_ok, tls_resumed;            /* handshakes done; of which resumed */
+  core_ctr tls_failed[IO_TLS_FAILS];       /* [tls_failure or IO_TLS_FAIL_*] */
+  core_ctr ring_submitted, ring_completed; /* SQEs handed to the kernel, CQEs reaped */
+} io_shard_counters;
 
 /* A message for the shard thread: embed it in your object, set `fn`, post it. */
 typedef struct io_msg {
@@ -107,10 +130,14 @@ io_shard *io_shard_current(void);
 int io_shard_index(const io_shard *s);
 /* Shard thread only: */
 core_timer_wheel *io_shard_timers(io_shard *s);
-io_shard_stats io_shard_get_stats(const io_shard *s); /* after join, or on the shard thread */
+/* Any thread, any time (values move while read). */
+const io_shard_counters *io_shard_get_counters(const io_shard *s);
 
 /* Shard thread only: ask for conn_produce at the end of this loop turn. */
 void io_conn_flush(io_conn *c);
+/* Shard thread only: why this connection is about to end, if it does (the first reason named
+ * stands: a connection told GOAWAY for idleness stays "idle" when the peer then closes). */
+void io_conn_set_close_reason(io_conn *c, io_close_reason why);
 /* Shard thread only, never from inside this connection's own callbacks (return a negative
  * code there instead): closes the connection; conn_closed follows at once. */
 void io_conn_close(io_conn *c);

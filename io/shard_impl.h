@@ -33,9 +33,10 @@ struct io_conn {
   int fd;
   /* in_cb: inside one of our completion handlers, which frees nothing under itself */
   uint8_t recv_armed : 1, closing : 1, in_flush : 1, close_after_send : 1, in_cb : 1;
-  uint8_t abort : 1; /* closed with output unsent: reset the connection */
-  io_send_op *send;  /* the send in flight, or NULL */
-  void *state;       /* the layer above's */
+  uint8_t abort : 1;    /* closed with output unsent: reset the connection */
+  uint8_t close_reason; /* io_close_reason + 1; 0 while none is named */
+  io_send_op *send;     /* the send in flight, or NULL */
+  void *state;          /* the layer above's */
   io_shard *shard;
   io_conn *flush_next;  /* flush list */
   io_conn *prev, *next; /* all live connections of the shard */
@@ -67,7 +68,7 @@ struct io_shard {
   unsigned ops_in_flight; /* ops whose final completion has not come back */
   core_pool conn_pool, send_pool, block_pool;
   core_timer_wheel timers;
-  io_shard_stats stats;
+  io_shard_counters stats;
   char tag[16];
 
   /* Cross-thread: messages posted to the shard, and whether it may be asleep. */

@@ -230,7 +230,8 @@ int obs_metrics_write_grpc(urpc_metrics *m, obs_out *o) {
 
 int urpc_metrics_write(urpc_metrics *m, FILE *out, bool openmetrics) {
   obs_out o = {out, openmetrics};
-  if (obs_metrics_write_grpc(m, &o) < 0 || obs_process_write(&o) < 0 || obs_end(&o) < 0)
+  if (obs_metrics_write_grpc(m, &o) < 0 || obs_server_write(m->server, &o) < 0 ||
+      obs_process_write(&o) < 0 || obs_end(&o) < 0)
     return -EIO;
   return 0;
 }

@@ -23,7 +23,8 @@ static int read_stat(unsigned long long *utime, unsigned long long *stime,
   if (!p) return -1;
   /* After ") ": state(3) ... utime is field 14, stime 15, starttime 22, rss 24. */
   int field = 2;
-  for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+  char *save = NULL;
+  for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
     field++;
     if (field == 14) *utime = strtoull(tok, NULL, 10);
     if (field == 15) *stime = strtoull(tok, NULL, 10);

@@ -88,8 +88,10 @@ void rpc_budget_conn_init(rpc_conn *conn) {
                          conn->sh->timers->now_ms);
 }
 
-static void calm_down(rpc_conn *conn, const char *why) {
+static void calm_down(rpc_conn *conn, urpc_limit limit, const char *why) {
   if (conn->closing) return;
+  RPC_LIMIT_HIT(conn->sh, limit);
+  rpc_conn_close_reason(conn, IO_CLOSED_LIMIT);
   unsigned long long held;
   if (core_log_limit_pass(&conn->sh->peer_log, conn->sh->timers->now_ms, RPC_PEER_LOG_MS, &held))
     LOG_INFO("GOAWAY(ENHANCE_YOUR_CALM): %s (%llu more such lines held back)", why, held);
@@ -102,10 +104,10 @@ void rpc_budget_server_reset(rpc_conn *conn) {
   uint32_t rate = conn->sh->server->opts.stream_reset_rate;
   if (!core_token_bucket_take(&conn->server_resets, rate * RPC_RESET_BURST_SECONDS, rate,
                               conn->sh->timers->now_ms))
-    calm_down(conn, "the client keeps making the server reset streams");
+    calm_down(conn, URPC_LIMIT_RESETS, "the client keeps making the server reset streams");
 }
 
 void rpc_budget_big_headers(rpc_conn *conn) {
   if (++conn->big_headers > BIG_HEADERS_MAX)
-    calm_down(conn, "the client keeps sending oversized header lists");
+    calm_down(conn, URPC_LIMIT_BIG_HEADERS, "the client keeps sending oversized header lists");
 }

@@ -47,7 +47,9 @@ urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id) {
   conn->calls = call;
   conn->n_calls++;
   conn->n_open++;
-  sh->stats.calls++;
+  core_ctr_inc(&sh->stats.calls);
+  core_ctr_inc(&sh->stats.live_calls);
+  core_ctr_inc(&sh->stats.streams_open);
   return call;
 }
 
@@ -76,6 +78,7 @@ void rpc_call_unref(urpc_call *call) {
   rpc_budget_uncharge(call, call->charged);
   rpc_call_detach(call);
   core_pool_put(&sh->call_pool, call);
+  core_ctr_sub(&sh->stats.live_calls, 1);
   if (held) rpc_budget_released(sh);
 }
 
@@ -101,10 +104,11 @@ void rpc_call_stream_closed(urpc_call *call) {
   call->stream_open = 0;
   if (core_timer_armed(&call->deadline)) core_timer_cancel(call->sh->timers, &call->deadline);
   rpc_conn *conn = call->conn;
+  core_ctr_sub(&call->sh->stats.streams_open, 1);
   if (conn && --conn->n_open == 0) rpc_keepalive_calls_ended(conn);
   if (!call->responded) { /* reset by the client, or by nghttp2 for a malformed request */
     mark_cancelled(call);
-    call->sh->stats.calls_cancelled++;
+    core_ctr_inc(&call->sh->stats.calls_cancelled);
     tell_cancel(call);
   }
   rpc_stream_drop_queue(call); /* nothing more goes out on this stream */
@@ -139,7 +143,7 @@ void rpc_call_abort(urpc_call *call, urpc_status_code code, const char *msg) {
       /* Messages went out already: only a reset can end the stream now. */
       call->responded = 1;
       call->sent_status = (int8_t)code;
-      call->sh->stats.calls_failed++;
+      core_ctr_inc(&call->sh->stats.calls_failed);
       rpc_stream_drop_queue(call);
       rpc_conn_reset_stream(call->conn, call->stream_id,
                             code == URPC_STATUS_DEADLINE_EXCEEDED ? NGHTTP2_CANCEL
@@ -168,6 +172,7 @@ void rpc_call_dispatch(urpc_call *call) {
     rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED,
                       "method needs exactly one request message, got none");
   } else if (rpc_budget_over(call->conn)) {
+    RPC_LIMIT_HIT(call->sh, URPC_LIMIT_MEMORY);
     rpc_call_fail_now(call, URPC_STATUS_RESOURCE_EXHAUSTED, RPC_BUSY_MEMORY);
   } else {
     call->answered = 1;
@@ -199,6 +204,7 @@ static void on_deadline(core_timer *t, void *arg) {
   (void)t;
   urpc_call *call = arg;
   if (call->responded || !call->stream_open || !call->conn) return;
+  core_ctr_inc(&call->sh->stats.deadlines_expired);
   rpc_call_abort(call, URPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
 }
 

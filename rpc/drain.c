@@ -28,6 +28,7 @@ static void send_final_goaway(rpc_conn *conn) {
 void rpc_conn_drain(void *state) {
   rpc_conn *conn = state;
   if (conn->closing || conn->draining) return;
+  rpc_conn_close_reason(conn, IO_CLOSED_SHUTDOWN); /* unless idleness or age said it first */
   conn->draining = true;
   conn->drain_ping_deadline_ms = conn->sh->timers->now_ms + DRAIN_PING_TIMEOUT_MS;
   /* The PING follows once the notice is on the wire (rpc_conn_goaway_sent): nghttp2 sends

@@ -64,6 +64,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
   conn->got_request = true;
   if (conn->n_open >= conn->sh->server->opts.max_concurrent_streams ||
       conn->n_calls >= rpc_budget_conn_max_calls(conn)) {
+    RPC_LIMIT_HIT(conn->sh, URPC_LIMIT_STREAMS);
     refuse_stream(conn, frame->hd.stream_id);
     return 0;
   }
@@ -74,8 +75,10 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
   }
   if (conn->sh->server->n_interceptors) call->start_ns = core_now_ns();
   nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
-  if (conn->sh->call_pool.live > conn->sh->max_calls)
+  if (conn->sh->call_pool.live > conn->sh->max_calls) {
+    RPC_LIMIT_HIT(conn->sh, URPC_LIMIT_CALLS);
     header_error(call, URPC_STATUS_RESOURCE_EXHAUSTED, "server busy: too many calls");
+  }
   return 0;
 }
 
@@ -114,6 +117,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
   call->header_bytes += (uint32_t)(namelen + valuelen + 32);
   if (call->header_bytes > RPC_HEADER_LIST_MAX) {
     call->answered = 1;
+    RPC_LIMIT_HIT(call->sh, URPC_LIMIT_HEADER_LIST);
     rpc_conn_reset_stream(call->conn, call->stream_id, NGHTTP2_ENHANCE_YOUR_CALM);
     rpc_budget_big_headers(call->conn);
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -172,6 +176,7 @@ static void on_request_headers(urpc_call *call) {
   } else if (!call->method) {
     rpc_call_fail_now(call, URPC_STATUS_UNIMPLEMENTED, "missing :path");
   } else if (call->streaming_in && rpc_budget_over(call->conn)) {
+    RPC_LIMIT_HIT(call->sh, URPC_LIMIT_MEMORY);
     rpc_call_fail_now(call, URPC_STATUS_RESOURCE_EXHAUSTED, RPC_BUSY_MEMORY);
   } else if (call->streaming_in) {
     rpc_stream_start(call);
@@ -181,6 +186,7 @@ static void on_request_headers(urpc_call *call) {
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   rpc_conn *conn = ud;
   if (frame->hd.type == NGHTTP2_SETTINGS) conn->got_preface = true;
+  if (frame->hd.type == NGHTTP2_GOAWAY) rpc_conn_close_reason(conn, IO_CLOSED_GOAWAY);
   if (frame->hd.type == NGHTTP2_PING && !conn->closing) {
     if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
       rpc_keepalive_ping_abuse(conn);
@@ -232,15 +238,31 @@ static void reset_sent(rpc_conn *conn, int32_t stream_id, uint32_t code) {
   if (code != NGHTTP2_NO_ERROR && code != NGHTTP2_CANCEL) rpc_budget_server_reset(conn);
 }
 
+/* Counted by HTTP/2 error code; codes past the known ones as INTERNAL_ERROR. */
+static void count_code(core_ctr *by_code, uint32_t code) {
+  core_ctr_inc(&by_code[code < URPC_H2_ERROR_CODES ? code : NGHTTP2_INTERNAL_ERROR]);
+}
+
+static void goaway_sent(rpc_conn *conn, const nghttp2_goaway *goaway) {
+  count_code(conn->sh->stats.goaway_sent, goaway->error_code);
+  if (goaway->error_code == NGHTTP2_ENHANCE_YOUR_CALM)
+    rpc_conn_close_reason(conn, IO_CLOSED_LIMIT);
+  else if (goaway->error_code != NGHTTP2_NO_ERROR)
+    rpc_conn_close_reason(conn, IO_CLOSED_ERROR);
+  rpc_conn_goaway_sent(conn, goaway);
+}
+
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   rpc_conn *conn = ud;
   uint8_t type = frame->hd.type;
-  if (type == NGHTTP2_HEADERS || type == NGHTTP2_DATA)
+  if (type == NGHTTP2_HEADERS || type == NGHTTP2_DATA) {
     rpc_keepalive_sent_data(conn);
-  else if (type == NGHTTP2_GOAWAY)
-    rpc_conn_goaway_sent(conn, &frame->goaway);
-  else if (type == NGHTTP2_RST_STREAM)
+  } else if (type == NGHTTP2_GOAWAY) {
+    goaway_sent(conn, &frame->goaway);
+  } else if (type == NGHTTP2_RST_STREAM) {
+    count_code(conn->sh->stats.rst_stream_sent, frame->rst_stream.error_code);
     reset_sent(conn, frame->hd.stream_id, frame->rst_stream.error_code);
+  }
   /* Our side ended the stream while the client still sends: tell it to stop (RFC 9113 8.1). */
   if (type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
       nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)
@@ -400,6 +422,14 @@ int rpc_conn_submit_trailers(nghttp2_session *session, urpc_call *call) {
              : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
+void rpc_conn_note_window_cut(nghttp2_session *session, urpc_call *call, size_t length) {
+  rpc_shard_counters *st = &call->sh->stats;
+  if ((int64_t)length >= nghttp2_session_get_stream_remote_window_size(session, call->stream_id))
+    core_ctr_inc(&st->stream_window_stalls);
+  if ((int64_t)length >= nghttp2_session_get_remote_window_size(session))
+    core_ctr_inc(&st->conn_window_stalls);
+}
+
 static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
                              size_t length, uint32_t *data_flags, nghttp2_data_source *source,
                              void *ud) {
@@ -408,6 +438,7 @@ static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_
   size_t left = call->resp_len - call->resp_pos;
   size_t n = left < length ? left : length;
   *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n < left) rpc_conn_note_window_cut(session, call, n);
   if (n == left) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
     int rv = rpc_conn_submit_trailers(session, call);
@@ -470,10 +501,7 @@ static int respond_trailers_only(urpc_call *call, urpc_status_code code, const c
 static void respond_status(urpc_call *call, urpc_status_code code, const char *msg, bool with_md) {
   call->responded = 1;
   int rv = respond_trailers_only(call, code, msg, with_md);
-  if (code == URPC_STATUS_OK)
-    call->sh->stats.calls_ok++;
-  else
-    call->sh->stats.calls_failed++;
+  core_ctr_inc(code == URPC_STATUS_OK ? &call->sh->stats.calls_ok : &call->sh->stats.calls_failed);
   if (rv != 0) submit_failed(call, rv);
   rpc_conn_want_flush(call->conn);
 }
@@ -487,7 +515,7 @@ void rpc_conn_respond(urpc_call *call) {
   if (call->http_status) {
     call->responded = 1;
     rv = rpc_http_error_submit(call->conn->h2, call->stream_id, call->http_status);
-    call->sh->stats.calls_failed++;
+    core_ctr_inc(&call->sh->stats.calls_failed);
   } else if (!call->resp) {
     respond_status(call, call->status, call->status_msg, true);
     return;
@@ -495,13 +523,30 @@ void rpc_conn_respond(urpc_call *call) {
     call->responded = 1;
     call->msgs_out = 1;
     rv = submit_headers(call, read_response);
-    call->sh->stats.calls_ok++;
+    core_ctr_inc(&call->sh->stats.calls_ok);
   }
   if (rv != 0) submit_failed(call, rv);
   rpc_conn_want_flush(call->conn);
 }
 
 /* ---- connection glue (io_handler) ---- */
+
+/* The shard's sums of connection windows follow this connection's: a few loads and stores per
+ * read or write. Send: what nghttp2 may still send on the connection; receive: what the
+ * client may still send us. */
+static void sync_windows(rpc_conn *conn) {
+  int32_t send = nghttp2_session_get_remote_window_size(conn->h2);
+  int32_t recv = nghttp2_session_get_local_window_size(conn->h2);
+  rpc_shard_counters *st = &conn->sh->stats;
+  if (send != conn->send_window) {
+    core_ctr_add(&st->send_window, (uint64_t)((int64_t)send - conn->send_window));
+    conn->send_window = send;
+  }
+  if (recv != conn->recv_window) {
+    core_ctr_add(&st->recv_window, (uint64_t)((int64_t)recv - conn->recv_window));
+    conn->recv_window = recv;
+  }
+}
 
 /* Over max_connections: a TLS connection is closed before its handshake costs anything, a
  * plaintext one gets a GOAWAY (grpc clients then go elsewhere) and is closed. One line per ten
@@ -527,8 +572,10 @@ void *rpc_conn_open(void *ctx, io_conn *io) {
   rpc_shard *sh = ctx;
   urpc_server *srv = sh->server;
   bool over = over_connection_limit(srv);
+  if (over) RPC_LIMIT_HIT(sh, URPC_LIMIT_CONNECTIONS);
   rpc_conn *conn = over && io && io_conn_is_tls(io) ? NULL : core_pool_get(&sh->conn_pool);
   if (!conn) {
+    if (io && !over) io_conn_set_close_reason(io, IO_CLOSED_ERROR); /* out of memory */
     conn_count_drop(srv);
     return NULL;
   }
@@ -541,6 +588,7 @@ void *rpc_conn_open(void *ctx, io_conn *io) {
       nghttp2_session_server_new3(&conn->h2, srv->h2_callbacks, conn, srv->h2_option, &sh->h2_mem);
   sh->tracking = NULL;
   if (rv != 0) {
+    if (io) io_conn_set_close_reason(io, IO_CLOSED_ERROR);
     core_pool_put(&sh->conn_pool, conn);
     conn_count_drop(srv);
     return NULL;
@@ -558,13 +606,16 @@ void *rpc_conn_open(void *ctx, io_conn *io) {
     sh->cur_conn = conn; /* idle_trim.c sees its pages go */
     nghttp2_session_del(conn->h2);
     sh->cur_conn = NULL;
+    if (io) io_conn_set_close_reason(io, IO_CLOSED_ERROR);
     core_pool_put(&sh->conn_pool, conn);
     conn_count_drop(srv);
     return NULL;
   }
   rpc_keepalive_start(conn);
   rpc_budget_conn_init(conn);
+  sync_windows(conn);
   if (over) {
+    rpc_conn_close_reason(conn, IO_CLOSED_LIMIT);
     static const char why[] = "connection limit reached";
     nghttp2_submit_goaway(conn->h2, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, (const uint8_t *)why,
                           sizeof(why) - 1);
@@ -598,6 +649,8 @@ int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
   if (rv < 0) {
     /* nghttp2 has queued a GOAWAY where the protocol calls for one: send it, then close. */
     LOG_DEBUG("closing connection: %s", nghttp2_strerror(rv));
+    if (rv == NGHTTP2_ERR_FLOODED) RPC_LIMIT_HIT(conn->sh, URPC_LIMIT_FLOOD);
+    rpc_conn_close_reason(conn, rv == NGHTTP2_ERR_FLOODED ? IO_CLOSED_LIMIT : IO_CLOSED_ERROR);
     if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC && first && rpc_http1_request(p, n))
       conn->http1 = true;
     else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
@@ -606,6 +659,7 @@ int rpc_conn_recv(void *state, const uint8_t *p, size_t n) {
     rpc_conn_want_flush(conn);
     return 0;
   }
+  sync_windows(conn);
   /* Draining, a stream the client resets may be the last; after the client's GOAWAY, the
    * last one may have ended: produce decides on closing. */
   if (nghttp2_session_want_write(conn->h2) || conn->draining ||
@@ -630,6 +684,7 @@ int rpc_conn_produce(void *state, core_outq *out) {
   leave_session(conn, outer);
   conn->out = NULL;
   if (rv != 0) return -1;
+  sync_windows(conn);
   if (conn->closing ||
       (!nghttp2_session_want_read(conn->h2) && !nghttp2_session_want_write(conn->h2)))
     return IO_CLOSE_AFTER_SEND;
@@ -646,6 +701,9 @@ void rpc_conn_closed(void *state) {
     rpc_call_stream_closed(call);
   }
   rpc_keepalive_stop(conn);
+  rpc_shard_counters *st = &conn->sh->stats;
+  core_ctr_sub(&st->send_window, (uint64_t)(int64_t)conn->send_window);
+  core_ctr_sub(&st->recv_window, (uint64_t)(int64_t)conn->recv_window);
   conn->trim_map = conn->trim_framebuf = NULL;
   nghttp2_session_del(conn->h2);
   rpc_shard *sh = conn->sh;

@@ -81,6 +81,7 @@ static void on_age(rpc_conn *conn) {
     return;
   }
   conn->aged = true;
+  rpc_conn_close_reason(conn, IO_CLOSED_AGE);
   rpc_conn_drain(conn); /* nothing new if the connection is draining already */
   conn->age_deadline_ms =
       o->max_connection_age_grace_ms ? now_ms(conn) + o->max_connection_age_grace_ms : 0;
@@ -94,6 +95,7 @@ static void on_timer(core_timer *t, void *arg) {
   if (conn->closing) return;
   if (o->keepalive_time_ms && conn->ka_ping_sent_ms &&
       now >= conn->ka_ping_sent_ms + o->keepalive_timeout_ms) {
+    rpc_conn_close_reason(conn, IO_CLOSED_KEEPALIVE);
     close_now(conn, "keepalive PING not answered");
     return;
   }
@@ -106,10 +108,13 @@ static void on_timer(core_timer *t, void *arg) {
     }
   }
   if (o->max_connection_idle_ms && !conn->n_open && !conn->draining &&
-      now >= conn->idle_since_ms + o->max_connection_idle_ms)
+      now >= conn->idle_since_ms + o->max_connection_idle_ms) {
+    rpc_conn_close_reason(conn, IO_CLOSED_IDLE);
     rpc_conn_drain(conn);
+  }
   uint64_t start_at = start_deadline(conn);
   if (start_at && now >= start_at) {
+    rpc_conn_close_reason(conn, IO_CLOSED_IDLE);
     if (conn->got_preface) /* no stream: nothing is lost, and the client may retry elsewhere */
       nghttp2_session_terminate_session(conn->h2, NGHTTP2_NO_ERROR);
     close_now(conn, conn->got_preface ? "no request in time" : "no HTTP/2 preface in time");
@@ -163,7 +168,10 @@ bool rpc_keepalive_ping_abuse(rpc_conn *conn) {
   conn->last_ping_recv_ms = now;
   if (!too_soon) return false;
   conn->ping_strikes++;
+  core_ctr_inc(&conn->sh->stats.ping_strikes);
   if (conn->ping_strikes <= o->max_ping_strikes || o->max_ping_strikes == 0) return false;
+  RPC_LIMIT_HIT(conn->sh, URPC_LIMIT_PINGS);
+  rpc_conn_close_reason(conn, IO_CLOSED_LIMIT);
   static const char why[] = "too_many_pings";
   nghttp2_submit_goaway(conn->h2, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(conn->h2),

@@ -35,6 +35,7 @@ static void reject(urpc_call *call, urpc_status_code code, const char *msg) {
 }
 
 static void reject_no_memory(urpc_call *call) {
+  if (call->over_budget) RPC_LIMIT_HIT(call->sh, URPC_LIMIT_MEMORY);
   if (call->over_budget)
     reject(call, URPC_STATUS_RESOURCE_EXHAUSTED, "server busy: request memory limit reached");
   else
@@ -50,6 +51,8 @@ static int inflate_message(urpc_call *call, uint8_t **msg, size_t *len) {
   }
   int rc = rpc_decompress((rpc_encoding)call->req_encoding, *msg, *len,
                           call->sh->server->opts.max_recv_message, request_alloc, call, msg, len);
+  if (rc < 0 && rc != -ENOMEM) core_ctr_inc(&call->sh->stats.decompress_rejected);
+  if (rc == -E2BIG) RPC_LIMIT_HIT(call->sh, URPC_LIMIT_MESSAGE_SIZE);
   if (rc == -E2BIG)
     reject(call, URPC_STATUS_RESOURCE_EXHAUSTED,
            "decompressed message larger than the receive limit");
@@ -101,6 +104,7 @@ void rpc_request_feed(urpc_call *call, const uint8_t *data, size_t len) {
   if (call->answered || call->finished || (call->streaming_in && !call->with_handler)) return;
   int rc = rpc_frame_feed(&call->reader, data, len, request_alloc, on_message, call);
   if (rc == RPC_FRAME_TOO_LARGE) {
+    RPC_LIMIT_HIT(call->sh, URPC_LIMIT_MESSAGE_SIZE);
     reject(call, URPC_STATUS_RESOURCE_EXHAUSTED,
            rpc_call_printf(call, "received message larger than max",
                            "received message larger than max (%u vs. %u)", call->reader.last_len,

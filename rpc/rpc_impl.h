@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "core/arena.h"
+#include "core/counter.h"
 #include "core/log.h"
 #include "core/mpmc.h"
 #include "core/pool.h"
@@ -31,6 +32,23 @@
 #define RPC_RESET_BURST_SECONDS 10 /* reset limits allow a burst of this many seconds' worth */
 
 typedef struct rpc_shard rpc_shard;
+
+/* What a shard's rpc side counts (urpc_shard_stats says what each is): written by the shard
+ * thread only, read by any (core/counter.h). */
+typedef struct rpc_shard_counters {
+  core_ctr calls, calls_ok, calls_failed, calls_cancelled;
+  core_ctr live_calls, streams_open; /* gauges */
+  core_ctr goaway_sent[URPC_H2_ERROR_CODES], rst_stream_sent[URPC_H2_ERROR_CODES];
+  core_ctr ping_strikes;
+  core_ctr stream_window_stalls, conn_window_stalls;
+  core_ctr send_window, recv_window; /* gauges: the sums of rpc_conn.send_window/recv_window */
+  core_ctr handler_queue;            /* gauge */
+  core_ctr deadlines_expired, decompress_rejected;
+  core_ctr limits_hit[URPC_LIMITS];
+} rpc_shard_counters;
+
+/* Shard thread: counts a limit hit. */
+#define RPC_LIMIT_HIT(sh, which) core_ctr_inc(&(sh)->stats.limits_hit[which])
 
 typedef struct rpc_health_entry {
   char *service;
@@ -196,7 +214,8 @@ struct rpc_conn {
   bool http1, http1_answered; /* the client spoke HTTP/1.x: answer that, then close */
   bool settings_patched;      /* our first SETTINGS went out (h2_conn.c on_send) */
   unsigned ping_strikes;
-  core_timer life; /* keepalive.c: the next lifetime deadline */
+  int32_t send_window, recv_window; /* the connection windows last added to the shard's sums */
+  core_timer life;                  /* keepalive.c: the next lifetime deadline */
   uint64_t last_read_ms, idle_since_ms, ka_ping_sent_ms, last_ping_recv_ms, age_deadline_ms;
   uint64_t drain_ping_deadline_ms; /* draining: the final GOAWAY goes out by then */
   uint64_t last_write_ms, opened_ms;
@@ -221,7 +240,7 @@ struct rpc_shard {
   core_timer_wheel *timers; /* the shard loop's (io_shard_timers), for deadlines */
   nghttp2_mem h2_mem;
   core_slab h2_slab; /* every nghttp2 allocation of this shard */
-  urpc_shard_stats stats;
+  _Alignas(CORE_CACHELINE) rpc_shard_counters stats;
   /* This shard's share of the server-wide limits (budget.c), and what its calls hold. */
   uint32_t max_calls;
   size_t max_mem, mem;
@@ -378,9 +397,16 @@ bool rpc_http1_request(const uint8_t *p, size_t n);
 int rpc_http1_reply(core_outq *out);
 
 /* h2_conn.c */
+/* Why the connection is about to end (first reason named stands), for the stats. */
+static inline void rpc_conn_close_reason(rpc_conn *conn, io_close_reason why) {
+  if (conn->io) io_conn_set_close_reason(conn->io, why);
+}
 /* Submits the trailers of a call (from the data provider at its end). Returns 0, or a value
  * for the data provider to return (nghttp2 then resets the stream). */
 int rpc_conn_submit_trailers(nghttp2_session *session, urpc_call *call);
+/* A data provider had more of the call's response than nghttp2 asked for (`length`): if a send
+ * window was the cause, that window stalls the response (counted). */
+void rpc_conn_note_window_cut(nghttp2_session *session, urpc_call *call, size_t length);
 /* Resets the stream; if even that cannot be submitted (out of memory), closes the connection. */
 void rpc_conn_reset_stream(rpc_conn *conn, int32_t stream_id, uint32_t code);
 /* Submits a streaming call's response HEADERS with its data provider. */

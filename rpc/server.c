@@ -307,17 +307,6 @@ void urpc_server_wait(urpc_server *s) {
     if (s->shards[i].io) io_shard_run_posted(s->shards[i].io);
 }
 
-int urpc_server_shard_stats(const urpc_server *s, int i, urpc_shard_stats *out) {
-  if (i < 0 || i >= s->n_shards || !s->shards[i].io) return -EINVAL;
-  *out = s->shards[i].stats;
-  out->live_calls = s->shards[i].call_pool.live;
-  io_shard_stats io = io_shard_get_stats(s->shards[i].io);
-  out->connections = io.accepted;
-  out->bytes_in = io.bytes_in;
-  out->bytes_out = io.bytes_out;
-  return 0;
-}
-
 void urpc_server_free(urpc_server *s) {
   if (!s) return;
   for (int i = 0; s->shards && i < s->n_shards; i++) {

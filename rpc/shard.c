@@ -101,17 +101,22 @@ void rpc_shard_stop_workers(rpc_shard *sh) {
 void rpc_shard_after_batch(void *ctx) {
   rpc_shard *sh = ctx;
   urpc_call *call;
+  uint64_t ran = 0;
   while ((call = sh->run_head)) {
+    ran++;
     sh->run_head = call->run_next;
     if (!sh->run_head) sh->run_tail = NULL;
     /* Responses made earlier in this batch count: a connection that stopped reading gets no
      * more calls run for it (budget.c). */
     call->handler_started = 1; /* from now on a cancel reaches its on_cancel */
-    if (call->conn && rpc_budget_over(call->conn))
+    if (call->conn && rpc_budget_over(call->conn)) {
+      RPC_LIMIT_HIT(sh, URPC_LIMIT_MEMORY);
       urpc_call_fail(call, URPC_STATUS_RESOURCE_EXHAUSTED, RPC_BUSY_MEMORY);
-    else
+    } else {
       rpc_call_run(call);
+    }
   }
+  if (ran || core_ctr_get(&sh->stats.handler_queue)) core_ctr_set(&sh->stats.handler_queue, ran);
   rpc_stream_notify_writable(sh);
 }
 
@@ -122,6 +127,7 @@ void rpc_shard_enqueue(rpc_shard *sh, urpc_call *call) {
       return;
     }
     /* Every worker is busy and the queue is full: shed load rather than queue without end. */
+    RPC_LIMIT_HIT(sh, URPC_LIMIT_WORKER_QUEUE);
     call->with_handler = 0;
     call->answered = 0;
     rpc_call_fail_now(call, URPC_STATUS_RESOURCE_EXHAUSTED, "server busy: worker queue full");

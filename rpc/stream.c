@@ -130,6 +130,7 @@ ssize_t rpc_stream_read(nghttp2_session *session, int32_t stream_id, uint8_t *bu
   size_t left = b->len - b->off;
   size_t n = left < length ? left : length;
   *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n < left) rpc_conn_note_window_cut(session, call, n);
   if (n == left && !b->next && call->finished) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
     int rv = rpc_conn_submit_trailers(session, call);
@@ -161,8 +162,8 @@ void rpc_stream_finish(urpc_call *call) {
     return;
   }
   call->responded = 1;
-  call->sh->stats.calls_ok += call->status == URPC_STATUS_OK;
-  call->sh->stats.calls_failed += call->status != URPC_STATUS_OK;
+  core_ctr_inc(call->status == URPC_STATUS_OK ? &call->sh->stats.calls_ok
+                                              : &call->sh->stats.calls_failed);
   if (call->deferred) {
     call->deferred = 0;
     nghttp2_session_resume_data(call->conn->h2, call->stream_id);

@@ -205,15 +205,76 @@ int urpc_server_add_interceptor(urpc_server *s, const urpc_interceptor *ic);
 uint32_t urpc_server_method_count(const urpc_server *s);
 int urpc_server_method_info(const urpc_server *s, uint32_t i, const char **path, unsigned *flags);
 
-/* Per-shard counters, readable after urpc_server_wait(). */
+/* Why connections ended (urpc_shard_stats.connections_closed). */
+typedef enum urpc_close_reason {
+  URPC_CLOSED_PEER,      /* the client closed or reset the connection */
+  URPC_CLOSED_GOAWAY,    /* the client ended it gracefully (its GOAWAY) */
+  URPC_CLOSED_IDLE,      /* max_connection_idle, or no preface / first request in time */
+  URPC_CLOSED_AGE,       /* max_connection_age */
+  URPC_CLOSED_KEEPALIVE, /* the keepalive PING went unanswered */
+  URPC_CLOSED_ERROR,     /* a protocol, TLS or I/O error */
+  URPC_CLOSED_LIMIT,     /* a limit: max_connections, or the client's abuse (ENHANCE_YOUR_CALM) */
+  URPC_CLOSED_SHUTDOWN,  /* the server drained or stopped */
+  URPC_CLOSE_REASONS
+} urpc_close_reason;
+
+/* Why TLS handshakes failed (urpc_shard_stats.tls_failed). */
+typedef enum urpc_tls_failure {
+  URPC_TLS_FAIL_PROTOCOL = 1, /* bad records, no shared version or suite, bad handshake */
+  URPC_TLS_FAIL_ALPN,         /* the client did not offer h2 */
+  URPC_TLS_FAIL_CLIENT_CERT,  /* mTLS: no client certificate, or one that did not verify */
+  URPC_TLS_FAIL_TIMEOUT,      /* not done within the handshake timeout */
+  URPC_TLS_FAIL_EOF,          /* the client closed mid-handshake */
+  URPC_TLS_FAILURES
+} urpc_tls_failure;
+
+/* Where a server limit turned a client away (urpc_shard_stats.limits_hit), and how. */
+typedef enum urpc_limit {
+  URPC_LIMIT_CONNECTIONS,  /* max_connections: a connection refused */
+  URPC_LIMIT_STREAMS,      /* max_concurrent_streams, max_calls_per_connection: REFUSED_STREAM */
+  URPC_LIMIT_CALLS,        /* max_calls: RESOURCE_EXHAUSTED */
+  URPC_LIMIT_MEMORY,       /* max_memory, max_connection_memory: RESOURCE_EXHAUSTED */
+  URPC_LIMIT_WORKER_QUEUE, /* blocking methods, every worker busy and the queue full */
+  URPC_LIMIT_MESSAGE_SIZE, /* max_recv_message, compressed or not: RESOURCE_EXHAUSTED */
+  URPC_LIMIT_HEADER_LIST,  /* a header list over 16 KiB: the stream reset */
+  URPC_LIMIT_RESETS,       /* stream_reset_rate of resets the client caused: GOAWAY */
+  URPC_LIMIT_BIG_HEADERS,  /* oversized header lists, again and again: GOAWAY */
+  URPC_LIMIT_PINGS,        /* max_ping_strikes: GOAWAY too_many_pings */
+  URPC_LIMIT_FLOOD,        /* frames whose answers the client does not read: closed */
+  URPC_LIMITS
+} urpc_limit;
+
+#define URPC_H2_ERROR_CODES 14 /* HTTP/2 error codes NO_ERROR (0) .. HTTP_1_1_REQUIRED (13) */
+
+/* A shard's counters (and gauges, marked), any thread, any time: each is read on its own while
+ * the shard goes on, so two of them may disagree by what happened in between. */
 typedef struct urpc_shard_stats {
   uint64_t connections;     /* accepted */
   uint64_t calls;           /* calls started (headers received) */
   uint64_t calls_ok;        /* finished with status OK */
   uint64_t calls_failed;    /* finished with another status */
   uint64_t calls_cancelled; /* stream reset or connection lost before the reply */
-  uint64_t live_calls;      /* calls not yet released (0 once every call has ended) */
+  uint64_t live_calls;      /* gauge: calls not yet released */
   uint64_t bytes_in, bytes_out;
+  uint64_t connections_open; /* gauge */
+  uint64_t connections_closed[URPC_CLOSE_REASONS];
+  uint64_t streams_open; /* gauge */
+  uint64_t tls_handshakes, tls_resumed;
+  uint64_t tls_failed[URPC_TLS_FAILURES]; /* [urpc_tls_failure] */
+  uint64_t goaway_sent[URPC_H2_ERROR_CODES], rst_stream_sent[URPC_H2_ERROR_CODES]; /* by code */
+  uint64_t ping_strikes;
+  /* Flow control: times a stream's or the connection's send window cut a response short (the
+   * rest waited for the client's WINDOW_UPDATE); gauges: the connections' windows summed —
+   * what the shard may still send, what its clients may still send it. */
+  uint64_t stream_window_stalls, conn_window_stalls;
+  uint64_t send_window_bytes, recv_window_bytes;
+  uint64_t handler_queue; /* gauge: calls the shard's handlers ran in its last loop turn */
+  uint64_t worker_queue;  /* gauge: blocking calls waiting for a worker */
+  uint64_t deadlines_expired;
+  uint64_t decompress_rejected; /* compressed messages refused: corrupt, or over the limit */
+  uint64_t limits_hit[URPC_LIMITS];
+  uint64_t ring_submitted, ring_completed; /* io_uring SQEs submitted, CQEs reaped */
+  uint64_t recv_buffers_exhausted;         /* receives re-armed: the buffer ring ran dry */
 } urpc_shard_stats;
 
 void urpc_server_options_init(urpc_server_options *o);
@@ -269,7 +330,7 @@ void urpc_server_stop(urpc_server *s);
  * its calls and every shard thread has ended. Threads of the application that finish calls
  * (replies from elsewhere) must have done so before this is called. */
 void urpc_server_wait(urpc_server *s);
-/* After wait: the counters of shard `i`. Returns 0 or -EINVAL. */
+/* The counters of shard `i`, after start (any thread), or after wait. Returns 0 or -EINVAL. */
 int urpc_server_shard_stats(const urpc_server *s, int i, urpc_shard_stats *out);
 /* Frees a server that was never started or has been waited for. */
 void urpc_server_free(urpc_server *s);

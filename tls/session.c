@@ -175,24 +175,36 @@ int tls_require_h2(WOLFSSL *ssl, void *arg) {
  * tickets); checked once more, cheaply, as the last word. */
 static int check_alpn(tls_conn *c) {
   if (negotiated_h2(c->ssl)) return 0;
+  c->failure = TLS_FAIL_ALPN;
   LOG_DEBUG("TLS client did not negotiate h2 (ALPN)");
   return -EPROTO;
 }
 
-/* One line per failed handshake. */
-static void log_failure(const tls_conn *c, int e) {
+/* One line per failed handshake, and its reason for the stats. */
+static void note_failure(tls_conn *c, int e) {
   if (c->said_why) return; /* the client-certificate check named the reason */
   if (e == NO_PEER_CERT) {
+    c->failure = TLS_FAIL_CLIENT_CERT;
     LOG_WARN("client certificate rejected: none was sent (--tls-client-auth required)");
     return;
   }
   if (c->alerted || e == UNKNOWN_ALPN_PROTOCOL_NAME_E) {
+    c->failure = TLS_FAIL_ALPN;
     LOG_INFO("TLS handshake failed: the client did not offer ALPN h2 (sent "
              "no_application_protocol)");
     return;
   }
+  c->failure = TLS_FAIL_PROTOCOL;
   char msg[80];
   LOG_INFO("TLS handshake failed: %s", wolfSSL_ERR_error_string((unsigned long)e, msg));
+}
+
+tls_failure tls_conn_failure(const tls_conn *c) {
+  return (tls_failure)c->failure;
+}
+
+bool tls_conn_resumed(const tls_conn *c) {
+  return wolfSSL_session_reused(c->ssl) == 1;
 }
 
 int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
@@ -207,7 +219,7 @@ int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
     if (r != WOLFSSL_SUCCESS) {
       int e = wolfSSL_get_error(c->ssl, r);
       if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
-        log_failure(c, e);
+        note_failure(c, e);
         rc = -EPROTO;
       }
     } else if ((rc = check_alpn(c)) == 0) {

@@ -65,6 +65,16 @@ int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
 int tls_conn_seal(tls_conn *c, core_outq *plain, core_outq *out);
 /* The handshake is complete (application data may flow). */
 bool tls_conn_ready(const tls_conn *c);
+/* Why a handshake failed, for the stats (the log line says it in words). */
+typedef enum tls_failure {
+  TLS_FAIL_NONE,
+  TLS_FAIL_PROTOCOL,    /* bad records, no shared version or cipher suite, bad handshake */
+  TLS_FAIL_ALPN,        /* the client did not offer h2 */
+  TLS_FAIL_CLIENT_CERT, /* mTLS: no client certificate, or one that did not verify */
+} tls_failure;
+tls_failure tls_conn_failure(const tls_conn *c);
+/* The handshake resumed an earlier session (a ticket): no certificate work was done. */
+bool tls_conn_resumed(const tls_conn *c);
 /* The peer's identity; valid once ready, for the session's life. */
 const tls_peer *tls_conn_peer(const tls_conn *c);
 

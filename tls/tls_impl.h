@@ -23,8 +23,9 @@ struct tls_conn {
   core_outq *out; /* where wolfSSL's output goes, during recv and seal */
   bool ready;
   bool failed;
-  bool alerted;  /* we sent a fatal alert ourselves: wolfSSL's output is dropped */
-  bool said_why; /* the handshake's failure is already logged */
+  bool alerted;    /* we sent a fatal alert ourselves: wolfSSL's output is dropped */
+  bool said_why;   /* the handshake's failure is already logged */
+  uint8_t failure; /* tls_failure */
   tls_peer peer;
   char *spiffe, *subject, *dns, *sni; /* owned strings behind peer */
 };

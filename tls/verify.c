@@ -63,7 +63,10 @@ int tls_verify_client(int preverify, WOLFSSL_X509_STORE_CTX *store) {
     WOLFSSL *ssl =
         wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx());
     tls_conn *c = ssl ? wolfSSL_GetIOWriteCtx(ssl) : NULL;
-    if (c) c->said_why = true; /* this line is the one about this handshake */
+    if (c) { /* this line is the one about this handshake */
+      c->said_why = true;
+      c->failure = TLS_FAIL_CLIENT_CERT;
+    }
   }
   return preverify;
 }
