@@ -36,6 +36,7 @@ typedef struct client {
   char *out;                       /* responses not yet written */
   size_t out_len, out_off;
   bool close_after; /* Connection: close, or an error: close once written */
+  bool broken;      /* out of memory for its responses: dropped */
   uint64_t last_ms;
   urpc_admin *admin;
 } client;
@@ -60,10 +61,10 @@ static uint64_t now_ms(void) {
 /* ---- responses ---- */
 
 static void append(client *c, const char *p, size_t n) {
-  if (c->close_after && !c->out) return;
+  if (c->broken) return;
   char *o = realloc(c->out, c->out_len + n);
   if (!o) { /* out of memory: give up on this client */
-    c->close_after = true;
+    c->broken = true;
     return;
   }
   memcpy(o + c->out_len, p, n);
@@ -239,6 +240,7 @@ static void *admin_main(void *arg) {
       client *c = &a->clients[i];
       bool alive = true;
       if (fds[2 + i].revents & (POLLIN | POLLHUP | POLLERR)) alive = read_from(c);
+      if (c->broken) alive = false;
       if (alive && c->out) alive = write_to(c);
       if (alive && now > c->last_ms + ADMIN_IDLE_MS) alive = false;
       if (!alive) drop(a, i);

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 
 SKIP = 77  # the CTest SKIP_RETURN_CODE of every integration test
 
@@ -240,6 +241,51 @@ def sanitizer_report(text):
     return any(m in text for m in SANITIZER_MARKERS)
 
 
+ADMIN = ("--admin-listen", "127.0.0.1:0")  # the flags that make Server.metrics() work
+SAMPLE_RE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)")
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text):
+    """Prometheus text format -> {(name, ((label, value), ...) sorted): float}."""
+    out = {}
+    for line in text.split("\n"):
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE_RE.fullmatch(line)
+        if not m:
+            raise TestFailure(f"not a sample line: {line!r}")
+        labels = tuple(sorted(LABEL_RE.findall(m.group(2) or "")))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def scrape(port, timeout=10):
+    """GET /metrics from an admin endpoint, parsed (parse_metrics)."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        check(r.status == 200, f"{url}: HTTP {r.status}")
+        return parse_metrics(r.read().decode())
+
+
+class Metrics:
+    """One scrape of a server's admin endpoint."""
+
+    def __init__(self, port):
+        self.samples = scrape(port)
+
+    def get(self, name, **labels):
+        """The value of the series with exactly these labels (TestFailure if there is none)."""
+        key = (name, tuple(sorted(labels.items())))
+        if key not in self.samples:
+            raise TestFailure(f"no series {name}{labels} in the scrape")
+        return self.samples[key]
+
+    def expect(self, name, want, **labels):
+        got = self.get(name, **labels)
+        check(got == want, f"{name}{labels} = {got:g}, expected {want}")
+
+
 class Server:
     """A uringrpc-server on 127.0.0.1 port 0. Use as a context manager: it is always stopped
     (SIGTERM, then SIGKILL after STOP_TIMEOUT) and only its own PID is signalled."""
@@ -252,6 +298,7 @@ class Server:
         self.proc = None
         self.port = None
         self.shards = None
+        self.admin_port = None
         self.result = None
         self._out = b""
 
@@ -295,6 +342,11 @@ class Server:
     @property
     def target(self):
         return f"127.0.0.1:{self.port}"
+
+    def metrics(self):
+        """A scrape of the admin endpoint (started with --admin-listen 127.0.0.1:0)."""
+        check(self.admin_port, "the server was started without --admin-listen")
+        return Metrics(self.admin_port)
 
     def alive(self):
         return self.proc.poll() is None

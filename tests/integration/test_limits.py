@@ -42,7 +42,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Server, check, grpc_frame, log  # noqa: E402
+from harness import ADMIN, Server, check, grpc_frame, log  # noqa: E402
 
 try:
     import grpc
@@ -238,7 +238,7 @@ def finish(srv):
 def case_calls_per_connection(args):
     need_h2()
     with Server(args.server, "--shards", "1", "--max-calls-per-connection", "20",
-                *SYNC_PINGS) as srv:
+                *SYNC_PINGS, *ADMIN) as srv:
         c = RawConn(srv.port)
         held = [c.request(PING, ping_msg(10.0))[0] for _ in range(20)]
         extra = c.request(PING, ping_msg(10.0))[0]
@@ -263,6 +263,10 @@ def case_calls_per_connection(args):
         sid = c.request(PING, ping_msg(10.0))[0]
         c.ping_round_trip()
         check(refused(c, sid), "the limit is back: the 21st live call should be refused")
+        n_refused = sum(code == REFUSED_STREAM for code in c.resets().values())
+        m = srv.metrics()
+        m.expect("uringrpc_limit_hits_total", n_refused, limit="streams")
+        m.expect("uringrpc_http2_rst_stream_sent_total", n_refused, code="REFUSED_STREAM")
         c.close()
         h2raw.say_hello_ok(srv.port)
         finish(srv)
@@ -301,7 +305,7 @@ def case_reset_flood(args):
 
 def case_made_you_reset(args):
     need_h2()
-    with Server(args.server, "--shards", "1", "--stream-reset-rate", "5") as srv:
+    with Server(args.server, "--shards", "1", "--stream-reset-rate", "5", *ADMIN) as srv:
         c = RawConn(srv.port)
         try:
             for _ in range(60):
@@ -317,6 +321,12 @@ def case_made_you_reset(args):
         check(any(code == ENHANCE_YOUR_CALM for _, code in gw),
               f"60 provoked resets with a burst of 50: expected GOAWAY(ENHANCE_YOUR_CALM), got {gw}")
         check(c.eof, "the connection was not closed after its GOAWAY")
+        n_flow = sum(code == FLOW_CONTROL_ERROR for code in c.resets().values())
+        m = srv.metrics()
+        m.expect("uringrpc_limit_hits_total", 1, limit="stream_resets")
+        m.expect("uringrpc_http2_goaway_sent_total", 1, code="ENHANCE_YOUR_CALM")
+        m.expect("uringrpc_http2_rst_stream_sent_total", n_flow, code="FLOW_CONTROL_ERROR")
+        m.expect("uringrpc_connections_closed_total", 1, reason="limit")
         c.close()
         h2raw.say_hello_ok(srv.port)
         finish(srv)
@@ -384,7 +394,7 @@ def case_decompression_budget(args):
     need_grpc()
     st = harness.Stubs(args.proto_dir)
     flags = ["--shards", "1", "--max-connection-memory", str(16 << 20),
-             "--max-memory", str(48 << 20)]
+             "--max-memory", str(48 << 20), *ADMIN]
     with Server(args.server, *flags) as srv:
         h2raw.say_hello_ok(srv.port)
         before = harness.rss_kib(srv.proc.pid)
@@ -399,6 +409,7 @@ def case_decompression_budget(args):
         log(f"one connection, 20 x 2 MiB: {len(done)} served, {len(busy)} RESOURCE_EXHAUSTED")
         check(busy and done and len(busy) + len(done) == len(sids),
               f"expected some served and the rest RESOURCE_EXHAUSTED: {c.status}")
+        srv.metrics().expect("uringrpc_limit_hits_total", len(busy), limit="memory")
         c.close()
         # Six connections: together they meet the server's limit.
         conns = [RawConn(srv.port, open_window=True) for _ in range(6)]
