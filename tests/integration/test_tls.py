@@ -203,7 +203,14 @@ def case_alpn(st, pki, srv):
     check("Reused, TLSv1.3" in r.stdout and "ALPN protocol: h2" in r.stdout,
           f"resumed offering http/1.1,h2: {r.stdout[:300]}")
     say_hello_tls(st, pki, srv)
-    log("ALPN: h2 negotiated; http/1.1 and no ALPN alerted (also when resuming)")
+    m = srv.metrics()
+    m.expect("uringrpc_tls_handshake_failures_total", 3, reason="alpn")
+    m.expect("uringrpc_tls_handshakes_resumed_total", 1)
+    for reason in ("protocol", "client_certificate", "timeout"):
+        m.expect("uringrpc_tls_handshake_failures_total", 0, reason=reason)
+    ok = m.get("uringrpc_tls_handshakes_total")
+    check(ok >= 4, f"4 handshakes (3 s_client, grpcio) counted as {ok:g}")
+    log("ALPN: h2 negotiated; http/1.1 and no ALPN alerted (also when resuming); counted")
 
 
 def case_key_exchange(st, pki, srv):
@@ -281,6 +288,15 @@ def case_hostile(st, pki, srv):
     check(got == b"" and waited >= 0.2, f"stalled handshake: recv {got!r} after {waited:.2f} s")
     log(f"stalled handshake closed after {waited:.2f} s (timeout 500 ms)")
     say_hello_tls(st, pki, srv, "after")
+    # 202 connections that never finished a handshake: each is one failure, whatever its reason
+    # (HTTP/1.1 bytes fail at once; random ones fail, or wait for a record that never comes
+    # until the timeout, or end with the client).
+    m = srv.metrics()
+    failed = {r: m.get("uringrpc_tls_handshake_failures_total", reason=r)
+              for r in ("protocol", "alpn", "client_certificate", "timeout", "eof")}
+    log(f"handshake failures by reason: {failed}")
+    check(sum(failed.values()) == 202, f"202 failed handshakes counted as {failed}")
+    check(failed["protocol"] >= 100 and failed["timeout"] >= 2, f"by reason: {failed}")
 
 
 def case_bad_files(st, pki, srv):
@@ -338,7 +354,7 @@ def case_mtls_reasons(st, pki, srv):
              (None, "certificate required", "none was sent")]
     for mode in ("required", "optional"):
         with Server(harness_args.server, *pki.server_args(), "--tls-client-ca",
-                    pki.path("ca.pem"), "--tls-client-auth", mode) as m:
+                    pki.path("ca.pem"), "--tls-client-auth", mode, *harness.ADMIN) as m:
             for name, alert, _ in cases:
                 if name is None and mode == "optional":
                     continue  # anonymous clients are served in optional mode
@@ -350,6 +366,12 @@ def case_mtls_reasons(st, pki, srv):
                       f"{r.stderr[-300:]}")
             check(who_am_i(st, pki, m.tls_port, "svid").startswith("spiffe=spiffe://"),
                   "a good client after the refused ones")
+            refusals = sum(1 for name, _, _ in cases if name or mode == "required")
+            got = m.metrics().get("uringrpc_tls_handshake_failures_total",
+                                  reason="client_certificate")
+            # Each refusal: one s_client, and grpcio's attempt(s) at its call.
+            check(got >= 2 * refusals, f"{mode}: {got:g} client certificate failures counted "
+                                       f"for {refusals} refusals by grpcio and s_client each")
             res = m.stop()
             lines = [l for l in res.stderr.splitlines() if "client certificate rejected" in l]
             for name, _, why in cases:
@@ -415,6 +437,9 @@ def case_resumption(st, pki, srv):
     reused = sum("Reused, TLSv1.3" in s_client(srv.tls_port, "-alpn", "h2", "-sess_in",
                                                 sess).stdout for _ in range(16))
     check(reused == 16, f"{reused} of 16 connections resumed the session")
+    m = srv.metrics()
+    m.expect("uringrpc_tls_handshakes_resumed_total", 16)
+    m.expect("uringrpc_tls_handshakes_total", 17)
     res = srv.stop()
     served = [x for x in res.stats if x["connections"] > 0]
     check(len(served) > 1, f"all connections on one shard: {res.stats}")
@@ -492,7 +517,8 @@ def run_case(args):
         raise Skip("python3-grpcio is not installed for /usr/bin/python3")
     st = harness.Stubs(args.proto_dir)
     pki = Pki()
-    with Server(args.server, *pki.server_args(), "--tls-handshake-timeout", "500") as srv:
+    with Server(args.server, *pki.server_args(), "--tls-handshake-timeout", "500",
+                *harness.ADMIN) as srv:
         check(srv.tls_port, "no tls= in the startup line")
         CASES[args.case](st, pki, srv)
         if srv.result is None:
