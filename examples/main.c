@@ -68,7 +68,7 @@ static void usage(FILE *f) {
           "  --tcp-user-timeout SEC    end a connection whose sent data stays unacknowledged "
           "this long (default 0 = the kernel's; grpc's servers use 20)\n"
           "  --admin-listen ADDR:PORT  serve GET /metrics (Prometheus), /healthz and /readyz "
-          "there, over HTTP/1.1 (default off; keep it off the traffic port)\n"
+          "there, over HTTP/1.1 and h2c (default off; keep it off the traffic port)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
           "  --help                    this text\n"

@@ -1,226 +1,185 @@
 /* The admin endpoint: GET /metrics (Prometheus text 0.0.4, or OpenMetrics when the scraper's
  * Accept asks for it), /healthz (200 while the process runs) and /readyz (200 while serving,
- * 503 once draining), over HTTP/1.1 parsed by the packaged http-parser.
+ * 503 once draining), over HTTP/1.1 and h2c. This file is the thread, its poll(2) loop and the
+ * connections; admin_routes.c answers, admin_http1.c (http-parser) and admin_h2.c (nghttp2)
+ * speak the protocols. A connection whose first bytes are the HTTP/2 client preface (prior
+ * knowledge, as curl --http2-prior-knowledge, nghttp and h2load send it) gets an nghttp2
+ * session; any other speaks HTTP/1.1, and may switch with Upgrade: h2c.
  *
- * One thread of its own, poll(2) over its listener and at most ADMIN_MAX_CLIENTS connections:
- * a scrape never takes a shard's time, and a slow or hostile client costs this thread only.
- * Keep-alive and pipelined requests are answered in order; a request the parser refuses (bad
- * syntax, a head over http-parser's 80 KiB) gets 400 and a close; a connection quiet for
- * ADMIN_IDLE_MS is closed. */
+ * One thread of its own, so a scrape never takes a shard's time, and a slow or hostile client
+ * costs this thread only. What a client can make it hold, and for how long:
+ * - Connections: ADMIN_MAX_CLIENTS (64); one over is accepted and closed at once.
+ * - Output: a client's requests are parsed only while its unsent output is at most
+ *   ADMIN_OUT_CAP (1 MiB), and nothing more is read from it meanwhile, so a client that
+ *   pipelines without reading holds at most 1 MiB plus one answer (HTTP/1.1) or one frame
+ *   (HTTP/2, whose answers wait in the session: at most ADMIN_H2_STREAMS, 16, at a time), and
+ *   the kernel's socket buffers push back on it.
+ * - Input: ADMIN_IN_SIZE (16 KiB) per connection, read once the previous read is parsed.
+ * - Request size: http-parser's 80 KiB head on HTTP/1.1 (400 and close), a 16 KiB header list
+ *   on HTTP/2 (ADMIN_H2_HEADERS_MAX: 431); paths over 255 bytes match no route (404).
+ * - Time: a request must be complete within ADMIN_REQUEST_MS (10 s) of its first byte, else
+ *   the connection is closed (a slowloris sending a byte every few seconds is cut there); a
+ *   connection with no request in progress is closed once nothing was sent to it and nothing
+ *   answered for ADMIN_IDLE_MS (10 s), which also cuts a client that stops reading.
+ * So the whole endpoint holds at most about 64 x (1 MiB + one /metrics answer + 16 KiB). */
 #include <errno.h>
 #include <fcntl.h>
-#include <http_parser.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "obs/urpc_admin.h"
+#include "obs/admin_impl.h"
 
-#define ADMIN_MAX_CLIENTS 64
-#define ADMIN_IDLE_MS     10000
-#define ADMIN_URL_MAX     256
+/* Output buffers larger than this are freed once drained rather than kept for the next one. */
+#define ADMIN_OUT_KEEP 65536
+/* Times one client's output may be refilled and written in one loop turn. */
+#define ADMIN_ROUNDS 4
 
-typedef struct client {
-  int fd;
-  http_parser parser;
-  char url[ADMIN_URL_MAX];
-  size_t url_len;
-  bool accept_header, openmetrics; /* in the Accept header; it asks for OpenMetrics */
-  char *out;                       /* responses not yet written */
-  size_t out_len, out_off;
-  bool close_after; /* Connection: close, or an error: close once written */
-  bool broken;      /* out of memory for its responses: dropped */
-  uint64_t last_ms;
-  urpc_admin *admin;
-} client;
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-struct urpc_admin {
-  urpc_server *server;
-  urpc_metrics *metrics;
-  int listen_fd, stop_pipe[2];
-  pthread_t thread;
-  bool running;
-  char bound[96];
-  client clients[ADMIN_MAX_CLIENTS];
-  size_t n_clients;
-};
-
-static uint64_t now_ms(void) {
+uint64_t admin_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* ---- responses ---- */
-
-static void append(client *c, const char *p, size_t n) {
-  if (c->broken) return;
-  char *o = realloc(c->out, c->out_len + n);
-  if (!o) { /* out of memory: give up on this client */
-    c->broken = true;
-    return;
+bool admin_out_append(admin_client *c, const void *p, size_t n) {
+  if (c->dead) return false;
+  size_t pending = admin_out_pending(c);
+  if (c->out_off && c->out_off >= pending) { /* moves each byte at most once on average */
+    memmove(c->out, c->out + c->out_off, pending);
+    c->out_off = 0;
+    c->out_len = pending;
   }
-  memcpy(o + c->out_len, p, n);
-  c->out = o;
+  if (n > c->out_size - c->out_len) {
+    size_t size = c->out_size ? c->out_size : 4096;
+    while (size - c->out_len < n) size *= 2;
+    char *o = realloc(c->out, size);
+    if (!o) { /* out of memory: give up on this client */
+      c->dead = true;
+      return false;
+    }
+    c->out = o;
+    c->out_size = size;
+  }
+  memcpy(c->out + c->out_len, p, n);
   c->out_len += n;
+  return true;
 }
-
-static void respond(client *c, int status, const char *reason, const char *type, const char *body,
-                    size_t len) {
-  char head[320];
-  int n = snprintf(head, sizeof(head),
-                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", status,
-                   reason, type, len, c->close_after ? "Connection: close\r\n" : "");
-  append(c, head, (size_t)n);
-  append(c, body, len);
-}
-
-static void respond_text(client *c, int status, const char *reason, const char *text) {
-  respond(c, status, reason, "text/plain; charset=utf-8", text, strlen(text));
-}
-
-static void serve_metrics(client *c) {
-  char *body = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&body, &len);
-  int rc = f ? urpc_metrics_write(c->admin->metrics, f, c->openmetrics) : -ENOMEM;
-  if (f) fclose(f);
-  if (rc < 0 || !body) {
-    respond_text(c, 500, "Internal Server Error", "cannot write the metrics\n");
-  } else {
-    respond(c, 200, "OK",
-            c->openmetrics ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-                           : "text/plain; version=0.0.4; charset=utf-8",
-            body, len);
-  }
-  free(body);
-}
-
-static void serve(client *c) {
-  size_t path_len = strcspn(c->url, "?");
-  bool get = c->parser.method == HTTP_GET;
-  if (!http_should_keep_alive(&c->parser)) c->close_after = true;
-  if (path_len == 8 && !memcmp(c->url, "/metrics", 8) && get) {
-    serve_metrics(c);
-  } else if (path_len == 8 && !memcmp(c->url, "/healthz", 8) && get) {
-    respond_text(c, 200, "OK", "ok\n");
-  } else if (path_len == 7 && !memcmp(c->url, "/readyz", 7) && get) {
-    if (urpc_server_serving(c->admin->server))
-      respond_text(c, 200, "OK", "ready\n");
-    else
-      respond_text(c, 503, "Service Unavailable", "draining\n");
-  } else if (!get && (!memcmp(c->url, "/metrics", 8) || !memcmp(c->url, "/healthz", 8) ||
-                      !memcmp(c->url, "/readyz", 7))) {
-    respond_text(c, 405, "Method Not Allowed", "GET only\n");
-  } else {
-    respond_text(c, 404, "Not Found", "try /metrics, /healthz or /readyz\n");
-  }
-}
-
-/* ---- parsing ---- */
-
-static int on_message_begin(http_parser *p) {
-  client *c = p->data;
-  c->url_len = 0;
-  c->url[0] = 0;
-  c->openmetrics = c->accept_header = false;
-  return 0;
-}
-
-static int on_url(http_parser *p, const char *at, size_t n) {
-  client *c = p->data;
-  if (c->url_len + n >= ADMIN_URL_MAX) n = ADMIN_URL_MAX - 1 - c->url_len; /* no such path */
-  memcpy(c->url + c->url_len, at, n);
-  c->url_len += n;
-  c->url[c->url_len] = 0;
-  return 0;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t n) {
-  client *c = p->data;
-  c->accept_header = n == 6 && strncasecmp(at, "accept", 6) == 0;
-  return 0;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t n) {
-  client *c = p->data;
-  static const char om[] = "application/openmetrics-text";
-  if (c->accept_header && memmem(at, n, om, sizeof(om) - 1)) c->openmetrics = true;
-  return 0;
-}
-
-static int on_message_complete(http_parser *p) {
-  serve(p->data);
-  return 0;
-}
-
-static const http_parser_settings settings = {
-    .on_message_begin = on_message_begin,
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_message_complete = on_message_complete,
-};
 
 /* ---- connections ---- */
 
 static void drop(urpc_admin *a, size_t i) {
-  close(a->clients[i].fd);
-  free(a->clients[i].out);
+  admin_client *c = a->clients[i];
+  close(c->fd);
+  admin_h2_free(c);
+  free(c->out);
+  free(c);
   a->clients[i] = a->clients[--a->n_clients];
 }
 
 static void accept_one(urpc_admin *a) {
   int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) return;
-  if (a->n_clients == ADMIN_MAX_CLIENTS) { /* full: this one goes, the others are served */
+  admin_client *c = a->n_clients < ADMIN_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+  if (!c) { /* full (or out of memory): this one goes, the others are served */
     close(fd);
     return;
   }
-  client *c = &a->clients[a->n_clients++];
-  memset(c, 0, sizeof(*c));
   c->fd = fd;
   c->admin = a;
-  c->last_ms = now_ms();
-  http_parser_init(&c->parser, HTTP_REQUEST);
-  c->parser.data = c;
+  c->last_ms = admin_now_ms();
+  admin_http1_init(c);
+  a->clients[a->n_clients++] = c;
 }
 
-/* Returns false when the client is done (closed or failed). */
-static bool read_from(client *c) {
-  char buf[16384];
-  ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
-  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return false;
-  if (n < 0) return true;
-  c->last_ms = now_ms();
-  if (c->close_after) return true; /* answered with a close: the rest is not read */
-  size_t used = http_parser_execute(&c->parser, &settings, buf, (size_t)n);
-  if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || used != (size_t)n) {
-    c->close_after = true;
-    respond_text(c, 400, "Bad Request", "bad request\n");
+/* Which protocol: HTTP/2 once the whole preface is in, HTTP/1.1 at the first byte that
+ * differs from it. */
+static void detect(admin_client *c) {
+  size_t n = c->in_len - c->in_off, want = sizeof(h2_preface) - 1;
+  if (n > want) n = want;
+  if (memcmp(c->in + c->in_off, h2_preface, n) != 0)
+    c->proto = ADMIN_PROTO_HTTP1;
+  else if (n == want && admin_h2_start(c) < 0)
+    c->dead = true;
+}
+
+/* Parses what was read and queues the answers, as far as the output cap allows. */
+static void process(admin_client *c) {
+  admin_proto before;
+  do {
+    before = c->proto;
+    if (c->proto == ADMIN_PROTO_UNKNOWN) detect(c);
+    if (c->proto == ADMIN_PROTO_HTTP1)
+      admin_http1_process(c);
+    else if (c->proto == ADMIN_PROTO_H2)
+      admin_h2_process(c);
+  } while (c->proto != before && !c->dead); /* detected, or upgraded: the rest is for h2 */
+  if (c->in_off == c->in_len) c->in_off = c->in_len = 0;
+}
+
+static bool can_read(const admin_client *c) {
+  return !c->eof && !c->close_after && !c->dead && admin_out_pending(c) <= ADMIN_OUT_CAP &&
+         (c->proto == ADMIN_PROTO_UNKNOWN || c->in_off == c->in_len);
+}
+
+static void read_from(admin_client *c) {
+  ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+  if (n == 0) {
+    c->eof = true;
+  } else if (n < 0) {
+    if (errno != EAGAIN && errno != EINTR) c->dead = true;
+  } else {
+    if (c->proto == ADMIN_PROTO_UNKNOWN && !c->req_ms) c->req_ms = admin_now_ms();
+    c->in_len += (size_t)n;
   }
-  return true;
 }
 
-/* Returns false when the client is done. */
-static bool write_to(client *c) {
-  while (c->out_off < c->out_len) {
-    ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-    if (n < 0) return errno == EAGAIN || errno == EINTR;
+static void write_to(admin_client *c) {
+  while (admin_out_pending(c)) {
+    ssize_t n = send(c->fd, c->out + c->out_off, admin_out_pending(c), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EINTR) c->dead = true;
+      return;
+    }
     c->out_off += (size_t)n;
-    c->last_ms = now_ms();
+    c->last_ms = admin_now_ms();
   }
-  free(c->out);
-  c->out = NULL;
-  c->out_len = c->out_off = 0;
-  return !c->close_after;
+  c->out_off = c->out_len = 0;
+  if (c->out_size > ADMIN_OUT_KEEP) {
+    free(c->out);
+    c->out = NULL;
+    c->out_size = 0;
+  }
+}
+
+/* Reads if `readable` and allowed, then parses and writes until the client has nothing more
+ * to say, the socket is full, or ADMIN_ROUNDS answers' worth went out (fairness between
+ * clients). Whenever it returns with work left, output is pending, so poll's POLLOUT brings the
+ * client back: no output pending means nothing can be parsed or sent before more input. */
+static void step(admin_client *c, bool readable) {
+  if (readable && can_read(c)) read_from(c);
+  for (int round = 0;; round++) {
+    process(c);
+    if (c->dead || !admin_out_pending(c) || round == ADMIN_ROUNDS) return;
+    write_to(c);
+    if (admin_out_pending(c)) return;
+  }
+}
+
+/* True when the client is to be closed now. */
+static bool finished(const admin_client *c, uint64_t now) {
+  if (c->dead) return true;
+  if (c->req_ms ? now > c->req_ms + ADMIN_REQUEST_MS : now > c->last_ms + ADMIN_IDLE_MS)
+    return true;
+  if (admin_out_pending(c)) return false;
+  return c->close_after || c->eof || (c->proto == ADMIN_PROTO_H2 && admin_h2_done(c));
 }
 
 static void *admin_main(void *arg) {
@@ -229,21 +188,19 @@ static void *admin_main(void *arg) {
   for (;;) {
     fds[0] = (struct pollfd){.fd = a->stop_pipe[0], .events = POLLIN};
     fds[1] = (struct pollfd){.fd = a->listen_fd, .events = POLLIN};
-    for (size_t i = 0; i < a->n_clients; i++)
-      fds[2 + i] = (struct pollfd){.fd = a->clients[i].fd,
-                                   .events = (short)(POLLIN | (a->clients[i].out ? POLLOUT : 0))};
+    for (size_t i = 0; i < a->n_clients; i++) {
+      admin_client *c = a->clients[i];
+      fds[2 + i] = (struct pollfd){
+          .fd = c->fd,
+          .events = (short)((can_read(c) ? POLLIN : 0) | (admin_out_pending(c) ? POLLOUT : 0))};
+    }
     size_t n = a->n_clients;
     if (poll(fds, 2 + n, 1000) < 0 && errno != EINTR) break;
     if (fds[0].revents) break;
-    uint64_t now = now_ms();
     for (size_t i = n; i-- > 0;) { /* backwards: drop() moves the last client into slot i */
-      client *c = &a->clients[i];
-      bool alive = true;
-      if (fds[2 + i].revents & (POLLIN | POLLHUP | POLLERR)) alive = read_from(c);
-      if (c->broken) alive = false;
-      if (alive && c->out) alive = write_to(c);
-      if (alive && now > c->last_ms + ADMIN_IDLE_MS) alive = false;
-      if (!alive) drop(a, i);
+      admin_client *c = a->clients[i];
+      if (fds[2 + i].revents) step(c, fds[2 + i].revents & (POLLIN | POLLHUP | POLLERR));
+      if (finished(c, admin_now_ms())) drop(a, i);
     }
     if (fds[1].revents & POLLIN) accept_one(a);
   }

@@ -1,6 +1,7 @@
 /* uringrpc's admin endpoint: GET /metrics (Prometheus text format 0.0.4, OpenMetrics when the
  * scraper asks for it in Accept), /healthz (200 while the process runs) and /readyz (200 while
- * the server serves, 503 once it drains), over HTTP/1.1 with keep-alive. Public API, beside
+ * the server serves, 503 once it drains), over HTTP/1.1 with keep-alive and over h2c (HTTP/2
+ * without TLS: prior knowledge, or Upgrade: h2c). Public API, beside
  * uringrpc.h and urpc_metrics.h. It runs on a thread of its own, so a scrape never takes a
  * shard's time; keep it off the traffic port (it has no TLS and no authentication). */
 #ifndef URINGRPC_ADMIN_H
