@@ -30,6 +30,9 @@ URPC_BIN=${URPC_BIN:-$BUILD_DIR/examples/uringrpc-server}
 URPC_BASE_BIN=${URPC_BASE_BIN:-} # server "uringrpc-base": another uringrpc build, for before/after
 URPC_WORKERS=${URPC_WORKERS:-0}
 URPC_ARGS=${URPC_ARGS:-}
+# URPC_BASE_ARGS: uringrpc-base's extra flags (default URPC_ARGS); with URPC_BASE_BIN=URPC_BIN,
+# one build against itself with other flags (e.g. metrics on vs off: URPC_ARGS="--admin-listen
+# 127.0.0.1:0" URPC_BASE_ARGS="").
 PEER_BIN=${PEER_BIN:-$BUILD_DIR/bench/grpcpp-helloworld-server}
 PEER_API=${PEER_API:-async}
 PEER_THREADS=${PEER_THREADS:-1}
@@ -223,8 +226,9 @@ server_argv() {
   case $1 in
   uringrpc | uringrpc-base)
     local extra=() bin=$URPC_BIN
-    [ "$1" = uringrpc ] || bin=$URPC_BASE_BIN
-    read -r -a extra <<<"$URPC_ARGS"
+    local args=$URPC_ARGS
+    [ "$1" = uringrpc ] || { bin=$URPC_BASE_BIN; args=${URPC_BASE_ARGS-$URPC_ARGS}; }
+    read -r -a extra <<<"$args"
     SRV_ARGV=("$bin" --listen 127.0.0.1:0 --shards 1 --workers-per-shard "$URPC_WORKERS"
       ${extra[@]+"${extra[@]}"})
     [ -z "$TLS_CERT" ] ||

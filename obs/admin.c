@@ -185,6 +185,7 @@ static bool finished(const admin_client *c, uint64_t now) {
 static void *admin_main(void *arg) {
   urpc_admin *a = arg;
   struct pollfd fds[ADMIN_MAX_CLIENTS + 2];
+  pthread_setname_np(pthread_self(), "urpc-admin"); /* for top -H, perf and ps -L */
   for (;;) {
     fds[0] = (struct pollfd){.fd = a->stop_pipe[0], .events = POLLIN};
     fds[1] = (struct pollfd){.fd = a->listen_fd, .events = POLLIN};
@@ -289,5 +290,6 @@ void urpc_admin_stop(urpc_admin *a) {
     close(a->stop_pipe[1]);
   }
   close(a->listen_fd);
+  free(a->scrape);
   free(a);
 }

@@ -147,6 +147,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
                         "request headers too large\n");
   else
     admin_route(h->c->admin, &st->rq, &st->resp);
+  admin_response_own(&st->resp); /* sent as the window allows, after other scrapes maybe */
   return respond(h, f->hd.stream_id, st) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
@@ -215,6 +216,7 @@ int admin_h2_upgrade(admin_client *c, const uint8_t *settings, size_t n, admin_r
   }
   st->complete = true;
   st->resp = *r;
+  admin_response_own(&st->resp); /* sent once the client's preface is in */
   h->upgraded = st;
   return 0;
 }

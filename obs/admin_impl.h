@@ -33,8 +33,8 @@ typedef struct admin_request {
   bool openmetrics; /* an Accept header names application/openmetrics-text */
 } admin_request;
 
-/* The answer. `body` points at `heap` (owned, freed by admin_response_dispose) or at a static
- * string. */
+/* The answer. `body` points at `heap` (owned, freed by admin_response_dispose), at a static
+ * string, or (`borrowed`) at the admin's scrape buffer, valid until the next admin_route. */
 typedef struct admin_response {
   int status;
   const char *reason; /* HTTP/1.1 reason phrase */
@@ -43,6 +43,7 @@ typedef struct admin_response {
   const char *body;
   size_t len;
   char *heap;
+  bool borrowed;
 } admin_response;
 
 void admin_request_reset(admin_request *rq);
@@ -55,6 +56,9 @@ void admin_route(urpc_admin *a, const admin_request *rq, admin_response *r);
 /* A response with a static plain-text body (400, 431, ...). */
 void admin_response_text(admin_response *r, int status, const char *reason, const char *text);
 void admin_response_dispose(admin_response *r);
+/* Gives a borrowed body a copy of its own (for an answer sent later). 0 or -ENOMEM (then `r`
+ * is a 500). */
+int admin_response_own(admin_response *r);
 
 /* ---- connections (admin.c) ---- */
 
@@ -110,6 +114,10 @@ struct urpc_admin {
   char bound[96];
   admin_client *clients[ADMIN_MAX_CLIENTS];
   size_t n_clients;
+  /* The last /metrics answer, written in place: the buffer is kept for the next scrape, so a
+   * scrape neither grows a new one nor faults its pages in again. */
+  char *scrape;
+  size_t scrape_len, scrape_cap;
 };
 
 uint64_t admin_now_ms(void);

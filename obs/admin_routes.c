@@ -36,14 +36,41 @@ void admin_response_dispose(admin_response *r) {
   r->heap = NULL;
 }
 
+int admin_response_own(admin_response *r) {
+  if (!r->borrowed) return 0;
+  char *copy = malloc(r->len ? r->len : 1);
+  if (!copy) {
+    admin_response_text(r, 500, "Internal Server Error", "out of memory\n");
+    return -ENOMEM;
+  }
+  memcpy(copy, r->body, r->len);
+  r->body = r->heap = copy;
+  r->borrowed = false;
+  return 0;
+}
+
+/* fopencookie's write: appends to the admin's scrape buffer, doubling it when full. */
+static ssize_t scrape_write(void *cookie, const char *p, size_t n) {
+  urpc_admin *a = cookie;
+  if (n > a->scrape_cap - a->scrape_len) {
+    size_t cap = a->scrape_cap ? a->scrape_cap : 65536;
+    while (cap - a->scrape_len < n) cap *= 2;
+    char *s = realloc(a->scrape, cap);
+    if (!s) return -1;
+    a->scrape = s;
+    a->scrape_cap = cap;
+  }
+  memcpy(a->scrape + a->scrape_len, p, n);
+  a->scrape_len += n;
+  return (ssize_t)n;
+}
+
 static void metrics(urpc_admin *a, bool openmetrics, admin_response *r) {
-  char *body = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&body, &len);
+  a->scrape_len = 0;
+  FILE *f = fopencookie(a, "w", (cookie_io_functions_t){.write = scrape_write});
   int rc = f ? urpc_metrics_write(a->metrics, f, openmetrics) : -ENOMEM;
-  if (f) fclose(f);
-  if (rc < 0 || !body) {
-    free(body);
+  if (f && fclose(f) != 0) rc = -EIO;
+  if (rc < 0) {
     admin_response_text(r, 500, "Internal Server Error", "cannot write the metrics\n");
     return;
   }
@@ -52,9 +79,9 @@ static void metrics(urpc_admin *a, bool openmetrics, admin_response *r) {
                         .type = openmetrics
                                     ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
                                     : "text/plain; version=0.0.4; charset=utf-8",
-                        .body = body,
-                        .len = len,
-                        .heap = body};
+                        .body = a->scrape,
+                        .len = a->scrape_len,
+                        .borrowed = true};
 }
 
 static bool is(const char *path, size_t len, const char *route) {

@@ -44,6 +44,7 @@ struct urpc_metrics {
   uint64_t bounds_ns[MAX_BUCKETS];
   size_t n_bounds;
   _Atomic(shard_table *) shards[MAX_SHARDS];
+  _Atomic size_t n_tables; /* shards[n_tables..] are all NULL: a scrape stops there */
 };
 
 /* One writer per counter: a plain add, atomic only so that a scrape may read it. */
@@ -61,6 +62,11 @@ static shard_table *table_of(urpc_metrics *m, urpc_call *call) {
   if (!t) return NULL;
   t->n = n;
   atomic_store_explicit(&m->shards[shard], t, memory_order_release);
+  size_t n_tables = atomic_load_explicit(&m->n_tables, memory_order_relaxed);
+  while (n_tables < (size_t)shard + 1 &&
+         !atomic_compare_exchange_weak_explicit(&m->n_tables, &n_tables, (size_t)shard + 1,
+                                                memory_order_release, memory_order_relaxed)) {
+  }
   return t;
 }
 
@@ -135,7 +141,8 @@ static uint64_t get(const _Atomic uint64_t *c) {
 
 static void sum_method(urpc_metrics *m, uint32_t i, method_sum *sum) {
   memset(sum, 0, sizeof(*sum));
-  for (size_t sh = 0; sh < MAX_SHARDS; sh++) {
+  size_t shards = atomic_load_explicit(&m->n_tables, memory_order_acquire);
+  for (size_t sh = 0; sh < shards; sh++) {
     shard_table *t = atomic_load_explicit(&m->shards[sh], memory_order_acquire);
     if (!t || i >= t->n) continue;
     const method_stats *s = &t->m[i];
@@ -206,14 +213,15 @@ int obs_metrics_write_grpc(urpc_metrics *m, obs_out *o) {
     rc = obs_family(o, "grpc_server_handled_total", "counter",
                     "Total number of RPCs completed on the server, regardless of success or "
                     "failure.");
+  char code_labels[N_CODES][40];
+  for (size_t c = 0; c < N_CODES; c++) {
+    code_labels[c][0] = 0;
+    obs_label(code_labels[c], sizeof(code_labels[c]), "grpc_code", code_names[c]);
+  }
   for (uint32_t i = 0; rc == 0 && i < n; i++) {
-    for (size_t c = 0; rc == 0 && c < N_CODES; c++) {
-      char with_code[700];
-      snprintf(with_code, sizeof(with_code), "%s", labels[i]);
-      rc = obs_label(with_code, sizeof(with_code), "grpc_code", code_names[c]);
-      if (rc == 0)
-        rc = obs_sample_u64(o, "grpc_server_handled_total", with_code, sums[i].handled[c]);
-    }
+    for (size_t c = 0; rc == 0 && c < N_CODES; c++)
+      rc = obs_sample_u64_more(o, "grpc_server_handled_total", labels[i], code_labels[c],
+                               sums[i].handled[c]);
   }
   if (rc == 0)
     rc = obs_family(o, "grpc_server_handling_seconds", "histogram",
@@ -229,7 +237,8 @@ int obs_metrics_write_grpc(urpc_metrics *m, obs_out *o) {
 }
 
 int urpc_metrics_write(urpc_metrics *m, FILE *out, bool openmetrics) {
-  obs_out o = {out, openmetrics};
+  obs_out o;
+  obs_out_init(&o, out, openmetrics);
   if (obs_metrics_write_grpc(m, &o) < 0 || obs_server_write(m->server, &o) < 0 ||
       obs_process_write(&o) < 0 || obs_end(&o) < 0)
     return -EIO;

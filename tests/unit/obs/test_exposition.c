@@ -22,9 +22,8 @@ typedef struct capture {
 static void cap_open(capture *c, bool openmetrics) {
   c->text = NULL;
   c->len = 0;
-  c->o.f = open_memstream(&c->text, &c->len);
+  obs_out_init(&c->o, open_memstream(&c->text, &c->len), openmetrics);
   cr_assert_not_null(c->o.f);
-  c->o.openmetrics = openmetrics;
 }
 
 /* Closes the stream; c->text stays valid until cap_free. */
@@ -367,7 +366,8 @@ Test(exposition, every_write_to_a_failing_stream_returns_minus_one) {
   static const double bounds[] = {1};
   static const uint64_t counts[] = {1, 1};
   for (int om = 0; om <= 1; om++) {
-    obs_out o = {dev_full(true), om};
+    obs_out o;
+    obs_out_init(&o, dev_full(true), om);
     cr_assert_eq(obs_family(&o, "a_total", "counter", "A."), -1);
     cr_assert_eq(obs_sample_u64(&o, "a_total", "", 1), -1);
     cr_assert_eq(obs_sample_u64(&o, "a_total", "k=\"v\"", 1), -1);
@@ -382,7 +382,8 @@ Test(exposition, every_write_to_a_failing_stream_returns_minus_one) {
  * in both formats, or a short exposition that never arrived is reported written. */
 Test(exposition, end_reports_a_failure_still_in_the_buffer) {
   for (int om = 0; om <= 1; om++) {
-    obs_out o = {dev_full(false), om};
+    obs_out o;
+    obs_out_init(&o, dev_full(false), om);
     cr_assert_eq(obs_family(&o, "a_total", "counter", "A."), 0, "buffered: no failure yet");
     cr_assert_eq(obs_sample_u64(&o, "a_total", "", 1), 0);
     cr_assert_eq(obs_end(&o), -1, "openmetrics=%d: the buffered text never arrived", om);
@@ -392,7 +393,8 @@ Test(exposition, end_reports_a_failure_still_in_the_buffer) {
 
 /* Once the stream has failed, later calls say so even if their own bytes fit in the buffer. */
 Test(exposition, a_failed_stream_stays_failed) {
-  obs_out o = {dev_full(false), false};
+  obs_out o;
+    obs_out_init(&o, dev_full(false), false);
   char big[8192];
   memset(big, 'x', sizeof(big) - 1);
   big[sizeof(big) - 1] = 0;
