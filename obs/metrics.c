@@ -112,7 +112,7 @@ int urpc_metrics_new(urpc_server *s, const urpc_metrics_options *o, urpc_metrics
     m->bounds[i] = bounds[i];
     m->bounds_ns[i] = (uint64_t)(bounds[i] * 1e9);
   }
-  urpc_interceptor ic = {on_start, on_end, m};
+  urpc_interceptor ic = {.on_start = on_start, .on_end = on_end, .user = m};
   int err = urpc_server_add_interceptor(s, &ic);
   if (err < 0) {
     free(m);

@@ -522,6 +522,7 @@ void rpc_conn_respond(urpc_call *call) {
   } else {
     call->responded = 1;
     call->msgs_out = 1;
+    rpc_intercept_message(call, false, call->resp_len - RPC_FRAME_PREFIX);
     rv = submit_headers(call, read_response);
     core_ctr_inc(&call->sh->stats.calls_ok);
   }

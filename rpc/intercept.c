@@ -15,6 +15,7 @@ int urpc_server_add_interceptor(urpc_server *s, const urpc_interceptor *ic) {
   if (!chain) return -ENOMEM;
   chain[s->n_interceptors++] = *ic;
   s->interceptors = chain;
+  if (ic->on_message) s->ic_on_message = true;
   return 0;
 }
 
@@ -68,6 +69,15 @@ void rpc_intercept_end(urpc_call *call) {
   for (size_t i = call->ic_started; i-- > 0;) {
     const urpc_interceptor *ic = &s->interceptors[i];
     if (ic->on_end) ic->on_end(call, &end, ic->user, call->ic_state[i]);
+  }
+}
+
+void rpc_intercept_message_slow(urpc_call *call, bool received, size_t bytes) {
+  const urpc_server *s = call->sh->server;
+  if (!call->ic_state) return;
+  for (size_t i = 0; i < call->ic_started; i++) {
+    const urpc_interceptor *ic = &s->interceptors[i];
+    if (ic->on_message) ic->on_message(call, received, bytes, ic->user, call->ic_state[i]);
   }
 }
 

@@ -279,6 +279,7 @@ struct urpc_server {
   bool draining;                  /* urpc_server_drain has begun (guarded by stop_mu) */
   urpc_interceptor *interceptors; /* the chain, in registration order; fixed once started */
   size_t n_interceptors;
+  bool ic_on_message;              /* one of them asked for each message */
   uint32_t max_conns;              /* options.max_connections, or what the file limit allows */
   bool idle_trim;                  /* idle_trim.c knows this nghttp2's allocations (1.52) */
   _Atomic uint32_t n_conns;        /* open, all shards (touched per connection, not per call) */
@@ -339,6 +340,12 @@ void rpc_stream_notify_writable(rpc_shard *sh);
  * call is being released. */
 void rpc_intercept_start(urpc_call *call);
 void rpc_intercept_end(urpc_call *call);
+void rpc_intercept_message_slow(urpc_call *call, bool received, size_t bytes);
+/* A message in or out: to the interceptors that asked (nothing to do for the others). */
+static inline void rpc_intercept_message(urpc_call *call, bool received, size_t bytes) {
+  if (__builtin_expect(call->sh->server->ic_on_message, 0))
+    rpc_intercept_message_slow(call, received, bytes);
+}
 
 /* request.c */
 /* Received DATA of the call's stream. */

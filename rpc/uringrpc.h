@@ -195,6 +195,12 @@ typedef struct urpc_interceptor {
   /* May be NULL. */
   void (*on_end)(urpc_call *call, const urpc_call_end *end, void *user, void *state);
   void *user;
+  /* Per message, only if set (on_end has the counts; leave it NULL unless each message
+   * matters): a request message received (`received`, before decompression) or a response
+   * message queued, with its size in bytes as sent (compressed if it is, without the 5-byte
+   * prefix). On the shard thread, in chain order, for
+   * interceptors whose on_start ran. */
+  void (*on_message)(urpc_call *call, bool received, size_t bytes, void *user, void *state);
 } urpc_interceptor;
 
 /* Adds `ic` (copied) to the end of the chain. Before start. Returns 0, -EBUSY or -ENOMEM. */

@@ -75,7 +75,7 @@ static void make_server(const urpc_metrics_options *mo) {
   cr_assert_eq(urpc_server_add_service(E.server, &helloworld__greeter__descriptor, m, 1), 0);
   cr_assert_eq(rpc_health_register(E.server), 0);
   cr_assert_eq(urpc_metrics_new(E.server, mo, &E.metrics), 0);
-  urpc_interceptor deny = {deny_start, NULL, NULL};
+  urpc_interceptor deny = {.on_start = deny_start};
   cr_assert_eq(urpc_server_add_interceptor(E.server, &deny), 0);
 }
 

@@ -74,11 +74,13 @@ static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *us
 
 /* Two interceptors on every test's server, recording what they see; tests set what they do. */
 typedef struct ic_event {
-  char hook; /* 's' start, 'e' end */
+  char hook; /* 's' start, 'e' end, 'm' message */
   int which; /* 1 or 2 */
   char path[64];
   uint32_t method_index;
   urpc_call_end end;
+  bool received; /* 'm' */
+  size_t bytes;  /* 'm' */
 } ic_event;
 
 static struct {
@@ -86,6 +88,7 @@ static struct {
   int n;
   const char *reject_path; /* interceptor 1 answers PERMISSION_DENIED for this path */
   bool add_metadata;       /* interceptor 2 adds x-ic to the response */
+  bool record_messages;    /* interceptor 2 (the one with on_message) records each message */
 } IC;
 
 static urpc_status_code ic_start(urpc_call *call, void *user, void **state, const char **message) {
@@ -114,6 +117,16 @@ static void ic_end(urpc_call *call, const urpc_call_end *end, void *user, void *
   }
 }
 
+/* Interceptor 2 asks for every message; interceptor 1 does not. */
+static void ic_message(urpc_call *call, bool received, size_t bytes, void *user, void *state) {
+  (void)call;
+  int which = (int)(intptr_t)user;
+  cr_assert_eq(which, 2, "interceptor %d has no on_message", which);
+  cr_assert_eq((intptr_t)state, 100 + which, "per-call state lost");
+  if (IC.record_messages && IC.n < 32)
+    IC.ev[IC.n++] = (ic_event){.hook = 'm', .which = which, .received = received, .bytes = bytes};
+}
+
 static void setup(void) {
   memset(&E, 0, sizeof(E));
   memset(&IC, 0, sizeof(IC));
@@ -125,7 +138,7 @@ static void setup(void) {
   cr_assert_eq(urpc_server_add_service(E.server, &helloworld__greeter__descriptor, m, 1), 0);
   cr_assert_eq(rpc_health_register(E.server), 0);
   for (intptr_t i = 1; i <= 2; i++) {
-    urpc_interceptor ic = {ic_start, ic_end, (void *)i};
+    urpc_interceptor ic = {ic_start, ic_end, (void *)i, i == 2 ? ic_message : NULL};
     cr_assert_eq(urpc_server_add_interceptor(E.server, &ic), 0);
   }
   cr_assert_eq(rpc_shard_init(&E.sh, E.server, 0), 0);
@@ -840,6 +853,29 @@ H2_TEST(interceptors_run_in_order_and_see_the_end) {
   cr_assert_eq(end->bytes_in, hello_message(msg, "ic"));
   cr_assert_gt(end->bytes_out, 5);
   cr_assert_gt(end->duration_ns, 0);
+}
+
+H2_TEST(an_interceptor_sees_each_message_when_it_asks) {
+  IC.record_messages = true;
+  preface();
+  grpc_headers(1, "/helloworld.Greeter/SayHello", 0);
+  uint8_t msg[64];
+  size_t framed = hello_message(msg, "each");
+  send_data(1, NGHTTP2_FLAG_END_STREAM, msg, framed);
+  assert_hello_reply(stream(1), "Hello each");
+  rpc_conn_closed(E.conn);
+  E.conn = NULL;
+  cr_assert_eq(IC.n, 6, "%d events, want start 1 2, message in and out (2 only), end 2 1", IC.n);
+  expect_event(2, 'm', 2);
+  cr_assert(IC.ev[2].received);
+  cr_assert_eq(IC.ev[2].bytes, framed - 5, "received %zu bytes, want the payload's %zu",
+               IC.ev[2].bytes, framed - 5);
+  expect_event(3, 'm', 2);
+  cr_assert_not(IC.ev[3].received);
+  cr_assert_eq(IC.ev[3].bytes + 5, IC.ev[5].end.bytes_out, "sent %zu bytes of %llu", IC.ev[3].bytes,
+               (unsigned long long)IC.ev[5].end.bytes_out);
+  expect_event(4, 'e', 2);
+  expect_event(5, 'e', 1);
 }
 
 H2_TEST(an_interceptor_rejects_before_the_handler) {
