@@ -285,6 +285,15 @@ class Metrics:
         got = self.get(name, **labels)
         check(got == want, f"{name}{labels} = {got:g}, expected {want}")
 
+    def sum(self, name, **labels):
+        """The sum of the series of `name` whose labels include these (others free), e.g.
+        grpc_server_handled_total over its grpc_type and grpc_service. TestFailure if none
+        matches: a misspelt name or label must not read as 0."""
+        want = set(labels.items())
+        vals = [v for (n, ls), v in self.samples.items() if n == name and want <= set(ls)]
+        check(vals, f"no series {name}{labels} in the scrape")
+        return sum(vals)
+
 
 class Server:
     """A uringrpc-server on 127.0.0.1 port 0. Use as a context manager: it is always stopped
@@ -347,6 +356,17 @@ class Server:
         """A scrape of the admin endpoint (started with --admin-listen 127.0.0.1:0)."""
         check(self.admin_port, "the server was started without --admin-listen")
         return Metrics(self.admin_port)
+
+    def wait_metrics(self, cond, timeout=5.0):
+        """Scrapes until cond(Metrics) is true or `timeout` s have passed, and returns the last
+        scrape for the caller's checks (which then fail with the values seen): the server counts
+        some events (a close, a call's end) a moment after the client has seen them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self.metrics()
+            if cond(m) or time.monotonic() > deadline:
+                return m
+            time.sleep(0.05)
 
     def alive(self):
         return self.proc.poll() is None

@@ -22,6 +22,9 @@ python3-h2 for the slow and the hostile, python ssl for TLS.
   conn_flood_memory    20,000 connections in waves of 5,000 open at once, each making a call, then
                        all closed: the server's RSS returns within 10 % + 5 MiB of where it was
                        before (+2 MiB seen; +8 MiB before the trim after bursts)
+
+The cases also check the server's metrics (admin endpoint) against what the clients saw:
+connections accepted, refused for the limit, closed by reason.
 """
 import os
 import socket
@@ -44,6 +47,19 @@ except ImportError:  # pragma: no cover - depends on the host
 
 NO_ERROR = 0
 T_WINDOW_UPDATE = 8
+CLOSE_REASONS = ("peer", "goaway", "idle", "age", "keepalive_timeout", "error", "limit",
+                 "shutdown")
+
+
+def closed_by(m):
+    return {r: m.get("uringrpc_connections_closed_total", reason=r) for r in CLOSE_REASONS}
+
+
+def expect_closed(m, **want):
+    """Connections closed by each reason: as in `want`, 0 for the others."""
+    got = closed_by(m)
+    check(got == {r: want.get(r, 0) for r in CLOSE_REASONS},
+          f"uringrpc_connections_closed_total by reason {got}, expected {want} (others 0)")
 
 
 def need_h2():
@@ -59,7 +75,7 @@ def closed_within(sock, seconds):
 def case_preface_timeout(args):
     need_h2()
     with Server(args.server, "--shards", "1", "--preface-timeout", "1",
-                "--first-request-timeout", "2") as srv:
+                "--first-request-timeout", "2", *harness.ADMIN) as srv:
         silent = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
         no_request = ready_conn(srv.port)
         worker = h2raw.Client(srv.port)
@@ -73,6 +89,14 @@ def case_preface_timeout(args):
         check(eof, "a connection without a request was not closed within 8 s")
         check(goaways(frames) and goaways(frames)[0] == (0, NO_ERROR),
               f"expected GOAWAY(last stream 0, NO_ERROR) before the close: {goaways(frames)}")
+        # Both closed for not starting in time (reason "idle"); only the second got a GOAWAY.
+        # Counted before the socket is closed, the gauge just after.
+        m = srv.wait_metrics(lambda m: m.get("uringrpc_connections_open") == 1)
+        expect_closed(m, idle=2)
+        m.expect("uringrpc_connections_accepted_total", 3)
+        m.expect("uringrpc_connections_open", 1)
+        m.expect("uringrpc_http2_goaway_sent_total", 1, code="NO_ERROR")
+        check(m.sum("uringrpc_http2_goaway_sent_total") == 1, "other GOAWAYs counted")
         # The connection that made a call is not subject to either.
         st = worker.wait(worker.unary("/helloworld.Greeter/SayHello", harness.hello_request("x")))
         h2raw.check_ok_reply(st, "Hello x")
@@ -87,7 +111,7 @@ def case_preface_timeout(args):
 
 def case_max_connections(args):
     need_h2()
-    with Server(args.server, "--shards", "1", "--max-connections", "5") as srv:
+    with Server(args.server, "--shards", "1", "--max-connections", "5", *harness.ADMIN) as srv:
         held = [h2raw.Client(srv.port) for _ in range(5)]
         for i, c in enumerate(held):
             h2raw.check_ok_reply(c.wait(c.unary("/helloworld.Greeter/SayHello",
@@ -104,12 +128,20 @@ def case_max_connections(args):
               f"the 6th connection: expected GOAWAY(0, NO_ERROR, connection limit) and close, "
               f"got {gw} eof={eof}")
         extra.close()
+        # The refusal is counted before the socket is closed, the gauge just after.
+        m = srv.wait_metrics(lambda m: m.get("uringrpc_connections_open") == 5)
+        m.expect("uringrpc_limit_hits_total", 1, limit="connections")
+        m.expect("uringrpc_connections_accepted_total", 6)
+        m.expect("uringrpc_connections_open", 5)
+        expect_closed(m, limit=1)
+        m.expect("uringrpc_http2_goaway_sent_total", 1, code="NO_ERROR")
         for i, c in enumerate(held):  # the others go on
             h2raw.check_ok_reply(c.wait(c.unary("/helloworld.Greeter/SayHello",
                                                 harness.hello_request(f"g{i}"))), f"Hello g{i}")
         held.pop().close()
-        deadline = time.monotonic() + 5
+        deadline, tries = time.monotonic() + 5, 0
         while True:  # the close reaches the server a moment later
+            tries += 1
             try:
                 h2raw.say_hello_ok(srv.port, "again")
                 break
@@ -117,12 +149,18 @@ def case_max_connections(args):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+        # Every try but the last was refused for the limit (the freed place not yet seen).
+        m = srv.wait_metrics(lambda m: sum(closed_by(m).values()) == tries + 2)
+        m.expect("uringrpc_limit_hits_total", tries, limit="connections")
+        m.expect("uringrpc_connections_accepted_total", 6 + tries)
+        expect_closed(m, limit=tries, peer=2)  # the one freed, and the "again" probe
         for c in held:
             c.close()
         res = srv.stop()
         lines = res.stderr.count("connection limit (5) reached")
         check(lines == 1, f"expected one log line about the limit, got {lines}:\n{res.stderr}")
-        log("6th connection refused with GOAWAY; the 5 others served; a freed place is taken")
+        log(f"6th connection refused with GOAWAY; the 5 others served; a freed place is taken "
+            f"(try {tries}); metrics agree")
 
 
 def make_cert(d):
@@ -150,7 +188,7 @@ def case_max_connections_tls(args):
         cert, key = make_cert(d)
         with Server(args.server, "--shards", "1", "--max-connections", "2", "--tls-listen",
                     "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
-                    "--tls-handshake-timeout", "500") as srv:
+                    "--tls-handshake-timeout", "500", *harness.ADMIN) as srv:
             held = [tls_conn(srv.tls_port) for _ in range(2)]
             refused = []
             for _ in range(3):
@@ -165,6 +203,16 @@ def case_max_connections_tls(args):
                 check(got == b"", f"a TLS connection over the limit got {got!r}, not a close")
             time.sleep(1.5)  # past the handshake timeout the refused connections had armed
             check(srv.alive(), "server died after refusing TLS connections")
+            # Refused before any handshake: counted as limit closes, not as handshake timeouts
+            # once their (cancelled) timers' time has passed.
+            m = srv.metrics()
+            m.expect("uringrpc_limit_hits_total", 3, limit="connections")
+            m.expect("uringrpc_connections_accepted_total", 5)
+            m.expect("uringrpc_connections_open", 2)
+            expect_closed(m, limit=3)
+            m.expect("uringrpc_tls_handshakes_total", 2)
+            check(m.sum("uringrpc_tls_handshake_failures_total") == 0,
+                  "handshake failures counted for connections refused before any handshake")
             for s in held:  # the two within the limit still speak HTTP/2
                 s.settimeout(5)
                 check(s.recv(9)[3] == 4, "a held TLS connection got no SETTINGS")
@@ -186,7 +234,7 @@ def cpu_seconds(pid):
 def case_emfile(args):
     need_h2()
     # Room for the server's own descriptors and a few dozen connections: the rest hit EMFILE.
-    with Server(args.server, "--shards", "1", "--max-connections", "10000",
+    with Server(args.server, "--shards", "1", "--max-connections", "10000", *harness.ADMIN,
                 wrapper=["prlimit", "--nofile=64:64"]) as srv:
         socks = []
         for _ in range(120):
@@ -208,6 +256,13 @@ def case_emfile(args):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+        # The backlog is taken in order: the 120 waiting connections were all accepted before
+        # the one that was served; none was refused for the connection limit.
+        m = srv.metrics()
+        accepted = m.get("uringrpc_connections_accepted_total")
+        check(accepted >= 121, f"{accepted:g} connections accepted, expected >= 121")
+        m.expect("uringrpc_limit_hits_total", 0, limit="connections")
+        check(closed_by(m)["limit"] == 0, "connections closed for a limit")
         res = srv.stop()
         lines = res.stderr.count("accept: ")
         log(f"120 connections at a file limit of 64: server CPU {busy * 100:.0f} % while they "
@@ -265,8 +320,8 @@ def case_tcp_user_timeout(args):
     """--tcp-user-timeout 1: a client that never reads is cut by the kernel within seconds;
     without it (the default) the same client is still connected after the same wait."""
     need_h2()
-    with Server(args.server, "--shards", "1", "--tcp-user-timeout", "1") as cut, \
-            Server(args.server, "--shards", "1") as kept:
+    with Server(args.server, "--shards", "1", "--tcp-user-timeout", "1", *harness.ADMIN) as cut, \
+            Server(args.server, "--shards", "1", *harness.ADMIN) as kept:
         a, b = unread_big_responses(cut.port), unread_big_responses(kept.port)
         deadline = time.monotonic() + 15
         while not reset_by_server(a) and time.monotonic() < deadline:
@@ -274,6 +329,12 @@ def case_tcp_user_timeout(args):
         took = 15 - (deadline - time.monotonic())
         check(time.monotonic() < deadline, "--tcp-user-timeout 1: still connected after 15 s")
         check(not reset_by_server(b), "without --tcp-user-timeout the client was cut too")
+        # The kernel's timeout is an I/O error for the server (its send or receive fails).
+        m = cut.wait_metrics(lambda m: sum(closed_by(m).values()) == 1)
+        expect_closed(m, error=1)
+        m = kept.metrics()
+        expect_closed(m)
+        m.expect("uringrpc_connections_open", 1)
         a.close()
         b.close()
         log(f"--tcp-user-timeout 1 cut a client that does not read after {took:.1f} s; the "
@@ -285,7 +346,7 @@ def case_tcp_user_timeout(args):
 def case_conn_flood_memory(args):
     need_h2()
     n = 20000
-    with Server(args.server, "--shards", "1") as srv:
+    with Server(args.server, "--shards", "1", *harness.ADMIN) as srv:
         def wave(count, tag):
             socks, enc_s = [], []
             for i in range(count):
@@ -310,6 +371,14 @@ def case_conn_flood_memory(args):
         h2raw.say_hello_ok(srv.port)
         after = harness.rss_kib(srv.proc.pid)
         shadowed = harness.sanitized(srv.proc.pid)
+        # Every connection was accepted, called once and closed by its client.
+        calls = 200 + n + 1
+        m = srv.wait_metrics(lambda m: m.get("uringrpc_connections_open") == 0, timeout=10)
+        m.expect("uringrpc_connections_accepted_total", calls)
+        m.expect("uringrpc_limit_hits_total", 0, limit="connections")
+        expect_closed(m, peer=calls)
+        check(m.sum("grpc_server_handled_total", grpc_method="SayHello", grpc_code="OK") == calls,
+              f"SayHello OK counts differ from the {calls} calls answered")
         srv.stop()
         bound = before * 1.10 + 5 * 1024
         log(f"{n} connections: RSS {before} KiB before, {peak} KiB during, {after} KiB after "

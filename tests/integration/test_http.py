@@ -12,8 +12,11 @@ python3-h2 over a raw socket for hand-made and hostile requests. One scenario pe
   resets / flow_control / floods          client resets, tiny windows, PING/SETTINGS/
                                           CONTINUATION floods and rapid reset
   many_streams / many_connections         1,000 streams on a connection; 600 connections
-  deadline                                grpc-timeout enforced (DEADLINE_EXCEEDED)
+  deadline / deadline_race                grpc-timeout enforced (DEADLINE_EXCEEDED)
   missing_content_type / accept_encoding  grpc-protocol.md rules beyond the basic contract
+
+deadline, deadline_race and flow_control also check the server's metrics (admin endpoint)
+against what the client saw: deadlines expired, calls handled by code, window stalls.
 
 Every case runs its own single-shard server (so every connection lands on the shard the hostile
 input went to), checks the answer to each hostile request, then checks that the same server
@@ -622,7 +625,22 @@ def case_flow_control(args):
                     payload = payload[w:]
                 h2raw.check_ok_reply(c.wait(sid, 60), "Hello " + name)
                 log(f"{size}-byte reply through a 1 KiB window: OK")
-    run_server(args, body)
+        m = srv.wait_metrics(lambda m: m.get("uringrpc_connections_open") == 0)
+        stalls = {w: m.get("uringrpc_flow_control_stalls_total", window=w)
+                  for w in ("stream", "connection")}
+        windows = {d: m.get("uringrpc_flow_control_window_bytes", direction=d)
+                   for d in ("send", "receive")}
+        log(f"metrics: window stalls {stalls}, windows {windows} with no connection open")
+        # Each reply goes out in sends of at most the 1 KiB window (the client gives back what
+        # it read, never more): every send but a reply's last was cut short by a window.
+        cuts = sum(-(-len(grpc_frame(hello_request("Hello " + "x" * size))) // 1024) - 1
+                   for size in (1000, 70000, 1 << 20))
+        check(stalls["stream"] + stalls["connection"] >= cuts,
+              f"replies through a 1 KiB window: {stalls}, expected at least {cuts} in all")
+        check(stalls["stream"] >= 1, f"no stall of a stream window: {stalls}")
+        check(windows == {"send": 0, "receive": 0},
+              f"connection windows summed {windows} with no connection open")
+    run_server(args, body, *harness.ADMIN)
 
 
 # ---- floods and concurrency --------------------------------------------------------------
@@ -848,6 +866,19 @@ def case_deadline(args):
             ping = bytes([0x20]) + harness.varint(2_000_000_000)  # PingMessage{delayNanos: 2 s}
             late = c.unary("/fgrpc.PingServer/Ping", ping, extra=[("grpc-timeout", "50m")])
             expect_status(c.wait(late, 30), DEADLINE_EXCEEDED, "Ping of 2 s past a 50 ms deadline")
+            # Counted before the status goes out; the calls' ends (handled) when released.
+            m = srv.wait_metrics(lambda m: m.sum("grpc_server_handled_total",
+                                                 grpc_code="DeadlineExceeded") == 2)
+            m.expect("uringrpc_deadlines_expired_total", 2)
+            for method in ("SayHello", "Ping"):
+                got = m.sum("grpc_server_handled_total", grpc_method=method,
+                            grpc_code="DeadlineExceeded")
+                check(got == 1, f"{method}: {got:g} calls counted DeadlineExceeded, expected 1")
+            check(m.sum("grpc_server_handled_total") == 2, "other calls counted handled")
+            # The open request got its status, then RST_STREAM(NO_ERROR) (RFC 9113 8.1).
+            m = srv.wait_metrics(lambda m: m.get("uringrpc_http2_rst_stream_sent_total",
+                                                 code="NO_ERROR") == 1)
+            m.expect("uringrpc_http2_rst_stream_sent_total", 1, code="NO_ERROR")
             sid = c.unary("/urpc.example.Demo/AsyncHello", hello_request("long"),
                           extra=[("grpc-timeout", "10S")])
             h2raw.check_ok_reply(c.wait(sid), "Hello long (async)")
@@ -855,7 +886,11 @@ def case_deadline(args):
             sid = c.headers(SAYHELLO, [("grpc-timeout", "1H")])
             c.data(sid, msg)
             probe(srv, "deadlines")
-    res = run_server(args, body, "--workers-per-shard", "1")
+            m = srv.metrics()
+            m.expect("uringrpc_deadlines_expired_total", 2)  # not the 10 s one, nor the hour
+            got = m.sum("grpc_server_handled_total", grpc_method="AsyncHello", grpc_code="OK")
+            check(got == 1, f"AsyncHello within its deadline: {got:g} counted OK, expected 1")
+    res = run_server(args, body, "--workers-per-shard", "1", *harness.ADMIN)
     check(res.total("ok") >= 1, f"stats {res.stats}")
 
 
@@ -864,7 +899,7 @@ def case_deadline_race(args):
     deadline timer and the reply race each other, and client resets join in. Every call ends
     with its correct reply or DEADLINE_EXCEEDED (or the reset); nothing else, no crash."""
     def body(srv):
-        outcomes = {"ok": 0, "deadline": 0}
+        outcomes = {"ok": 0, "deadline": 0, "reset": 0}
         for round_ in range(4):
             with h2raw.Client(srv.port, timeout=60) as c:
                 want = {}
@@ -877,6 +912,7 @@ def case_deadline_race(args):
                     if i % 7 == 3:
                         c.rst(sid)
                         want[sid] = None
+                        outcomes["reset"] += 1
                 c.pump(lambda: all(c.streams[s].done for s, w in want.items() if w), 60)
                 for sid, w in want.items():
                     st = c.streams[sid]
@@ -891,7 +927,21 @@ def case_deadline_race(args):
                         h2raw.check_ok_reply(st, w)
                         outcomes["ok"] += 1
         log(f"outcomes: {outcomes}")
-    run_server(args, body, "--workers-per-shard", "2")
+        # Every DEADLINE_EXCEEDED the client saw was a deadline counted; beyond those, only a
+        # call the client reset may have expired (its status decided, unseen). Each call whose
+        # deadline expired ends DeadlineExceeded (the status is taken when it is submitted).
+        m = srv.wait_metrics(lambda m: m.get("uringrpc_calls_live") == 0, timeout=10)
+        expired = m.get("uringrpc_deadlines_expired_total")
+        handled = m.sum("grpc_server_handled_total", grpc_code="DeadlineExceeded")
+        log(f"metrics: {expired:g} deadlines expired, {handled:g} calls handled DeadlineExceeded")
+        check(outcomes["deadline"] <= expired <= outcomes["deadline"] + outcomes["reset"]
+              and handled == expired,
+              f"client saw {outcomes}; server counted {expired:g} deadlines expired, {handled:g} "
+              f"calls handled DeadlineExceeded")
+        ok = m.sum("grpc_server_handled_total", grpc_code="OK")  # a reset may come too late
+        check(outcomes["ok"] <= ok <= outcomes["ok"] + outcomes["reset"],
+              f"client saw {outcomes}; server counted {ok:g} OK")
+    run_server(args, body, "--workers-per-shard", "2", *harness.ADMIN)
 
 
 # ---- the gRPC protocol checklist (grpc-protocol.md) beyond the basic contract -----------

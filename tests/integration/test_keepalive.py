@@ -18,6 +18,9 @@ HTTP/2 frames and python3-grpcio channels with keepalive on.
   max_age          --max-connection-age 1 --max-connection-age-grace 1: GOAWAY after about a
                    second, a longer call is cut at the end of the grace; grpcio calling
                    without pause for 4 s sees no failure while its connection is replaced
+
+Each case but idle_trim also checks the server's metrics (admin endpoint) against what the
+client saw: connections closed by reason, ping strikes, GOAWAYs sent by code, limit hits.
 """
 import os
 import sys
@@ -41,6 +44,23 @@ except ImportError:  # pragma: no cover - depends on the host
 
 RPC_TIMEOUT = 30
 ENHANCE_YOUR_CALM = 11
+CLOSE_REASONS = ("peer", "goaway", "idle", "age", "keepalive_timeout", "error", "limit",
+                 "shutdown")
+
+
+def closed(m, reason):
+    return m.get("uringrpc_connections_closed_total", reason=reason)
+
+
+def closed_all(m):
+    return sum(closed(m, r) for r in CLOSE_REASONS)
+
+
+def expect_closed(m, **want):
+    """Connections closed by each reason: as in `want`, 0 for the others."""
+    got = {r: closed(m, r) for r in CLOSE_REASONS}
+    check(got == {r: want.get(r, 0) for r in CLOSE_REASONS},
+          f"uringrpc_connections_closed_total by reason {got}, expected {want} (others 0)")
 
 
 def need_h2():
@@ -64,7 +84,7 @@ def ping_msg(delay_s, seq=1):
 def case_keepalive_ping(args):
     need_h2()
     with Server(args.server, "--shards", "1", "--keepalive-time", "1",
-                "--keepalive-timeout", "1") as srv:
+                "--keepalive-timeout", "1", *harness.ADMIN) as srv:
         s = ready_conn(srv.port)
         t0 = time.monotonic()
         frames, eof = read_frames(s, 8, stop=lambda fr: server_pings(fr))
@@ -81,7 +101,15 @@ def case_keepalive_ping(args):
         check(eof, "an unanswered keepalive PING did not close the connection")
         check(0.8 <= first <= 5.0, f"first PING after {first:.2f} s with --keepalive-time 1")
         check(0.8 <= gone <= 6.0, f"closed {gone:.2f} s after an unanswered PING (timeout 1 s)")
+        # Counted before the socket is closed: the client's EOF means the count is in.
+        m = srv.metrics()
+        expect_closed(m, keepalive_timeout=1)
+        m.expect("uringrpc_connections_accepted_total", 1)
+        m.expect("uringrpc_http2_ping_strikes_total", 0)  # the client only acked our PING
         h2raw.say_hello_ok(srv.port)
+        m = srv.wait_metrics(lambda m: closed_all(m) == 2)
+        expect_closed(m, keepalive_timeout=1, peer=1)  # the probe closed by its client
+        m.expect("uringrpc_connections_accepted_total", 2)
         srv.stop()
         log(f"PING after {first:.2f} s; answered → kept; unanswered → closed after {gone:.2f} s")
 
@@ -95,7 +123,7 @@ def too_many_pings(frames):
 
 def case_ping_strikes(args):
     need_h2()
-    with Server(args.server, "--shards", "1") as srv:
+    with Server(args.server, "--shards", "1", *harness.ADMIN) as srv:
         s = ready_conn(srv.port)
         for i in range(4):  # the first is free, then grpc's default allows two strikes
             s.sendall(frame(T_PING, 0, 0, bytes(7) + bytes([i])))
@@ -104,6 +132,15 @@ def case_ping_strikes(args):
         check(too_many_pings(frames) and eof,
               f"4 PINGs in a row: expected GOAWAY(ENHANCE_YOUR_CALM, too_many_pings) and close; "
               f"got {goaways(frames)} eof={eof}")
+        # The first PING is free, the next two are the strikes allowed, the fourth is one too
+        # many; the client saw the GOAWAY and the close, so all is counted.
+        m = srv.metrics()
+        m.expect("uringrpc_http2_ping_strikes_total", 3)
+        m.expect("uringrpc_limit_hits_total", 1, limit="pings")
+        m.expect("uringrpc_http2_goaway_sent_total", 1, code="ENHANCE_YOUR_CALM")
+        check(m.sum("uringrpc_http2_goaway_sent_total") == 1,
+              "GOAWAYs other than the ENHANCE_YOUR_CALM one were counted")
+        expect_closed(m, limit=1)
         # Each PING followed by a call: the server's DATA forgives the strikes.
         s = ready_conn(srv.port)
         enc, seen = hpack.Encoder(), []  # one HPACK context: decode everything read so far
@@ -113,10 +150,15 @@ def case_ping_strikes(args):
             frames, eof = read_frames(s, 5, stop=lambda fr, sid=sid: sid in grpc_statuses(seen + fr))
             seen += frames
             check(not eof and not goaways(frames), f"PING + call {i}: {goaways(frames)} eof={eof}")
+        m = srv.wait_metrics(lambda m: m.sum("grpc_server_handled_total", grpc_method="Ping") == 6)
+        m.expect("uringrpc_http2_ping_strikes_total", 3)  # forgiven: no strike more
+        m.expect("uringrpc_limit_hits_total", 1, limit="pings")
+        check(m.sum("grpc_server_handled_total", grpc_method="Ping", grpc_code="OK") == 6,
+              "the 6 Ping calls between the PINGs are not all counted OK")
         s.close()
         srv.stop()
     with Server(args.server, "--shards", "1", "--permit-keepalive-without-calls",
-                "--min-ping-interval", "0") as srv:
+                "--min-ping-interval", "0", *harness.ADMIN) as srv:
         s = ready_conn(srv.port)
         for i in range(10):
             s.sendall(frame(T_PING, 0, 0, bytes(7) + bytes([i])))
@@ -126,6 +168,10 @@ def case_ping_strikes(args):
         acks = sum(t == T_PING and fl & 1 for t, fl, _, _ in frames)
         check(acks == 10 and not goaways(frames), f"10 PINGs allowed: {acks} acks, "
                                                   f"GOAWAY {goaways(frames)}")
+        m = srv.metrics()
+        m.expect("uringrpc_http2_ping_strikes_total", 0)
+        m.expect("uringrpc_limit_hits_total", 0, limit="pings")
+        m.expect("uringrpc_http2_goaway_sent_total", 0, code="ENHANCE_YOUR_CALM")
         srv.stop()
     log("4 idle PINGs → too_many_pings; PINGs between calls forgiven; permitted when asked")
 
@@ -159,30 +205,50 @@ def case_grpcio_keepalive(args):
     st = stubs(args)
     # grpc's server default: a ping more often than every 5 minutes is a strike; the fourth
     # ping (1 s apart) ends the connection with too_many_pings, and the call fails.
-    with Server(args.server, "--shards", "1") as srv:
+    with Server(args.server, "--shards", "1", *harness.ADMIN) as srv:
         err = watch_while_pinging(st, srv.target, 1000, 6)
+        # The client may see the GOAWAY a moment before the server has closed the connection.
+        m = srv.wait_metrics(lambda m: closed(m, "limit") >= 1)
         res = srv.stop()
         check("too many PINGs" in res.stderr, f"no too_many_pings: {res.stderr!r}")
         check(err == grpc.StatusCode.UNAVAILABLE, f"the pinging client's call ended with {err}")
+        # One connection ended, on its third strike (grpcio may ping more, e.g. for BDP):
+        m.expect("uringrpc_http2_goaway_sent_total", 1, code="ENHANCE_YOUR_CALM")
+        m.expect("uringrpc_limit_hits_total", 1, limit="pings")
+        strikes = m.get("uringrpc_http2_ping_strikes_total")
+        check(strikes >= 3,
+              f"{strikes:g} ping strikes counted before too_many_pings, expected >= 3")
+        check(closed(m, "limit") == 1, f"{closed(m, 'limit'):g} connections closed for a limit")
+        log(f"metrics: {strikes:g} ping strikes, one GOAWAY(ENHANCE_YOUR_CALM), one limit close")
     # Allowed as often as every second, pings 1.5 s apart are served quietly.
     with Server(args.server, "--shards", "1", "--permit-keepalive-without-calls",
-                "--min-ping-interval", "1") as srv:
+                "--min-ping-interval", "1", *harness.ADMIN) as srv:
         err = watch_while_pinging(st, srv.target, 1500, 6)
+        m = srv.metrics()
         res = srv.stop()
         check("too many PINGs" not in res.stderr, f"too_many_pings: {res.stderr!r}")
         check(err is None, f"the call ended with {err}")
+        m.expect("uringrpc_http2_goaway_sent_total", 0, code="ENHANCE_YOUR_CALM")
+        m.expect("uringrpc_limit_hits_total", 0, limit="pings")
+        check(closed(m, "limit") == 0, "a connection closed for a limit")
     log("grpcio pinging every 1 s: too_many_pings by default; every 1.5 s with "
         "--min-ping-interval 1: served")
 
 
 def case_max_idle(args):
     need_h2()
-    with Server(args.server, "--shards", "1", "--max-connection-idle", "1") as srv:
+    with Server(args.server, "--shards", "1", "--max-connection-idle", "1",
+                *harness.ADMIN) as srv:
         s = ready_conn(srv.port)
         t0 = time.monotonic()
         check(answer_drain(s), "an idle connection was not closed")
         idle_gone = time.monotonic() - t0
         s.close()
+        # A graceful drain: GOAWAY(NO_ERROR) notice, PING, final GOAWAY(NO_ERROR), close.
+        m = srv.metrics()
+        expect_closed(m, idle=1)
+        m.expect("uringrpc_http2_goaway_sent_total", 2, code="NO_ERROR")
+        check(m.sum("uringrpc_http2_goaway_sent_total") == 2, "GOAWAYs with an error counted")
         # A call of 2.5 s keeps its connection: the GOAWAY comes after it ends.
         s = ready_conn(srv.port)
         enc = hpack.Encoder()
@@ -194,6 +260,12 @@ def case_max_idle(args):
         check(answer_drain(s), "idle after its call, the connection was not closed")
         after = time.monotonic() - t0
         s.close()
+        m = srv.metrics()
+        expect_closed(m, idle=2)
+        m.expect("uringrpc_http2_goaway_sent_total", 4, code="NO_ERROR")
+        m.expect("uringrpc_connections_accepted_total", 2)
+        check(m.sum("grpc_server_handled_total", grpc_method="Ping", grpc_code="OK") == 1,
+              "the 2.5 s Ping is not counted OK")
         srv.stop()
         check(0.8 <= idle_gone <= 6.0, f"idle connection closed after {idle_gone:.2f} s")
         check(after >= 3.3, f"the connection with a call went after {after:.2f} s")
@@ -205,7 +277,7 @@ def case_max_age(args):
     need_h2()
     st = stubs(args)
     with Server(args.server, "--shards", "1", "--max-connection-age", "1",
-                "--max-connection-age-grace", "1") as srv:
+                "--max-connection-age-grace", "1", *harness.ADMIN) as srv:
         s = ready_conn(srv.port)
         enc = hpack.Encoder()
         t0 = time.monotonic()
@@ -222,6 +294,14 @@ def case_max_age(args):
         check(eof and 1 not in grpc_statuses(frames), "the 10 s call was not cut at the grace")
         check(0.8 <= aged <= 5.0, f"GOAWAY at {aged:.2f} s with --max-connection-age 1 (+-10 %)")
         check(1.7 <= cut <= 8.0, f"cut at {cut:.2f} s, expected age + 1 s grace")
+        m = srv.metrics()
+        expect_closed(m, age=1)
+        check(m.get("uringrpc_http2_goaway_sent_total", code="NO_ERROR") >= 1,
+              "the GOAWAY at age is not counted")
+        # The call cut at the grace ends without a status sent: counted Canceled.
+        m = srv.wait_metrics(lambda m: m.sum("grpc_server_handled_total", grpc_method="Ping") == 1)
+        check(m.sum("grpc_server_handled_total", grpc_method="Ping", grpc_code="Canceled") == 1,
+              "the Ping cut at the grace is not counted Canceled")
         # A real client calling without pause: connections are replaced, no call fails.
         ch = grpc.insecure_channel(srv.target)
         greeter = st.hw_grpc.GreeterStub(ch)
@@ -231,9 +311,25 @@ def case_max_age(args):
             check(r.message == f"Hello {n}", f"call {n} -> {r.message!r}")
             n += 1
         ch.close()
+        # Every grpcio connection but the last was replaced at its age (the last one may have
+        # gone with the channel, before its age); each aged one got at least the GOAWAY notice.
+        m = srv.wait_metrics(lambda m: m.get("uringrpc_connections_open") == 0)
+        accepted = m.get("uringrpc_connections_accepted_total")
+        aged = closed(m, "age")
+        check(closed_all(m) == accepted, f"{accepted:g} connections accepted, "
+              f"{closed_all(m):g} closed, none open")
+        check(accepted - 1 <= aged <= accepted,
+              f"{aged:g} of {accepted:g} connections closed at their age")
+        check(m.get("uringrpc_http2_goaway_sent_total", code="NO_ERROR") >= aged,
+              f"fewer GOAWAY(NO_ERROR) than connections aged: {m.samples}")
+        check(m.sum("grpc_server_handled_total", grpc_method="SayHello", grpc_code="OK") == n,
+              f"{n} SayHello OK, but the counts say otherwise")
         res = srv.stop()
         conns = res.total("connections")
         check(conns >= 3, f"{conns} connections in 4 s with a 1 s maximum age")
+        check(conns == accepted, f"stats line {conns} connections, metrics {accepted:g}")
+        log(f"metrics: {aged:g} of {accepted:g} connections closed at their age, "
+            f"{m.get('uringrpc_http2_goaway_sent_total', code='NO_ERROR'):g} GOAWAY(NO_ERROR)")
         log(f"age: GOAWAY at {aged:.2f} s, long call cut at {cut:.2f} s; grpcio made {n} calls "
             f"over {conns} connections without a failure")
 

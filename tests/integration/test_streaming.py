@@ -10,6 +10,9 @@
   cancel_streams              1,000 bidi calls cancelled mid-flight and 1,000 deadlines expiring
                               on open streams, then the server exits with no call still live
 
+backpressure_server_stream and cancel_streams also check the server's metrics (admin endpoint):
+window stalls, deadlines expired and calls handled by code against what the client saw.
+
 The harness checks at exit that every shard reports live=0 and that no sanitizer spoke."""
 import os
 import sys
@@ -66,6 +69,12 @@ def case_backpressure_server_stream(c, srv):
     log(f"1 GiB in {time.monotonic() - start:.1f} s; server RSS {base // 1024} KiB -> peak "
         f"{sampler.peak // 1024} KiB (+{growth // 1024} KiB, bound {RSS_BOUND // 1024} KiB)")
     check(growth < RSS_BOUND, f"server RSS grew by {growth // MIB} MiB streaming 1 GiB")
+    # The server held back by the client's windows: counted as stalls.
+    m = srv.metrics()
+    stalls = {w: m.get("uringrpc_flow_control_stalls_total", window=w)
+              for w in ("stream", "connection")}
+    log(f"metrics: window stalls {stalls}")
+    check(sum(stalls.values()) >= 1, f"1 GiB to a slow reader, yet no window stall: {stalls}")
 
 
 def case_client_stream_large(c, srv):
@@ -133,6 +142,24 @@ def case_cancel_streams(c, srv):
         # The server still serves.
         r = c.stub.UnaryCall(c.m.SimpleRequest(response_size=10), timeout=10)
         check(len(r.payload.body) == 10, "UnaryCall after the cancellations")
+        # Each call the server saw (the 1,000 cancelled ones, and those of the 1,000 with a
+        # deadline whose HEADERS went out before grpcio gave up) ended Canceled (the client's
+        # reset) or, where the server's timer came first, DeadlineExceeded: one per deadline
+        # counted expired.
+        m = srv.wait_metrics(lambda m: m.get("uringrpc_calls_live") == 0, timeout=10)
+        expired = m.get("uringrpc_deadlines_expired_total")
+        by_code = {code: m.sum("grpc_server_handled_total", grpc_method="FullDuplexCall",
+                               grpc_code=code) for code in ("Canceled", "DeadlineExceeded")}
+        started = m.sum("grpc_server_started_total", grpc_method="FullDuplexCall")
+        handled = m.sum("grpc_server_handled_total", grpc_method="FullDuplexCall")
+        log(f"metrics: {expired:g} deadlines expired; FullDuplexCall started {started:g}, "
+            f"handled {by_code}")
+        check(1000 + expired <= started <= 2000 and handled == started
+              and sum(by_code.values()) == handled,
+              f"FullDuplexCall started {started:g}, handled {handled:g} {by_code}: expected "
+              f"1,000 + {expired:g} to 2,000, each Canceled or DeadlineExceeded")
+        check(by_code["Canceled"] >= 1000 and by_code["DeadlineExceeded"] == expired,
+              f"{expired:g} deadlines expired, FullDuplexCall handled {by_code}")
     finally:
         for x in ctxs:
             x.close()
@@ -145,7 +172,9 @@ CASES = {
     "slow_handler_slows_client": case_slow_handler_slows_client,
 }
 
-SERVER_ARGS = {"slow_handler_slows_client": ["--stream-window", "65536"]}
+SERVER_ARGS = {"slow_handler_slows_client": ["--stream-window", "65536"],
+               "backpressure_server_stream": list(harness.ADMIN),
+               "cancel_streams": list(harness.ADMIN)}
 
 
 def run_case(args):
