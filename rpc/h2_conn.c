@@ -430,6 +430,14 @@ void rpc_conn_note_window_cut(nghttp2_session *session, urpc_call *call, size_t 
     core_ctr_inc(&st->conn_window_stalls);
 }
 
+void rpc_conn_note_window_shut(urpc_call *call) {
+  nghttp2_session *session = call->conn->h2;
+  rpc_shard_counters *st = &call->sh->stats;
+  if (nghttp2_session_get_stream_remote_window_size(session, call->stream_id) <= 0)
+    core_ctr_inc(&st->stream_window_stalls);
+  if (nghttp2_session_get_remote_window_size(session) <= 0) core_ctr_inc(&st->conn_window_stalls);
+}
+
 static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
                              size_t length, uint32_t *data_flags, nghttp2_data_source *source,
                              void *ud) {
@@ -524,6 +532,7 @@ void rpc_conn_respond(urpc_call *call) {
     call->msgs_out = 1;
     rpc_intercept_message(call, false, call->resp_len - RPC_FRAME_PREFIX);
     rv = submit_headers(call, read_response);
+    if (rv == 0) rpc_conn_note_window_shut(call);
     core_ctr_inc(&call->sh->stats.calls_ok);
   }
   if (rv != 0) submit_failed(call, rv);

@@ -414,6 +414,9 @@ int rpc_conn_submit_trailers(nghttp2_session *session, urpc_call *call);
 /* A data provider had more of the call's response than nghttp2 asked for (`length`): if a send
  * window was the cause, that window stalls the response (counted). */
 void rpc_conn_note_window_cut(nghttp2_session *session, urpc_call *call, size_t length);
+/* Data was just queued for the call's stream: a window already shut holds it back before any
+ * read callback could see the cut (nghttp2 defers the stream silently): counted here. */
+void rpc_conn_note_window_shut(urpc_call *call);
 /* Resets the stream; if even that cannot be submitted (out of memory), closes the connection. */
 void rpc_conn_reset_stream(rpc_conn *conn, int32_t stream_id, uint32_t code);
 /* Submits a streaming call's response HEADERS with its data provider. */

@@ -52,9 +52,11 @@ static void enqueue(urpc_call *call, rpc_sendbuf *b) {
       rpc_conn_reset_stream(call->conn, call->stream_id, NGHTTP2_INTERNAL_ERROR);
       return;
     }
+    rpc_conn_note_window_shut(call);
   } else if (call->deferred) {
     call->deferred = 0;
     nghttp2_session_resume_data(call->conn->h2, call->stream_id);
+    rpc_conn_note_window_shut(call);
   }
   rpc_conn_want_flush(call->conn);
 }
@@ -168,6 +170,7 @@ void rpc_stream_finish(urpc_call *call) {
   if (call->deferred) {
     call->deferred = 0;
     nghttp2_session_resume_data(call->conn->h2, call->stream_id);
+    rpc_conn_note_window_shut(call);
   }
   rpc_conn_want_flush(call->conn);
 }

@@ -437,7 +437,7 @@ def case_decompression_budget(args):
 def case_zero_window(args):
     need_h2()
     flags = ["--shards", "1", "--max-connection-memory", str(8 << 20)]
-    with Server(args.server, *flags) as srv:
+    with Server(args.server, *flags, *harness.ADMIN) as srv:
         h2raw.say_hello_ok(srv.port)
         before = harness.rss_kib(srv.proc.pid)
         c = RawConn(srv.port, settings=(4).to_bytes(2, "big") + (0).to_bytes(4, "big"))
@@ -449,6 +449,13 @@ def case_zero_window(args):
         log(f"window 0, 40 x 1 MiB responses: {busy} RESOURCE_EXHAUSTED; RSS +{grown:.1f} MiB")
         check(busy >= 20, f"only {busy} of 40 calls were turned away at an 8 MiB limit")
         rss_grew_less(srv, grown, 40, "a client that never reads")
+        # Every response that was queued waits on a stream window of 0: each is a stall,
+        # though nghttp2 never asked for its bytes.
+        m = srv.metrics()
+        stalls = m.get("uringrpc_flow_control_stalls_total", window="stream")
+        check(stalls >= 40 - busy, f"{stalls:g} stream-window stalls for {40 - busy} responses "
+                                   f"held by a window of 0")
+        m.expect("uringrpc_limit_hits_total", busy, limit="memory")
         h2raw.say_hello_ok(srv.port)
         c.close()
         time.sleep(1.5)
