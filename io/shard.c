@@ -34,6 +34,9 @@ core_timer_wheel *io_shard_timers(io_shard *s) {
 const io_shard_counters *io_shard_get_counters(const io_shard *s) {
   return &s->stats;
 }
+uint64_t io_shard_turn_ns(const io_shard *s) {
+  return s->turn_ns;
+}
 
 int io_shard_new(const io_shard_config *cfg, io_shard **out) {
   io_shard *s = calloc(1, sizeof(*s));
@@ -257,6 +260,7 @@ static void loop(io_shard *s) {
   while (!atomic_load_explicit(&s->exit_requested, memory_order_relaxed) || s->ops_in_flight > 1 ||
          s->conns) {
     wait_events(s);
+    s->turn_ns = core_now_ns();
     unsigned head, n = 0;
     struct io_uring_cqe *cqe;
     io_uring_for_each_cqe(&s->ring, head, cqe) {
@@ -266,7 +270,7 @@ static void loop(io_shard *s) {
     io_uring_cq_advance(&s->ring, n);
     core_ctr_add(&s->stats.ring_completed, n);
     io_shard_run_posted(s);
-    core_timer_wheel_advance(&s->timers, core_now_ms());
+    core_timer_wheel_advance(&s->timers, s->turn_ns / 1000000u);
     if (s->cfg.handler->after_batch) s->cfg.handler->after_batch(s->cfg.ctx);
     io_flush_all(s);
     check_drained(s);

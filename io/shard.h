@@ -132,6 +132,9 @@ int io_shard_index(const io_shard *s);
 core_timer_wheel *io_shard_timers(io_shard *s);
 /* Any thread, any time (values move while read). */
 const io_shard_counters *io_shard_get_counters(const io_shard *s);
+/* Shard thread: core_now_ns() as read when this loop turn's events came in — "now" for what
+ * the turn receives, without a clock read of its own. */
+uint64_t io_shard_turn_ns(const io_shard *s);
 
 /* Shard thread only: ask for conn_produce at the end of this loop turn. */
 void io_conn_flush(io_conn *c);

@@ -63,6 +63,7 @@ struct io_shard {
   uint64_t accept_backoff_ms, accept_logged_ms, accept_failures;
   int wake_fd;
   uint64_t wake_buf;
+  uint64_t turn_ns; /* core_now_ns when this loop turn's events came in */
   io_conn *flush_head;
   io_conn *conns;         /* live list */
   unsigned ops_in_flight; /* ops whose final completion has not come back */
