@@ -1,5 +1,5 @@
 /* uringrpc-server: serves the example services, health, on [::]:50051 by default.
- * Prints one line when serving ("uringrpc-server listening on ADDR shards=N"), stops on
+ * Prints one line when serving ("uringrpc-server listening on ADDR shards=N io=uring"), stops on
  * SIGINT/SIGTERM and then prints each shard's counters. */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +28,8 @@ static void usage(FILE *f) {
           "  --shards N                shard threads (default: CPUs in the affinity mask, "
           "capped by the cgroup quota)\n"
           "  --workers-per-shard N     threads per shard for blocking methods (default 1)\n"
+          "  --io auto|uring|epoll     kernel interface (default auto: io_uring where it can be "
+          "had, else epoll, saying why)\n"
           "  --max-recv-message BYTES  largest request message (default 4194304)\n"
           "  --tls-listen ADDR:PORT    also serve TLS 1.3 (ALPN h2) there; needs --tls-cert and "
           "--tls-key\n"
@@ -133,6 +135,7 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     OPT_FIRST_REQ_TIMEOUT,
     OPT_TCP_USER_TIMEOUT,
     OPT_ADMIN,
+    OPT_IO,
     OPT_HELP,
     OPT_VERSION
   };
@@ -171,6 +174,7 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       {"first-request-timeout", required_argument, NULL, OPT_FIRST_REQ_TIMEOUT},
       {"tcp-user-timeout", required_argument, NULL, OPT_TCP_USER_TIMEOUT},
       {"admin-listen", required_argument, NULL, OPT_ADMIN},
+      {"io", required_argument, NULL, OPT_IO},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -305,6 +309,18 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       break;
     case OPT_ADMIN:
       *admin_listen = optarg;
+      break;
+    case OPT_IO:
+      if (!strcmp(optarg, "auto")) {
+        o->io = URPC_IO_AUTO;
+      } else if (!strcmp(optarg, "uring")) {
+        o->io = URPC_IO_URING;
+      } else if (!strcmp(optarg, "epoll")) {
+        o->io = URPC_IO_EPOLL;
+      } else {
+        fprintf(stderr, "uringrpc-server: --io takes auto, uring or epoll, not '%s'\n", optarg);
+        return 2;
+      }
       break;
     case OPT_TCP_USER_TIMEOUT:
       if (parse_seconds("--tcp-user-timeout", optarg, 0, &o->tcp_user_timeout_ms) < 0) return 2;
@@ -481,10 +497,13 @@ int main(int argc, char **argv) {
     urpc_metrics_free(metrics);
     return 1;
   }
-  const char *tls = urpc_server_tls_address(server);
-  printf("uringrpc-server listening on %s shards=%d%s%s%s%s\n", urpc_server_address(server),
-         urpc_server_shard_count(server), tls ? " tls=" : "", tls ? tls : "",
-         admin ? " admin=" : "", admin ? urpc_admin_address(admin) : "");
+  const char *tls = urpc_server_tls_address(server), *no_uring;
+  const char *io = urpc_server_io_backend(server, &no_uring);
+  if (no_uring) fprintf(stderr, "uringrpc-server: serving with epoll: %s\n", no_uring);
+  printf("uringrpc-server listening on %s shards=%d io=%s%s%s%s%s\n", urpc_server_address(server),
+         urpc_server_shard_count(server), !strcmp(io, "epoll") ? "epoll" : "uring",
+         tls ? " tls=" : "", tls ? tls : "", admin ? " admin=" : "",
+         admin ? urpc_admin_address(admin) : "");
   fflush(stdout);
 
   serve(server, &opts, sfd, grace_s);

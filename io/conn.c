@@ -1,8 +1,7 @@
-/* Connections: multishot accept, multishot recv from the provided-buffer ring, one gathered
- * send in flight at a time, and close that waits for the last completion before freeing.
- *
- * A connection holds one op-in-flight count per armed recv and per send; it is freed when it is
- * closing and the count drops to zero, so no completion ever points at freed memory. */
+/* Connections, the same for both backends: accepted, fed received bytes (through TLS when they
+ * speak it), flushed (the layer above produces, the backend sends one gathered send at a time),
+ * closed with a reason, and freed once the backend holds nothing of them (io_uring: the last
+ * completion is back; epoll: the batch of events that might name them is over). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,17 +11,6 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "io/shard_impl.h"
-
-struct io_uring_sqe *io_get_sqe(io_shard *s) {
-  struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
-  while (!sqe) {
-    /* SQ full: hand the batch to the kernel now rather than drop an op. */
-    int n = io_uring_submit(&s->ring);
-    if (n > 0) core_ctr_add(&s->stats.ring_submitted, (uint64_t)n);
-    sqe = io_uring_get_sqe(&s->ring);
-  }
-  return sqe;
-}
 
 io_shard *io_conn_shard(const io_conn *c) {
   return c->shard;
@@ -36,28 +24,9 @@ const tls_peer *io_conn_tls_peer(const io_conn *c) {
   return c->tls && tls_conn_ready(c->tls) ? tls_conn_peer(c->tls) : NULL;
 }
 
-void io_accept_arm(io_shard *s, bool tls) {
-  struct io_uring_sqe *sqe = io_get_sqe(s);
-  io_uring_prep_multishot_accept(sqe, tls ? s->cfg.tls_listen_fd : s->cfg.listen_fd, NULL, NULL,
-                                 SOCK_CLOEXEC);
-  io_uring_sqe_set_data(sqe, tls ? &s->tls_accept_op : &s->accept_op);
-  *(tls ? &s->tls_accept_armed : &s->accept_armed) = true;
-  s->ops_in_flight++;
-}
-
-static void recv_arm(io_conn *c) {
-  struct io_uring_sqe *sqe = io_get_sqe(c->shard);
-  io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-  sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = (unsigned short)c->shard->bufs.bgid;
-  io_uring_sqe_set_data(sqe, &c->recv_op);
-  c->recv_armed = 1;
-  c->shard->ops_in_flight++;
-}
-
-static void conn_free_if_done(io_conn *c) {
-  if (!c->closing || c->recv_armed || c->send || c->in_flush || c->in_cb) return;
+void io_conn_release(io_conn *c) {
   io_shard *s = c->shard;
+  if (!c->closing || c->in_flush || c->in_cb || s->be->conn_held(c)) return;
   if (core_timer_armed(&c->handshake)) core_timer_cancel(&s->timers, &c->handshake);
   if (c->abort) {
     /* Output the peer never took: reset rather than leave it to the kernel to keep trying. */
@@ -75,12 +44,6 @@ static void conn_free_if_done(io_conn *c) {
   if (c->next) c->next->prev = c->prev;
   core_ctr_sub(&s->stats.open, 1);
   core_pool_put(&s->conn_pool, c);
-}
-
-static void cancel_op(io_shard *s, const void *op) {
-  struct io_uring_sqe *sqe = io_get_sqe(s);
-  io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
-  io_uring_sqe_set_data(sqe, NULL);
 }
 
 void io_conn_set_close_reason(io_conn *c, io_close_reason why) {
@@ -110,13 +73,12 @@ static void close_as(io_conn *c, io_close_reason why) {
   io_shard *s = c->shard;
   s->cfg.handler->conn_closed(c->state);
   c->state = NULL;
-  if (c->recv_armed) cancel_op(s, &c->recv_op);
-  /* A send still in flight waits for a peer that does not read (or is slow): cancel it, or the
-   * connection — and a shard that is stopping — would wait for it without end. What it did
-   * not send is dropped with a reset. */
-  if (c->send) cancel_op(s, c->send);
-  if (c->send || c->out.bytes) c->abort = 1;
-  conn_free_if_done(c);
+  /* A send still in flight waits for a peer that does not read (or is slow): it is cancelled,
+   * or the connection — and a shard that is stopping — would wait for it without end. What it
+   * did not send is dropped with a reset. */
+  if (c->sending || c->out.bytes) c->abort = 1;
+  s->be->conn_stop(c);
+  io_conn_release(c);
 }
 
 void io_conn_close(io_conn *c) {
@@ -147,7 +109,12 @@ static void on_handshake_timeout(core_timer *t, void *arg) {
   io_conn_close(c);
 }
 
-static void conn_open(io_shard *s, int fd, bool tls) {
+void io_conn_accepted(io_shard *s, int fd, bool tls) {
+  if (s->stopping) {
+    close(fd);
+    return;
+  }
+  s->accept_backoff_ms = 0;
   io_conn *c = core_pool_get(&s->conn_pool);
   core_ctr_inc(&s->stats.accepted);
   if (!c) {
@@ -188,10 +155,10 @@ static void conn_open(io_shard *s, int fd, bool tls) {
   if (!c->state) {
     count_close(c, IO_CLOSED_LIMIT); /* refused by the layer above */
     c->closing = 1;
-    conn_free_if_done(c);
+    io_conn_release(c);
     return;
   }
-  recv_arm(c);
+  s->be->conn_start(c);
   /* Accepted just before the listener closed: it is told at once. */
   if (s->draining && s->cfg.handler->conn_drain) s->cfg.handler->conn_drain(c->state);
   io_conn_flush(c); /* the layer above may have output at once (e.g. HTTP/2 SETTINGS) */
@@ -214,7 +181,7 @@ static void on_accept_resume(core_timer *t, void *arg) {
   for (int tls = 0; tls < 2; tls++) {
     if (!s->accept_paused[tls]) continue;
     s->accept_paused[tls] = false;
-    if (!s->stopping && !s->draining) io_accept_arm(s, tls);
+    if (!s->stopping && !s->draining) s->be->accept_arm(s, tls);
   }
 }
 
@@ -236,27 +203,11 @@ static void accept_backoff(io_shard *s, int err, bool tls) {
   core_timer_arm(&s->timers, &s->accept_resume, now + s->accept_backoff_ms);
 }
 
-void io_on_accept(io_shard *s, struct io_uring_cqe *cqe, bool tls) {
-  bool more = cqe->flags & IORING_CQE_F_MORE;
-  if (!more) {
-    *(tls ? &s->tls_accept_armed : &s->accept_armed) = false;
-    s->ops_in_flight--;
-  }
-  if (cqe->res >= 0) {
-    s->accept_backoff_ms = 0;
-    if (s->stopping)
-      close(cqe->res);
-    else
-      conn_open(s, cqe->res, tls);
-  } else if (out_of_resources(cqe->res)) {
-    if (!more) {
-      accept_backoff(s, cqe->res, tls);
-      return;
-    }
-  } else if (cqe->res != -ECANCELED) {
-    LOG_WARN("accept: %s", strerror(-cqe->res));
-  }
-  if (!more && !s->stopping && !s->draining) io_accept_arm(s, tls);
+void io_accept_failed(io_shard *s, int err, bool tls) {
+  if (out_of_resources(err))
+    accept_backoff(s, err, tls);
+  else if (err != -ECANCELED)
+    LOG_WARN("accept: %s", strerror(-err));
 }
 
 static int plain_in(void *ud, const uint8_t *p, size_t n) {
@@ -289,33 +240,21 @@ static int deliver(io_conn *c, const uint8_t *p, size_t n) {
   return 0;
 }
 
-void io_on_recv(io_conn *c, struct io_uring_cqe *cqe) {
-  io_shard *s = c->shard;
+void io_conn_received(io_conn *c, const uint8_t *p, size_t n) {
+  core_ctr_add(&c->shard->stats.bytes_in, n);
+  if (c->closing) return;
   c->in_cb = 1; /* keeps c alive until the end of this function */
-  bool more = cqe->flags & IORING_CQE_F_MORE;
-  if (!more) {
-    c->recv_armed = 0;
-    s->ops_in_flight--;
-  }
-  int res = cqe->res;
-  if (res > 0) {
-    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-    core_ctr_add(&s->stats.bytes_in, (uint64_t)res);
-    int rc = c->closing ? 0 : deliver(c, io_bufring_data(&s->bufs, bid), (size_t)res);
-    io_bufring_recycle(&s->bufs, bid);
-    if (rc < 0) io_conn_close(c);
-  } else if (res == -ENOBUFS) {
-    core_ctr_inc(
-        &s->stats.enobufs); /* the ring ran dry; re-arming below picks up where it stopped */
-  } else if (!c->closing) {
-    bool peer = res == 0 || res == -ECONNRESET;
-    if (!peer && res != -ECANCELED) LOG_DEBUG("recv: %s", strerror(-res));
-    count_tls_cut(c, IO_TLS_FAIL_EOF);
-    close_as(c, peer ? IO_CLOSED_PEER : IO_CLOSED_ERROR);
-  }
-  if (!c->recv_armed && !c->closing) recv_arm(c);
+  if (deliver(c, p, n) < 0) io_conn_close(c);
   c->in_cb = 0;
-  conn_free_if_done(c);
+  io_conn_release(c);
+}
+
+void io_conn_recv_ended(io_conn *c, int res) {
+  if (c->closing) return;
+  bool peer = res == 0 || res == -ECONNRESET;
+  if (!peer && res != -ECANCELED) LOG_DEBUG("recv: %s", strerror(-res));
+  count_tls_cut(c, IO_TLS_FAIL_EOF);
+  close_as(c, peer ? IO_CLOSED_PEER : IO_CLOSED_ERROR);
 }
 
 void io_conn_flush(io_conn *c) {
@@ -325,28 +264,9 @@ void io_conn_flush(io_conn *c) {
   c->shard->flush_head = c;
 }
 
-static void send_start(io_conn *c) {
-  io_shard *s = c->shard;
-  io_send_op *op = core_pool_get(&s->send_pool);
-  if (!op) {
-    io_conn_close(c);
-    return;
-  }
-  op->op.type = OP_SEND;
-  op->conn = c;
-  memset(&op->msg, 0, sizeof(op->msg));
-  op->msg.msg_iov = op->iov;
-  op->msg.msg_iovlen = (size_t)core_outq_iov(&c->out, op->iov, IO_SEND_IOV);
-  struct io_uring_sqe *sqe = io_get_sqe(s);
-  io_uring_prep_sendmsg(sqe, c->fd, &op->msg, MSG_NOSIGNAL);
-  io_uring_sqe_set_data(sqe, op);
-  c->send = op;
-  s->ops_in_flight++;
-}
-
 static void flush_one(io_conn *c) {
   io_shard *s = c->shard;
-  if (c->closing || c->send) return; /* a send in flight: its completion flushes again */
+  if (c->closing || c->sending) return; /* a send in flight: its end flushes again */
   bool can_produce = !c->tls || tls_conn_ready(c->tls);
   if (c->out.bytes < s->cfg.out_soft_cap && !c->close_after_send && can_produce) {
     /* With TLS the layer above writes plaintext, sealed into records right after. */
@@ -360,7 +280,7 @@ static void flush_one(io_conn *c) {
     if (rc == IO_CLOSE_AFTER_SEND) c->close_after_send = 1;
   }
   if (c->out.bytes)
-    send_start(c);
+    s->be->send(c);
   else if (c->close_after_send)
     io_conn_close(c);
 }
@@ -371,28 +291,20 @@ void io_flush_all(io_shard *s) {
     s->flush_head = c->flush_next;
     c->in_flush = 0;
     if (c->closing)
-      conn_free_if_done(c);
+      io_conn_release(c);
     else
       flush_one(c);
   }
 }
 
-void io_on_send(io_send_op *op, struct io_uring_cqe *cqe) {
-  io_conn *c = op->conn;
-  io_shard *s = c->shard;
-  s->ops_in_flight--;
-  c->send = NULL;
-  c->in_cb = 1;
-  core_pool_put(&s->send_pool, op);
-  if (cqe->res > 0) {
-    core_ctr_add(&s->stats.bytes_out, (uint64_t)cqe->res);
-    core_outq_consume(&c->out, (size_t)cqe->res);
-    io_conn_flush(c); /* the rest of the queue, and whatever the layer above has now */
-  } else if (!c->closing) {
-    bool peer = cqe->res == -EPIPE || cqe->res == -ECONNRESET;
-    if (!peer) LOG_DEBUG("send: %s", strerror(-cqe->res));
-    close_as(c, peer ? IO_CLOSED_PEER : IO_CLOSED_ERROR);
-  }
-  c->in_cb = 0;
-  conn_free_if_done(c);
+void io_conn_sent(io_conn *c, size_t n) {
+  core_ctr_add(&c->shard->stats.bytes_out, n);
+  core_outq_consume(&c->out, n);
+}
+
+void io_conn_send_failed(io_conn *c, int err) {
+  if (c->closing) return;
+  bool peer = err == -EPIPE || err == -ECONNRESET;
+  if (!peer) LOG_DEBUG("send: %s", strerror(-err));
+  close_as(c, peer ? IO_CLOSED_PEER : IO_CLOSED_ERROR);
 }

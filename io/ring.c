@@ -3,9 +3,12 @@
  * switches. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "io/ring.h"
+#include "io/shard.h"
 
 static int sysctl_io_uring_disabled(void) {
   FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
@@ -59,5 +62,31 @@ int io_ring_setup(struct io_uring *ring, unsigned entries, unsigned cq_entries, 
     if (err != -EINVAL) break; /* EINVAL: the kernel lacks a flag; anything else is final */
   }
   explain(err, why, why_len);
+  return err;
+}
+
+/* Multishot recv (IORING_RECV_MULTISHOT) came in 6.0; a ring sets up on older kernels but the
+ * backend's first recv would fail, so the release decides. */
+static bool kernel_at_least(int major, int minor, char *release, size_t len) {
+  struct utsname u;
+  if (uname(&u) < 0) return true; /* cannot tell: let the ring decide */
+  snprintf(release, len, "%s", u.release);
+  int ma = 0, mi = 0;
+  if (sscanf(u.release, "%d.%d", &ma, &mi) != 2) return true;
+  return ma > major || (ma == major && mi >= minor);
+}
+
+int io_ring_probe(char *why, size_t why_len) {
+  char release[65] = "";
+  if (!kernel_at_least(6, 0, release, sizeof(release))) {
+    snprintf(why, why_len,
+             "kernel %s is older than 6.0, which the io_uring backend needs (multishot recv): "
+             "run on a newer kernel to get io_uring",
+             release);
+    return -ENOSYS;
+  }
+  struct io_uring ring;
+  int err = io_ring_setup(&ring, 4, 8, why, why_len);
+  if (err == 0) io_uring_queue_exit(&ring);
   return err;
 }

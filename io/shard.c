@@ -1,6 +1,6 @@
-/* The shard thread and its loop. Everything here runs on the shard thread except
- * io_shard_new/start/post/stop/join/free, which take care to touch only the posted queue, the
- * eventfd and the start handshake. */
+/* The shard thread and its loop, the same for both backends (shard_uring.c, shard_epoll.c).
+ * Everything here runs on the shard thread except io_shard_new/start/post/stop/join/free, which
+ * take care to touch only the posted queue, the eventfd and the start handshake. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -11,14 +11,12 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "io/ring.h"
 #include "io/shard_impl.h"
 
 #define DEFAULT_RING_ENTRIES 1024
 #define DEFAULT_RECV_BUFFERS 256
 #define DEFAULT_RECV_SIZE    16384
 #define DEFAULT_OUT_CAP      (256 * 1024)
-#define RECV_BGID            0
 
 static _Thread_local io_shard *t_shard;
 
@@ -42,16 +40,18 @@ int io_shard_new(const io_shard_config *cfg, io_shard **out) {
   io_shard *s = calloc(1, sizeof(*s));
   if (!s) return -ENOMEM;
   s->cfg = *cfg;
+  s->be = cfg->backend == IO_BACKEND_EPOLL ? &io_epoll_backend : &io_uring_backend;
+  s->epfd = -1;
   if (!s->cfg.ring_entries) s->cfg.ring_entries = DEFAULT_RING_ENTRIES;
   if (!s->cfg.recv_buffers) s->cfg.recv_buffers = DEFAULT_RECV_BUFFERS;
   if (!s->cfg.recv_buffer_size) s->cfg.recv_buffer_size = DEFAULT_RECV_SIZE;
   if (!s->cfg.out_soft_cap) s->cfg.out_soft_cap = DEFAULT_OUT_CAP;
   s->accept_op.type = OP_ACCEPT;
   s->tls_accept_op.type = OP_ACCEPT_TLS;
+  s->wake_op.type = OP_WAKE;
   if (!s->cfg.handshake_timeout_ms) s->cfg.handshake_timeout_ms = 10000;
   if (s->cfg.tls) tls_ctx_ref(s->cfg.tls);
-  s->wake_op.type = OP_WAKE;
-  s->wake_fd = eventfd(0, EFD_CLOEXEC);
+  s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (s->wake_fd < 0) {
     int err = -errno;
     free(s);
@@ -72,13 +72,6 @@ int io_shard_new(const io_shard_config *cfg, io_shard **out) {
   return 0;
 }
 
-static void arm_wake(io_shard *s) {
-  struct io_uring_sqe *sqe = io_get_sqe(s);
-  io_uring_prep_read(sqe, s->wake_fd, &s->wake_buf, sizeof(s->wake_buf), 0);
-  io_uring_sqe_set_data(sqe, &s->wake_op);
-  s->ops_in_flight++;
-}
-
 void io_shard_run_posted(io_shard *s) {
   io_msg *m;
   while ((m = core_mpmc_pop(&s->posted))) m->fn(m);
@@ -96,24 +89,11 @@ void io_shard_post(io_shard *s, io_msg *m) {
   }
 }
 
-static void cancel_accepts(io_shard *s) {
-  if (s->accept_armed) {
-    struct io_uring_sqe *sqe = io_get_sqe(s);
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->accept_op, 0);
-    io_uring_sqe_set_data(sqe, NULL);
-  }
-  if (s->tls_accept_armed) {
-    struct io_uring_sqe *sqe = io_get_sqe(s);
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&s->tls_accept_op, 0);
-    io_uring_sqe_set_data(sqe, NULL);
-  }
-}
-
 static void on_stop(io_msg *m) {
   io_shard *s = (io_shard *)((char *)m - offsetof(io_shard, stop_msg));
   if (s->stopping) return;
   s->stopping = true;
-  cancel_accepts(s);
+  s->be->accept_cancel(s);
   io_close_all(s);
   pthread_mutex_lock(&s->start_mu);
   s->stopped = true;
@@ -128,7 +108,7 @@ static void on_drain(io_msg *m) {
   io_shard *s = (io_shard *)((char *)m - offsetof(io_shard, drain_msg));
   if (s->draining || s->stopping) return;
   s->draining = true;
-  cancel_accepts(s);
+  s->be->accept_cancel(s);
   if (s->cfg.listen_fd >= 0) close(s->cfg.listen_fd);
   if (s->cfg.tls_listen_fd >= 0) close(s->cfg.tls_listen_fd);
   s->cfg.listen_fd = s->cfg.tls_listen_fd = -1;
@@ -211,64 +191,16 @@ void io_shard_exit(io_shard *s) {
   io_shard_post(s, &s->exit_msg);
 }
 
-static void dispatch(io_shard *s, struct io_uring_cqe *cqe) {
-  io_op *op = io_uring_cqe_get_data(cqe);
-  if (!op) return; /* cancel requests and other fire-and-forget SQEs */
-  switch (op->type) {
-  case OP_ACCEPT:
-    io_on_accept(s, cqe, false);
-    break;
-  case OP_ACCEPT_TLS:
-    io_on_accept(s, cqe, true);
-    break;
-  case OP_RECV:
-    io_on_recv((io_conn *)((char *)op - offsetof(io_conn, recv_op)), cqe);
-    break;
-  case OP_SEND:
-    io_on_send((io_send_op *)op, cqe);
-    break;
-  case OP_WAKE:
-    s->ops_in_flight--;
-    arm_wake(s); /* stays armed for the shard's life; queue_exit cancels the last one */
-    break;
-  }
-}
-
-/* Waits for completions, no longer than the next timer, unless work is already pending. */
-static void wait_events(io_shard *s) {
-  atomic_store_explicit(&s->sleeping, 1, memory_order_relaxed);
-  atomic_thread_fence(memory_order_seq_cst); /* pairs with io_shard_post's fence */
-  unsigned want = s->posted.enqueue_pos != s->posted.dequeue_pos ? 0 : 1;
-  int64_t tmo = want ? core_timer_wheel_timeout(&s->timers) : -1; /* only when it may sleep */
-  int ret;
-  if (want && tmo >= 0) {
-    struct __kernel_timespec ts = {.tv_sec = tmo / 1000, .tv_nsec = (tmo % 1000) * 1000000};
-    struct io_uring_cqe *cqe;
-    ret = io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
-  } else {
-    ret = io_uring_submit_and_wait(&s->ring, want);
-  }
-  atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
-  if (ret > 0) core_ctr_add(&s->stats.ring_submitted, (uint64_t)ret);
-  if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
-    LOG_ERROR("io_uring_enter: %s", strerror(-ret));
+bool io_shard_nothing_posted(io_shard *s) {
+  return s->posted.enqueue_pos == s->posted.dequeue_pos;
 }
 
 static void loop(io_shard *s) {
-  /* After exit is asked, the loop ends once only the wake-up read is left in flight. Until
+  /* After exit is asked, the loop ends once the backend holds nothing but its wake-up. Until
    * then a stopped shard keeps draining posted messages: threads may still be finishing calls. */
-  while (!atomic_load_explicit(&s->exit_requested, memory_order_relaxed) || s->ops_in_flight > 1 ||
+  while (!atomic_load_explicit(&s->exit_requested, memory_order_relaxed) || s->be->busy(s) ||
          s->conns) {
-    wait_events(s);
-    s->turn_ns = core_now_ns();
-    unsigned head, n = 0;
-    struct io_uring_cqe *cqe;
-    io_uring_for_each_cqe(&s->ring, head, cqe) {
-      dispatch(s, cqe);
-      n++;
-    }
-    io_uring_cq_advance(&s->ring, n);
-    core_ctr_add(&s->stats.ring_completed, n);
+    s->be->wait(s);
     io_shard_run_posted(s);
     core_timer_wheel_advance(&s->timers, s->turn_ns / 1000000u);
     if (s->cfg.handler->after_batch) s->cfg.handler->after_batch(s->cfg.ctx);
@@ -288,17 +220,7 @@ static void *shard_main(void *arg) {
     int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
     if (err) LOG_WARN("cannot pin to CPU %d: %s", s->cfg.cpu, strerror(err));
   }
-  int err = io_ring_setup(&s->ring, s->cfg.ring_entries, s->cfg.ring_entries * 8, s->start_why,
-                          sizeof(s->start_why));
-  if (err == 0) {
-    err = io_bufring_init(&s->bufs, &s->ring, RECV_BGID, s->cfg.recv_buffers,
-                          s->cfg.recv_buffer_size);
-    if (err < 0) {
-      snprintf(s->start_why, sizeof(s->start_why), "cannot register the recv buffer ring: %s",
-               strerror(-err));
-      io_uring_queue_exit(&s->ring);
-    }
-  }
+  int err = s->be->setup(s);
   pthread_mutex_lock(&s->start_mu);
   s->start_err = err;
   pthread_cond_signal(&s->start_cv);
@@ -306,9 +228,8 @@ static void *shard_main(void *arg) {
   if (err < 0) return NULL;
 
   core_timer_wheel_init(&s->timers, core_now_ms());
-  io_accept_arm(s, false);
-  if (s->cfg.tls_listen_fd >= 0) io_accept_arm(s, true);
-  arm_wake(s);
+  s->be->accept_arm(s, false);
+  if (s->cfg.tls_listen_fd >= 0) s->be->accept_arm(s, true);
   loop(s);
   /* Timers still armed belong to calls whose connections are gone: let them run (handlers see
    * their calls cancelled and finish them) instead of leaking them. */
@@ -317,8 +238,7 @@ static void *shard_main(void *arg) {
     io_shard_run_posted(s);
     if (s->cfg.handler->after_batch) s->cfg.handler->after_batch(s->cfg.ctx);
   }
-  io_bufring_dispose(&s->bufs, &s->ring);
-  io_uring_queue_exit(&s->ring);
+  s->be->teardown(s);
   if (s->cfg.tls) tls_thread_exit();
   return NULL;
 }

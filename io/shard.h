@@ -1,8 +1,9 @@
-/* The shard: one thread, one io_uring ring, one listener, its connections. This is io's whole
- * interface to the layer above, which sees connections as plaintext byte streams.
+/* The shard: one thread, one io_uring ring (or epoll instance), one listener, its connections.
+ * This is io's whole interface to the layer above, which sees connections as plaintext byte
+ * streams and never knows which backend runs.
  *
- * Loop turn: submit and wait → run every completion (accepts, received bytes, finished sends,
- * wake-ups, timers) → `after_batch` (the layer above drains its handler queue) → flush: each
+ * Loop turn: wait → run every event (accepts, received bytes, finished sends, wake-ups) → posted
+ * messages, timers → `after_batch` (the layer above drains its handler queue) → flush: each
  * connection marked with io_conn_flush() produces its output, and gets one send. */
 #ifndef URPC_IO_SHARD_H
 #define URPC_IO_SHARD_H
@@ -40,8 +41,15 @@ typedef struct io_handler {
 
 #define IO_CLOSE_AFTER_SEND 1
 
+/* The kernel interface a shard uses. */
+typedef enum io_backend_kind {
+  IO_BACKEND_URING, /* io_uring: multishot accept and recv, provided buffers, batched submits */
+  IO_BACKEND_EPOLL, /* epoll + nonblocking accept4/recv/sendmsg: where io_uring is blocked */
+} io_backend_kind;
+
 typedef struct io_shard_config {
-  int index;                     /* shard number, for logs and stats */
+  int index; /* shard number, for logs and stats */
+  io_backend_kind backend;
   int cpu;                       /* CPU to pin the thread to, or -1 */
   int listen_fd;                 /* bound, listening, non-blocking; the shard owns it from start */
   int tls_listen_fd;             /* a second listener whose connections speak TLS, or -1 */
@@ -50,8 +58,8 @@ typedef struct io_shard_config {
                                     closed; 0 = 10 s */
   const io_handler *handler;
   void *ctx;             /* passed to conn_open and after_batch */
-  unsigned ring_entries; /* SQ size; 0 = default */
-  unsigned recv_buffers; /* provided buffers (power of two); 0 = default */
+  unsigned ring_entries; /* io_uring: SQ size; 0 = default */
+  unsigned recv_buffers; /* io_uring: provided buffers (power of two); 0 = default */
   unsigned recv_buffer_size;
   size_t out_soft_cap; /* stop producing output for a connection above this many unsent bytes */
   unsigned tcp_user_timeout_ms; /* TCP_USER_TIMEOUT of accepted sockets; 0 = the kernel's */
@@ -83,13 +91,19 @@ typedef struct io_shard_counters {
   core_ctr enobufs;                        /* recv re-armed: the buffer ring ran dry */
   core_ctr tls_ok, tls_resumed;            /* handshakes done; of which resumed */
   core_ctr tls_failed[IO_TLS_FAILS];       /* [tls_failure or IO_TLS_FAIL_*] */
-  core_ctr ring_submitted, ring_completed; /* SQEs handed to the kernel, CQEs reaped */
+  core_ctr ring_submitted, ring_completed; /* io_uring: SQEs handed to the kernel, CQEs reaped */
 } io_shard_counters;
 
 /* A message for the shard thread: embed it in your object, set `fn`, post it. */
 typedef struct io_msg {
   void (*fn)(struct io_msg *m);
 } io_msg;
+
+/* Whether this process can run the io_uring backend: a ring can be set up (no seccomp filter
+ * or sysctl in the way) and the kernel has what the backend uses (multishot recv and provided
+ * buffer rings: 6.0). Returns 0, or -errno with one line in `why` naming the cause and how to
+ * get io_uring back. */
+int io_ring_probe(char *why, size_t why_len);
 
 /* Allocates a shard; nothing runs yet. Returns 0 or -errno. */
 int io_shard_new(const io_shard_config *cfg, io_shard **out);

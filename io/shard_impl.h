@@ -1,4 +1,5 @@
-/* Private to io/: the shard and connection structures and the operations in flight. */
+/* Private to io/: the shard and connection structures, and the backend interface. shard.c and
+ * conn.c are the same for both backends; shard_uring.c and shard_epoll.c do the kernel I/O. */
 #ifndef URPC_IO_SHARD_IMPL_H
 #define URPC_IO_SHARD_IMPL_H
 
@@ -11,7 +12,7 @@
 #include "io/bufring.h"
 #include "io/shard.h"
 
-/* user_data of every SQE points at one of these; the tag says what completed. */
+/* What an io_uring user_data or an epoll_event's data.ptr points at; the tag says which. */
 enum io_op_type { OP_ACCEPT = 1, OP_ACCEPT_TLS, OP_RECV, OP_SEND, OP_WAKE, OP_IGNORE };
 
 typedef struct io_op {
@@ -20,7 +21,7 @@ typedef struct io_op {
 
 #define IO_SEND_IOV 64
 
-/* One send in flight: the msghdr and iovecs must stay put until the kernel is done. */
+/* io_uring: one send in flight; the msghdr and iovecs must stay put until the kernel is done. */
 typedef struct io_send_op {
   io_op op;
   io_conn *conn;
@@ -29,16 +30,22 @@ typedef struct io_send_op {
 } io_send_op;
 
 struct io_conn {
-  io_op recv_op;
+  io_op recv_op; /* io_uring: the multishot recv; epoll: the descriptor's events */
   int fd;
   /* in_cb: inside one of our completion handlers, which frees nothing under itself */
   uint8_t recv_armed : 1, closing : 1, in_flush : 1, close_after_send : 1, in_cb : 1;
   uint8_t abort : 1;    /* closed with output unsent: reset the connection */
+  uint8_t sending : 1;  /* a send in flight (io_uring) or waiting for POLLOUT (epoll) */
+  uint8_t ep_out : 1;   /* epoll: EPOLLOUT is in the descriptor's interest set */
+  uint8_t ep_defer : 1; /* epoll: closed while a batch of events may still name it */
+  uint8_t ep_later : 1; /* epoll: on the shard's ep_later list */
   uint8_t close_reason; /* io_close_reason + 1; 0 while none is named */
-  io_send_op *send;     /* the send in flight, or NULL */
+  io_send_op *send;     /* io_uring: the send in flight, or NULL */
   void *state;          /* the layer above's */
   io_shard *shard;
   io_conn *flush_next;  /* flush list */
+  io_conn *later_next;  /* epoll: the shard's ep_later list */
+  io_conn *closed_next; /* epoll: the shard's ep_closed list */
   io_conn *prev, *next; /* all live connections of the shard */
   core_outq out;
   tls_conn *tls;        /* TLS inside this connection, or NULL */
@@ -46,31 +53,70 @@ struct io_conn {
   core_timer handshake; /* TLS: closes a connection stuck in its handshake */
 };
 
+/* The kernel side of a shard. Every hook runs on the shard thread. */
+typedef struct io_backend {
+  const char *name;
+  /* Sets up the backend (ring or epoll instance, recv buffers, the wake-up). 0, or -errno with
+   * one line in s->start_why. */
+  int (*setup)(io_shard *s);
+  void (*teardown)(io_shard *s);
+  /* Waits for events (no longer than the next timer, not at all when work is pending), sets
+   * s->turn_ns, and runs them: accepts, received bytes, finished sends, wake-ups. */
+  void (*wait)(io_shard *s);
+  /* Operations in flight that must complete before the shard may exit. */
+  bool (*busy)(const io_shard *s);
+  void (*accept_arm)(io_shard *s, bool tls);
+  /* Stops accepting on both listeners (they are about to close, or the shard stops). */
+  void (*accept_cancel)(io_shard *s);
+  /* Reading starts on a new connection. */
+  void (*conn_start)(io_conn *c);
+  /* The connection is closing: stop its reads and sends. */
+  void (*conn_stop)(io_conn *c);
+  /* What the backend still holds of a closing connection: it may not be freed yet. */
+  bool (*conn_held)(const io_conn *c);
+  /* Sends c->out (c->out.bytes > 0 and nothing in flight). */
+  void (*send)(io_conn *c);
+} io_backend;
+
+extern const io_backend io_uring_backend;
+extern const io_backend io_epoll_backend;
+
 #define IO_POST_CAP 4096
 
 struct io_shard {
   io_shard_config cfg;
-  struct io_uring ring;
-  io_bufring bufs;
+  const io_backend *be;
   pthread_t thread;
   bool started, stopping;
   bool draining;               /* listeners closed; connections asked to drain */
   _Atomic bool exit_requested; /* stopping, and the layer above has no more messages to post */
-  io_op accept_op, tls_accept_op, wake_op;
   bool accept_armed, tls_accept_armed;
   bool accept_paused[2]; /* [tls]: out of descriptors, waiting for accept_resume */
   core_timer accept_resume;
   uint64_t accept_backoff_ms, accept_logged_ms, accept_failures;
   int wake_fd;
   uint64_t wake_buf;
+  io_op accept_op, tls_accept_op, wake_op;
   uint64_t turn_ns; /* core_now_ns when this loop turn's events came in */
   io_conn *flush_head;
-  io_conn *conns;         /* live list */
-  unsigned ops_in_flight; /* ops whose final completion has not come back */
-  core_pool conn_pool, send_pool, block_pool;
+  io_conn *conns; /* live list */
+  core_pool conn_pool, block_pool;
   core_timer_wheel timers;
   io_shard_counters stats;
   char tag[16];
+
+  /* io_uring */
+  struct io_uring ring;
+  io_bufring bufs;
+  core_pool send_pool;
+  unsigned ops_in_flight; /* ops whose final completion has not come back */
+
+  /* epoll */
+  int epfd;
+  uint8_t *ep_buf;     /* recv buffer, cfg.recv_buffer_size bytes */
+  bool ep_dispatching; /* running a batch of events */
+  io_conn *ep_later;   /* sent everything: flush again next turn (as a completion would) */
+  io_conn *ep_closed;  /* closed during the batch: freed after it */
 
   /* Cross-thread: messages posted to the shard, and whether it may be asleep. */
   core_mpmc posted;
@@ -87,12 +133,25 @@ struct io_shard {
   char start_why[512];
 };
 
-/* conn.c */
-struct io_uring_sqe *io_get_sqe(io_shard *s);
-void io_accept_arm(io_shard *s, bool tls);
-void io_on_accept(io_shard *s, struct io_uring_cqe *cqe, bool tls);
-void io_on_recv(io_conn *c, struct io_uring_cqe *cqe);
-void io_on_send(io_send_op *op, struct io_uring_cqe *cqe);
+/* shard.c: whether the shard may sleep (nothing posted); the backend's wait stores
+ * `sleeping` before calling it, and clears it after waking. */
+bool io_shard_nothing_posted(io_shard *s);
+
+/* conn.c: what both backends do with what the kernel reports. */
+void io_conn_accepted(io_shard *s, int fd, bool tls);
+/* Accepting failed with -err; a lack of descriptors or memory pauses the listener (the backend
+ * has stopped accepting on it) and resumes later. */
+void io_accept_failed(io_shard *s, int err, bool tls);
+/* `n` bytes arrived (the caller keeps `p`). */
+void io_conn_received(io_conn *c, const uint8_t *p, size_t n);
+/* The read side ended: 0 (the peer's FIN) or -errno. */
+void io_conn_recv_ended(io_conn *c, int res);
+/* `n` bytes of c->out were sent (the backend flushes again when it may send more). */
+void io_conn_sent(io_conn *c, size_t n);
+/* Sending failed with -err. */
+void io_conn_send_failed(io_conn *c, int err);
+/* Frees a closing connection once nothing holds it any more. */
+void io_conn_release(io_conn *c);
 void io_flush_all(io_shard *s);
 void io_close_all(io_shard *s);
 void io_drain_all(io_shard *s);

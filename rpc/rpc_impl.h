@@ -261,6 +261,8 @@ struct urpc_server {
   urpc_server_options opts;
   char *listen;
   char bound[96], tls_bound[96];
+  io_backend_kind io;    /* resolved at start */
+  char io_fallback[512]; /* why URPC_IO_AUTO chose epoll; "" when it did not */
   char *tls_listen, *tls_cert, *tls_key, *tls_client_ca; /* copies of the options' strings */
   tls_ctx *tls;
   rpc_registry registry;

@@ -142,6 +142,7 @@ static int start_shards(urpc_server *s, int *fds, int *tls_fds, char *why, size_
     int err = rpc_shard_init(sh, s, i);
     io_shard_config cfg = {
         .index = i,
+        .backend = s->io,
         .cpu = s->opts.pin_shards && n_cpus > 0 ? cpus[i % n_cpus] : -1,
         .listen_fd = fds[i],
         .tls_listen_fd = tls_fds[i],
@@ -203,8 +204,36 @@ static int check_method_kinds(urpc_server *s, char *why, size_t why_len) {
   return 0;
 }
 
+/* Which backend the shards run: io_uring if it can be had (URPC_IO_AUTO falls back to epoll and
+ * keeps the reason; URPC_IO_URING fails with it). */
+static int choose_io(urpc_server *s, char *why, size_t why_len) {
+  s->io_fallback[0] = 0;
+  if (s->opts.io == URPC_IO_EPOLL) {
+    s->io = IO_BACKEND_EPOLL;
+    return 0;
+  }
+  s->io = IO_BACKEND_URING;
+  char reason[sizeof(s->io_fallback)];
+  int err = io_ring_probe(reason, sizeof(reason));
+  if (err == 0) return 0;
+  if (s->opts.io == URPC_IO_URING) {
+    snprintf(why, why_len, "%s", reason);
+    return err;
+  }
+  s->io = IO_BACKEND_EPOLL;
+  snprintf(s->io_fallback, sizeof(s->io_fallback), "%s", reason);
+  return 0;
+}
+
+const char *urpc_server_io_backend(const urpc_server *s, const char **fallback_why) {
+  if (fallback_why) *fallback_why = s->io_fallback[0] ? s->io_fallback : NULL;
+  return s->io == IO_BACKEND_EPOLL ? "epoll" : "io_uring";
+}
+
 int urpc_server_start(urpc_server *s, char *why, size_t why_len) {
   if (s->started) return -EBUSY;
+  int io_err = choose_io(s, why, why_len);
+  if (io_err < 0) return io_err;
   if (s->opts.reflection) {
     int err = urpc_server_add_descriptors(s, rpc_refl_builtin_set, rpc_refl_builtin_set_len);
     if (!err) err = rpc_reflection_register(&s->registry, &s->reflection, s->refl_db);

@@ -94,6 +94,14 @@ typedef struct urpc_method {
   const urpc_stream_handler *stream;
 } urpc_method;
 
+/* The kernel interface the shards use for their sockets. */
+typedef enum urpc_io_backend {
+  URPC_IO_AUTO,  /* io_uring when this process can set up a ring on a kernel that has what the
+                    server uses (6.0+), else epoll (urpc_server_io_backend says why) */
+  URPC_IO_URING, /* io_uring, or urpc_server_start fails naming why it cannot be had */
+  URPC_IO_EPOLL, /* epoll, even where io_uring works */
+} urpc_io_backend;
+
 typedef struct urpc_server_options {
   const char *listen;                /* "HOST:PORT", default "[::]:50051"; port 0 picks one */
   const char *tls_listen;            /* also serve TLS 1.3 (ALPN h2) here; NULL (default) = no */
@@ -107,6 +115,7 @@ typedef struct urpc_server_options {
                                         the cgroup CPU quota */
   int workers_per_shard;             /* threads per shard for blocking methods; default 1 */
   bool pin_shards;                   /* pin shard i to the i-th CPU of the mask; default true */
+  urpc_io_backend io;                /* default URPC_IO_AUTO */
   size_t max_recv_message;           /* bytes; default 4 MiB */
   uint32_t max_concurrent_streams;   /* per connection; default 1000 */
   bool health;                       /* serve grpc.health.v1.Health; default true */
@@ -309,6 +318,10 @@ const char *urpc_server_address(const urpc_server *s);
 /* The TLS listener's bound address, or NULL without one. */
 const char *urpc_server_tls_address(const urpc_server *s);
 int urpc_server_shard_count(const urpc_server *s);
+/* After start: the backend the shards run ("io_uring" or "epoll"); with URPC_IO_AUTO on a host
+ * where io_uring cannot be had, *fallback_why (if not NULL) gets one line saying why and how to
+ * get io_uring back, else NULL. */
+const char *urpc_server_io_backend(const urpc_server *s, const char **fallback_why);
 
 /* Sets the health status of `service` ("" is the whole server). Any thread, before or after
  * start; Health/Watch calls of that service get the new status. Until then, "" and every

@@ -26,8 +26,12 @@ SKIP = 77  # the CTest SKIP_RETURN_CODE of every integration test
 # tests import this module before grpc, which reads the variable when it loads.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
-STARTUP_RE = re.compile(r"uringrpc-server listening on 127\.0\.0\.1:(\d+) shards=(\d+)"
+STARTUP_RE = re.compile(r"uringrpc-server listening on 127\.0\.0\.1:(\d+) shards=(\d+) "
+                        r"io=(uring|epoll)"
                         r"(?: tls=127\.0\.0\.1:(\d+))?(?: admin=127\.0\.0\.1:(\d+))?")
+# URPC_TEST_IO=epoll (or uring): every server the tests start runs that backend (--io), unless
+# a test names one itself; tests/run.sh runs the integration tests once more with epoll.
+TEST_IO = os.environ.get("URPC_TEST_IO", "")
 STATS_RE = re.compile(
     r"shard (\d+) connections=(\d+) calls=(\d+) ok=(\d+) failed=(\d+) cancelled=(\d+) "
     r"live=(\d+) bytes_in=(\d+) bytes_out=(\d+)")
@@ -307,6 +311,7 @@ class Server:
         self.proc = None
         self.port = None
         self.shards = None
+        self.io = None
         self.admin_port = None
         self.result = None
         self._out = b""
@@ -323,7 +328,8 @@ class Server:
                 log(f"(while cleaning up) {e}")
 
     def start(self):
-        cmd = self.wrapper + [self.binary, "--listen", "127.0.0.1:0"] + self.flags
+        io = ["--io", TEST_IO] if TEST_IO and "--io" not in self.flags else []
+        cmd = self.wrapper + [self.binary, "--listen", "127.0.0.1:0"] + io + self.flags
         log("starting:", " ".join(cmd))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=self.env,
@@ -342,10 +348,14 @@ class Server:
             raise TestFailure(f"unexpected startup line {line!r}")
         self.port = int(m.group(1))
         self.shards = int(m.group(2))
-        self.tls_port = int(m.group(3)) if m.group(3) else None
-        self.admin_port = int(m.group(4)) if m.group(4) else None
+        self.io = m.group(3)
+        self.tls_port = int(m.group(4)) if m.group(4) else None
+        self.admin_port = int(m.group(5)) if m.group(5) else None
         check(self.port > 0, f"port 0 in startup line {line!r}")
-        log(f"server pid {self.proc.pid} on port {self.port}, {self.shards} shard(s)")
+        if TEST_IO and "--io" not in self.flags:
+            check(self.io == TEST_IO, f"URPC_TEST_IO={TEST_IO} but the server runs {self.io}")
+        log(f"server pid {self.proc.pid} on port {self.port}, {self.shards} shard(s), "
+            f"io={self.io}")
         return self
 
     @property

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The uringrpc-server command line: --help, --version, bad flags, a port in use, and io_uring
-blocked by seccomp (through the deny_io_uring helper). One scenario per --case."""
+blocked by seccomp (through the deny_io_uring helper): an error with --io uring, epoll with the
+default. One scenario per --case."""
 import os
 import signal
 import socket
@@ -72,7 +73,8 @@ def case_bad_flags(args):
         ["--max-recv-message", "4294967296"],
         ["--bogus"], ["-x"], ["--help=yes"], ["extra-argument"],
         ["--compression", "br"], ["--compression", "GZIP"], ["--stream-window", "0"],
-        ["--conn-window", "1000"], ["--conn-window", "3000000000"],
+        ["--conn-window", "1000"], ["--conn-window", "3000000000"], ["--io", "io_uring"],
+        ["--io", ""], ["--io"],
     ]
     for flags in bad_flags:
         r = run_cmd([args.server, "--listen", "127.0.0.1:0", *flags], timeout=20)
@@ -101,42 +103,71 @@ def case_port_in_use(args):
         s.close()
 
 
-def run_denied(args, shards):
+def deny_helper(args):
     helper = args.deny_io_uring
     check(helper and os.access(helper, os.X_OK), f"deny_io_uring helper not found: {helper!r}")
     r = run_cmd([helper, "/bin/true"], timeout=20)
     if r.returncode == harness.SKIP:
         raise Skip(f"cannot install a seccomp filter here: {r.stderr.strip()}")
     check(r.returncode == 0, f"deny_io_uring /bin/true: rc {r.returncode} {r.stderr!r}")
-    return run_cmd([helper, args.server, "--listen", "127.0.0.1:0", "--shards", shards],
-                   timeout=30)
+    return helper
 
 
-def case_no_io_uring_message(args):
-    """The io_uring line is whole (not cut off by a buffer) and the profile it names exists."""
-    line = expect_one_error_line(run_denied(args, "1"), "io_uring denied", complete=False)
-    check(line == line.rstrip() and not line.endswith((">=", "(", ",", ":")),
-          f"the io_uring error line looks cut short: {line!r} ({len(line)} chars)")
+def run_denied(args, shards):
+    """--io uring where io_uring_setup fails as under a container's default seccomp profile."""
+    return run_cmd([deny_helper(args), args.server, "--listen", "127.0.0.1:0", "--shards", shards,
+                    "--io", "uring"], timeout=30)
+
+
+def check_names_profile(args, line):
+    """The line names the shipped seccomp profile, and that file exists."""
     named = 0
     for word in line.replace("=", " ").split():
         word = word.strip("(),;.'\"")
         if word.startswith("deploy/") and args.proto_dir:
             path = os.path.join(os.path.dirname(os.path.abspath(args.proto_dir)), word)
-            check(os.path.exists(path), f"the error names {word}, which does not exist")
+            check(os.path.exists(path), f"the line names {word}, which does not exist")
             named += 1
-    check(named > 0, f"the error does not name the shipped seccomp profile: {line!r}")
+    check(named > 0, f"the line does not name the shipped seccomp profile: {line!r}")
+
+
+def case_no_io_uring_message(args):
+    """--io uring: the io_uring line is whole (not cut off by a buffer) and the profile it names
+    exists."""
+    line = expect_one_error_line(run_denied(args, "1"), "io_uring denied", complete=False)
+    check(line == line.rstrip() and not line.endswith((">=", "(", ",", ":")),
+          f"the io_uring error line looks cut short: {line!r} ({len(line)} chars)")
+    check_names_profile(args, line)
 
 
 def case_no_io_uring(args):
+    """--io uring fails with one line naming seccomp; the default (auto) serves on epoll instead,
+    saying why in one line, and answers calls."""
+    try:
+        import h2raw
+    except ImportError:
+        raise Skip("python3-h2 is not installed for /usr/bin/python3")
     for shards in ("1", "2"):
         r = run_denied(args, shards)
-        line = expect_one_error_line(r, f"io_uring denied, {shards} shard(s)", want_rc=1,
-                                     complete=False)
+        line = expect_one_error_line(r, f"--io uring, io_uring denied, {shards} shard(s)",
+                                     want_rc=1, complete=False)
         low = line.lower()
         check("io_uring" in low, f"the error does not mention io_uring: {line!r}")
         check("seccomp" in low, f"the error does not mention seccomp: {line!r}")
-    # Sanity: the same server without the filter starts (so the failure above was the filter).
-    with Server(args.server, "--shards", "1") as srv:
+    for shards in ("1", "2"):
+        with Server(args.server, "--shards", shards, "--io", "auto",
+                    wrapper=[deny_helper(args)]) as srv:
+            check(srv.io == "epoll", f"auto with io_uring denied runs {srv.io}")
+            h2raw.say_hello_ok(srv.port, "on epoll")
+            res = srv.stop()
+        lines = [l for l in res.stderr.splitlines() if "serving with epoll" in l]
+        check(len(lines) == 1, f"want one line saying why epoll, got {lines} in {res.stderr!r}")
+        check("seccomp" in lines[0], f"the fallback line does not say seccomp: {lines[0]!r}")
+        check_names_profile(args, lines[0])
+        check(res.total("ok") >= 1, f"no call counted on epoll: {res.stats}")
+    # The same server without the filter runs io_uring (so epoll above was the filter's doing).
+    with Server(args.server, "--shards", "1", "--io", "auto") as srv:
+        check(srv.io == "uring", f"auto without a filter runs {srv.io}")
         srv.stop()
 
 
