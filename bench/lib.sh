@@ -5,6 +5,9 @@
 # Servers by name (the SERVERS list):
 #   uringrpc        build/examples/uringrpc-server --shards 1 (URPC_BIN, URPC_WORKERS, URPC_ARGS)
 #   uringrpc-base   the same with URPC_BASE_BIN: an older build, for a before/after in one run
+#   uringrpc-epoll  URPC_BIN with --io epoll: its epoll backend beside io_uring in one run
+# IO=epoll runs "uringrpc" on its epoll backend (IO=uring insists on io_uring); IO=both makes
+# the default SERVERS "uringrpc uringrpc-epoll": io_uring against epoll, same run.
 #   peer            grpc C++ peer with PEER_API (default async) and PEER_THREADS (default 1)
 #   peer-async      grpc C++ peer, completion-queue API
 #   peer-callback   grpc C++ peer, callback API
@@ -23,6 +26,15 @@ ROOT_DIR=$(cd "$BENCH_DIR/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT_DIR/build}
 BUILD=${BUILD:-1}
 OUT_DIR=${OUT_DIR:-$BUILD_DIR/bench-results/$BENCH_NAME-$(date +%Y%m%d-%H%M%S)}
+IO=${IO:-}
+case $IO in
+"" | uring | epoll) ;;
+both) SERVERS=${SERVERS:-uringrpc uringrpc-epoll} ;;
+*)
+  echo "IO takes uring, epoll or both, not '$IO'" >&2
+  exit 2
+  ;;
+esac
 SERVERS=${SERVERS:-uringrpc peer}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -30,6 +42,7 @@ URPC_BIN=${URPC_BIN:-$BUILD_DIR/examples/uringrpc-server}
 URPC_BASE_BIN=${URPC_BASE_BIN:-} # server "uringrpc-base": another uringrpc build, for before/after
 URPC_WORKERS=${URPC_WORKERS:-0}
 URPC_ARGS=${URPC_ARGS:-}
+if [ "$IO" = uring ] || [ "$IO" = epoll ]; then URPC_ARGS="$URPC_ARGS --io $IO"; fi
 # URPC_BASE_ARGS: uringrpc-base's extra flags (default URPC_ARGS); with URPC_BASE_BIN=URPC_BIN,
 # one build against itself with other flags (e.g. metrics on vs off: URPC_ARGS="--admin-listen
 # 127.0.0.1:0" URPC_BASE_ARGS="").
@@ -139,10 +152,10 @@ resolve_servers() {
   local need_urpc=0 need_peer=0
   for s in "${want[@]}"; do
     case $s in
-    uringrpc) need_urpc=1 ;;
+    uringrpc | uringrpc-epoll) need_urpc=1 ;;
     uringrpc-base) [ -x "$URPC_BASE_BIN" ] || die "uringrpc-base needs URPC_BASE_BIN (a uringrpc-server)" ;;
     peer | peer-async | peer-callback) need_peer=1 ;;
-    *) die "unknown server '$s' (uringrpc, uringrpc-base, peer, peer-async, peer-callback)" ;;
+    *) die "unknown server '$s' (uringrpc, uringrpc-base, uringrpc-epoll, peer, peer-async, peer-callback)" ;;
     esac
   done
   if [ "$BUILD" != 0 ]; then
@@ -181,7 +194,7 @@ resolve_servers() {
   ACTIVE_SERVERS=()
   for s in "${want[@]}"; do
     case $s in
-    uringrpc)
+    uringrpc | uringrpc-epoll)
       if [ -x "$URPC_BIN" ]; then
         ACTIVE_SERVERS+=("$s")
       else
@@ -224,10 +237,11 @@ build_uringrpc() {
 # Sets SRV_ARGV to the command line of server $1, listening on 127.0.0.1 port 0.
 server_argv() {
   case $1 in
-  uringrpc | uringrpc-base)
+  uringrpc | uringrpc-base | uringrpc-epoll)
     local extra=() bin=$URPC_BIN
     local args=$URPC_ARGS
-    [ "$1" = uringrpc ] || { bin=$URPC_BASE_BIN; args=${URPC_BASE_ARGS-$URPC_ARGS}; }
+    [ "$1" != uringrpc-base ] || { bin=$URPC_BASE_BIN; args=${URPC_BASE_ARGS-$URPC_ARGS}; }
+    [ "$1" != uringrpc-epoll ] || args="$URPC_ARGS --io epoll"
     read -r -a extra <<<"$args"
     SRV_ARGV=("$bin" --listen 127.0.0.1:0 --shards 1 --workers-per-shard "$URPC_WORKERS"
       ${extra[@]+"${extra[@]}"})
@@ -254,7 +268,7 @@ start_server() {
   SRV_PORT=
   local waited=0
   while [ -z "$SRV_PORT" ]; do
-    if [ -n "$TLS_CERT" ] && [ "$name" = uringrpc ]; then
+    if [ -n "$TLS_CERT" ] && [[ $name == uringrpc* ]]; then
       SRV_PORT=$(sed -n -E 's/^uringrpc-server listening on .* tls=127\.0\.0\.1:([0-9]+)( .*)?$/\1/p' "$out" | head -n1)
     else
       SRV_PORT=$(sed -n -E 's/^(uringrpc-server )?listening on 127\.0\.0\.1:([0-9]+)( .*)?$/\2/p' "$out" | head -n1)

@@ -169,6 +169,17 @@ static int write_flow_control(obs_out *o, const urpc_shard_stats *st, int n) {
   return 0;
 }
 
+/* Which kernel interface the shards run (the io_uring_* series stay 0 on epoll). */
+static int write_io_backend(urpc_server *s, obs_out *o) {
+  char labels[64] = "";
+  obs_label(labels, sizeof(labels), "backend", urpc_server_io_backend(s, NULL));
+  return obs_family(o, "uringrpc_io_backend_info", "gauge",
+                    "The shards' I/O backend (io_uring, or epoll where io_uring cannot be "
+                    "had), as a label; the value is always 1.") < 0
+             ? -1
+             : obs_sample_u64(o, "uringrpc_io_backend_info", labels, 1);
+}
+
 int obs_server_write(urpc_server *s, obs_out *o) {
   int n = urpc_server_shard_count(s);
   urpc_shard_stats *st = calloc(n > 0 ? (size_t)n : 1, sizeof(*st));
@@ -184,5 +195,6 @@ int obs_server_write(urpc_server *s, obs_out *o) {
   for (size_t k = 0; rc == 0 && k < sizeof(per_shard_families) / sizeof(summed); k++)
     rc = write_per_shard(o, st, shards, &per_shard_families[k]);
   free(st);
+  if (rc == 0) rc = write_io_backend(s, o);
   return rc;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds with warnings as errors and runs every
-# test; runs the integration tests again against a ThreadSanitizer server; then builds with
-# AddressSanitizer + UndefinedBehaviorSanitizer and runs everything again; last, builds the
-# libFuzzer targets and runs each for a few seconds on its seed corpus. Exits non-zero if
+# test (the server on io_uring); runs the integration tests again against a ThreadSanitizer
+# server; then builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs everything
+# again, and the integration tests once more with the server on its epoll backend; last, builds
+# the libFuzzer targets and runs each for a few seconds on its seed corpus. Exits non-zero if
 # anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,10 @@ if [ "${URPC_SKIP_ASAN:-0}" != 1 ]; then
   cmake --build build-asan -j"$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
+  echo "== ASan+UBSan server on epoll, integration tests =="
+  URPC_TEST_IO=epoll ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan -L integration --output-on-failure -j"$jobs"
 fi
 
 if [ "${URPC_SKIP_FUZZ:-0}" != 1 ]; then

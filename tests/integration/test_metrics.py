@@ -415,6 +415,9 @@ def case_promtool(args):
     for n in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
               "process_max_fds", "process_start_time_seconds", "uringrpc_build_info"):
         check(n in names, f"{n} missing from the scrape")
+    backend = {"uring": "io_uring", "epoll": "epoll"}[srv.io]
+    info = [dict(l) for n, l in samples if n == "uringrpc_io_backend_info"]
+    check(info == [{"backend": backend}], f"uringrpc_io_backend_info {info}, server runs {backend}")
 
     # promtool 2.42 reads only the 0.0.4 format: to it, OpenMetrics' counter family "x" (samples
     # x_total) leaves x_total without HELP. It must parse (exit 1 is a parse error) and find

@@ -367,11 +367,15 @@ def case_mtls_reasons(st, pki, srv):
             check(who_am_i(st, pki, m.tls_port, "svid").startswith("spiffe=spiffe://"),
                   "a good client after the refused ones")
             refusals = sum(1 for name, _, _ in cases if name or mode == "required")
-            got = m.metrics().get("uringrpc_tls_handshake_failures_total",
-                                  reason="client_certificate")
             # Each refusal: one s_client, and grpcio's attempt(s) at its call.
+            name = "uringrpc_tls_handshake_failures_total"
+            seen = m.wait_metrics(
+                lambda x: x.get(name, reason="client_certificate") >= 2 * refusals)
+            got = seen.get(name, reason="client_certificate")
+            others = {r: seen.get(name, reason=r) for r in ("protocol", "alpn", "timeout", "eof")}
             check(got >= 2 * refusals, f"{mode}: {got:g} client certificate failures counted "
-                                       f"for {refusals} refusals by grpcio and s_client each")
+                                       f"for {refusals} refusals by grpcio and s_client each "
+                                       f"(other reasons: {others})")
             res = m.stop()
             lines = [l for l in res.stderr.splitlines() if "client certificate rejected" in l]
             for name, _, why in cases:
