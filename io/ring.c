@@ -30,8 +30,8 @@ static void explain(int err, char *why, size_t why_len) {
       snprintf(why, why_len,
                "io_uring is unavailable (io_uring_setup: %s): a seccomp profile blocks it, as "
                "container runtimes' default profiles do; run with the profile this project "
-               "ships (podman/docker --security-opt seccomp=deploy/seccomp.json) or a kernel "
-               ">= 6.1",
+               "ships (podman/docker --security-opt seccomp=deploy/seccomp.json, or "
+               "Kubernetes' seccompProfile Localhost)",
                strerror(-err));
     }
   } else if (err == -ENOMEM) {
