@@ -29,6 +29,7 @@ done
 
 # The host's Debian archive and security mirrors, as apt reaches them here.
 host_repo() {
+  # shellcheck disable=SC2016 # apt's format, not the shell's
   apt-get indextargets --format '$(REPO_URI)' 'Identifier: Packages' "Label: $1" 2>/dev/null |
     head -n1 | sed 's:/*$::'
 }
