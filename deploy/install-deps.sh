@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package the build, the tests and the benchmarks need.
+# Installs every Debian package the build, the tests and the benchmarks need, and the npm
+# packages of the Kubernetes manifest checks (into tests/deploy/node_modules).
 # Idempotent: prints nothing and touches nothing when all are already present.
 set -euo pipefail
 
@@ -21,11 +22,28 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq >/dev/null
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq >/dev/null
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages for the Kubernetes manifest checks (tests/deploy: kubernetes-models, yaml), into
+# tests/deploy/node_modules, never global, at the versions of tests/deploy/package-lock.json;
+# reinstalled only when that lock file is newer than what npm last installed. Node itself: the
+# machine's node and npm if it has them (Node >= 14), else Debian's.
+npm_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/deploy"
+if [ ! -f "$npm_dir/node_modules/.package-lock.json" ] ||
+   [ "$npm_dir/package-lock.json" -nt "$npm_dir/node_modules/.package-lock.json" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: installing nodejs npm" >&2
+    $sudo apt-get update -qq >/dev/null
+    $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  echo "install-deps: installing npm packages into tests/deploy/node_modules" >&2
+  (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
