@@ -36,9 +36,12 @@ fi
 # tests/deploy/node_modules, never global, at the versions of tests/deploy/package-lock.json;
 # reinstalled only when that lock file is newer than what npm last installed. Node itself: the
 # machine's node and npm if it has them (Node >= 14), else Debian's.
+# Skipped where the script runs without the source tree (a container's build stage copies it
+# alone) and for URPC_DEPS=build.
 npm_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/deploy"
-if [ ! -f "$npm_dir/node_modules/.package-lock.json" ] ||
-   [ "$npm_dir/package-lock.json" -nt "$npm_dir/node_modules/.package-lock.json" ]; then
+if [ "${URPC_DEPS:-all}" != build ] && [ -f "$npm_dir/package-lock.json" ] &&
+   { [ ! -f "$npm_dir/node_modules/.package-lock.json" ] ||
+     [ "$npm_dir/package-lock.json" -nt "$npm_dir/node_modules/.package-lock.json" ]; }; then
   if ! command -v npm >/dev/null 2>&1; then
     echo "install-deps: installing nodejs npm" >&2
     $sudo apt-get update -qq >/dev/null
