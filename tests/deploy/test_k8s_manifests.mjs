@@ -8,9 +8,15 @@
 //   server_args  the real uringrpc-server accepts the Deployment's arguments: it starts with
 //                them (addresses moved to loopback, a test certificate in place of the Secret),
 //                serves /readyz, and drains and exits 0 on SIGTERM
+//   secret_rotation  the same server, its certificate in a directory laid out the way the
+//                kubelet writes a Secret volume (tls.crt -> ..data/tls.crt, ..data -> a
+//                timestamped directory); the kubelet's update (a new directory, ..data swapped
+//                by rename, the old one removed) is picked up: new handshakes get the new
+//                certificate within a few seconds, without a signal
 // Exit 0 pass, 1 fail, 77 skip (a missing prerequisite, said why).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import tls from "node:tls";
 import { request } from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -180,55 +186,149 @@ function httpGet(port, p) {
   });
 }
 
-async function caseServerArgs() {
+function makeCert(dir, cn) {
+  mkdirSync(dir, { recursive: true });
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-keyout", `${dir}/tls.key`, "-out", `${dir}/tls.crt`, "-days", "1", "-subj", `/CN=${cn}`,
+    "-addext", "subjectAltName=DNS:uringrpc"], { stdio: "pipe", timeout: 30000 });
+}
+
+/** Starts the server with the Deployment's arguments, the pod's addresses moved to loopback and
+ *  the Secret's mount point to `certDir`. Returns {child, line, out(), err(), exited, stop()}. */
+async function startServer(certDir) {
   const bin = arg("--server");
   if (!bin || !existsSync(bin)) fail(`--server ${bin}: no such file`);
   const c = server(load());
-  const tmp = mkdtempSync(path.join(os.tmpdir(), "k8s-args-"));
-  let child = null;
-  try {
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-      "-keyout", `${tmp}/tls.key`, "-out", `${tmp}/tls.crt`, "-days", "1", "-subj", "/CN=uringrpc",
-      "-addext", "subjectAltName=DNS:uringrpc"], { stdio: "pipe", timeout: 30000 });
-    // The same flags, with the pod's addresses on loopback (ports picked by the kernel) and the
-    // Secret's mount point replaced by the test certificate's directory.
-    const mount = c.volumeMounts.find((m) => m.name === "tls").mountPath;
-    const args = c.args.map((a) => a
-      .replace(/^(--(?:listen|tls-listen|admin-listen))=\[::\]:\d+$/, "$1=127.0.0.1:0")
-      .replace(mount, tmp));
-    const stayed = args.filter((a) => /\[::\]|\/etc\//.test(a));
-    if (stayed.length) fail(`arguments not moved to the test's addresses and files: ${stayed}`);
-    child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "", err = "";
-    child.stdout.on("data", (b) => (out += b));
-    child.stderr.on("data", (b) => (err += b));
-    const exited = new Promise((resolve) => child.on("exit", (code, sig) => resolve({ code, sig })));
-    const t0 = Date.now();
-    while (!/listening on .*admin=\S+/.test(out)) {
-      if (child.exitCode !== null) fail(`uringrpc-server ${args.join(" ")} exited ${child.exitCode}:\n${out}${err}`);
-      if (Date.now() - t0 > 15000) fail(`uringrpc-server did not say it serves within 15 s:\n${out}${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const line = out.split("\n").find((l) => l.includes("listening on"));
-    if (!/ tls=127\.0\.0\.1:\d+/.test(line)) fail(`no TLS listener: ${line}`);
-    const adminPort = Number(/admin=127\.0\.0\.1:(\d+)/.exec(line)[1]);
-    const ready = await httpGet(adminPort, "/readyz");
-    if (ready !== 200) fail(`/readyz answered ${ready}`);
+  const mount = c.volumeMounts.find((m) => m.name === "tls").mountPath;
+  const args = c.args.map((a) => a
+    .replace(/^(--(?:listen|tls-listen|admin-listen))=\[::\]:\d+$/, "$1=127.0.0.1:0")
+    .replace(mount, certDir));
+  const stayed = args.filter((a) => /\[::\]|\/etc\//.test(a));
+  if (stayed.length) fail(`arguments not moved to the test's addresses and files: ${stayed}`);
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "", err = "";
+  child.stdout.on("data", (b) => (out += b));
+  child.stderr.on("data", (b) => (err += b));
+  const exited = new Promise((resolve) => child.on("exit", (code, sig) => resolve({ code, sig })));
+  const srv = { child, args, out: () => out, err: () => err, exited };
+  srv.stop = async () => {
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), 30000);
-    const { code, sig } = await exited;
+    const r = await exited;
     clearTimeout(timer);
-    child = null;
+    return r;
+  };
+  const t0 = Date.now();
+  while (!/listening on .*admin=\S+/.test(out)) {
+    if (child.exitCode !== null) fail(`uringrpc-server ${args.join(" ")} exited ${child.exitCode}:\n${out}${err}`);
+    if (Date.now() - t0 > 15000) {
+      child.kill("SIGKILL");
+      fail(`uringrpc-server did not say it serves within 15 s:\n${out}${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  srv.line = out.split("\n").find((l) => l.includes("listening on")).trim();
+  const port = (name) => Number(new RegExp(` ${name}=127\\.0\\.0\\.1:(\\d+)`).exec(srv.line)?.[1]);
+  srv.tlsPort = port("tls");
+  srv.adminPort = port("admin");
+  if (!srv.tlsPort || !srv.adminPort) {
+    child.kill("SIGKILL");
+    fail(`no TLS or admin listener: ${srv.line}`);
+  }
+  return srv;
+}
+
+async function caseServerArgs() {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "k8s-args-"));
+  let srv = null;
+  try {
+    makeCert(tmp, "uringrpc");
+    srv = await startServer(tmp);
+    const ready = await httpGet(srv.adminPort, "/readyz");
+    if (ready !== 200) fail(`/readyz answered ${ready}`);
+    const { code, sig } = await srv.stop();
+    const out = srv.out(), err = srv.err();
+    srv = null;
     if (code !== 0) fail(`uringrpc-server exited ${code ?? sig} after SIGTERM:\n${out}${err}`);
-    console.log(`ok: uringrpc-server accepts the Deployment's ${args.length} arguments: ${line.trim()}`);
+    console.log(`ok: uringrpc-server accepts the Deployment's arguments: ${out.split("\n")[0]}`);
     if (err.trim()) console.log(`  stderr: ${err.trim().split("\n").join("\n  stderr: ")}`);
   } finally {
-    if (child) child.kill("SIGKILL");
+    if (srv) srv.child.kill("SIGKILL");
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-const CASES = { manifests: caseManifests, negative: caseNegative, kustomize: caseKustomize, server_args: caseServerArgs };
+/** The certificate's subject CN that a new TLS handshake (ALPN h2) gets. */
+function servedCN(port) {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: "127.0.0.1", port, ALPNProtocols: ["h2"], servername: "uringrpc",
+      rejectUnauthorized: false, session: undefined }, () => {
+      const cn = s.getPeerCertificate().subject?.CN;
+      s.destroy();
+      resolve(cn);
+    });
+    s.setTimeout(5000, () => s.destroy(new Error("TLS handshake timeout")));
+    s.on("error", reject);
+  });
+}
+
+/** A Secret volume's layout as the kubelet's atomic writer makes it, and its update. */
+function secretVolume(dir) {
+  let n = 0;
+  const payload = (cn) => {
+    const ts = `..2025_01_01_00_00_0${n++}.${process.pid}`;
+    makeCert(path.join(dir, ts), cn);
+    return ts;
+  };
+  return {
+    create(cn) {
+      mkdirSync(dir, { recursive: true });
+      this.current = payload(cn);
+      symlinkSync(this.current, path.join(dir, "..data"));
+      for (const f of ["tls.crt", "tls.key"]) symlinkSync(path.join("..data", f), path.join(dir, f));
+    },
+    update(cn) {
+      const old = this.current;
+      this.current = payload(cn);
+      symlinkSync(this.current, path.join(dir, "..data_tmp"));
+      renameSync(path.join(dir, "..data_tmp"), path.join(dir, "..data")); // the atomic swap
+      rmSync(path.join(dir, old), { recursive: true });
+    },
+  };
+}
+
+async function caseSecretRotation() {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "k8s-secret-"));
+  const vol = path.join(tmp, "tls");
+  let srv = null;
+  try {
+    const sv = secretVolume(vol);
+    sv.create("first");
+    srv = await startServer(vol);
+    const before = await servedCN(srv.tlsPort);
+    if (before !== "first") fail(`the server presents CN=${before}, expected first`);
+    sv.update("second");
+    const t0 = Date.now();
+    let after = before;
+    while (after !== "second" && Date.now() - t0 < 10000) {
+      await new Promise((r) => setTimeout(r, 200));
+      after = await servedCN(srv.tlsPort);
+    }
+    const took = ((Date.now() - t0) / 1000).toFixed(1);
+    if (after !== "second") fail(`after the ..data swap the server still presents CN=${after} (10 s):\n${srv.err()}`);
+    if (!srv.err().includes("TLS certificate reloaded")) fail(`no reload line:\n${srv.err()}`);
+    const { code } = await srv.stop();
+    srv = null;
+    if (code !== 0) fail(`exit ${code} after SIGTERM`);
+    console.log(`ok: a Secret volume update (..data swapped) was picked up in ${took} s: CN first -> second`);
+  } finally {
+    if (srv) srv.child.kill("SIGKILL");
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const CASES = { manifests: caseManifests, negative: caseNegative, kustomize: caseKustomize, server_args: caseServerArgs,
+  secret_rotation: caseSecretRotation };
 const name = arg("--case");
 if (!CASES[name]) {
   console.error(`usage: node test_k8s_manifests.mjs --case ${Object.keys(CASES).join("|")} [--server PATH]`);
