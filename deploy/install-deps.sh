@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Installs every Debian package the build, the tests and the benchmarks need, and the npm
-# packages of the Kubernetes manifest checks (into tests/deploy/node_modules).
+# Installs every Debian package the build, the tests and the benchmarks need.
 # Idempotent: prints nothing and touches nothing when all are already present.
 set -euo pipefail
 
