@@ -41,11 +41,31 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq >/dev/null
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq >/dev/null
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages for the Kubernetes manifest checks (tests/deploy: kubernetes-models, yaml), into
+# tests/deploy/node_modules, never global, at the versions of tests/deploy/package-lock.json;
+# reinstalled only when that lock file is newer than what npm last installed. Node itself: the
+# machine's node and npm if it has them (Node >= 14), else Debian's.
+# Skipped where the script runs without the source tree (a container's build stage copies it
+# alone) and for URPC_DEPS=build.
+npm_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/deploy"
+if [ "${URPC_DEPS:-all}" != build ] && [ -f "$npm_dir/package-lock.json" ] &&
+   { [ ! -f "$npm_dir/node_modules/.package-lock.json" ] ||
+     [ "$npm_dir/package-lock.json" -nt "$npm_dir/node_modules/.package-lock.json" ]; }; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: installing nodejs npm" >&2
+    $sudo apt-get update -qq >/dev/null
+    $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  echo "install-deps: installing npm packages into tests/deploy/node_modules" >&2
+  (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
