@@ -136,6 +136,11 @@ static bool any_blocking(const rpc_registry *r) {
 static int start_shards(urpc_server *s, int *fds, int *tls_fds, char *why, size_t why_len) {
   int cpus[CPU_SETSIZE];
   int n_cpus = core_cpu_affinity(cpus, CPU_SETSIZE);
+  /* Pinned when the shards own their CPUs: one per CPU of the mask (a static CPU manager, a
+   * taskset) or a count the user chose. Shards sized down by a cgroup CPU quota share the
+   * mask's CPUs with other processes (Kubernetes' default CPU manager gives every pod all of
+   * the node's): pinned, every such server on a node would crowd onto the first CPUs. */
+  bool pin = s->opts.pin_shards && n_cpus > 0 && (s->opts.shards || s->n_shards >= n_cpus);
   bool workers = any_blocking(&s->registry);
   for (int i = 0; i < s->n_shards; i++) {
     rpc_shard *sh = &s->shards[i];
@@ -143,7 +148,7 @@ static int start_shards(urpc_server *s, int *fds, int *tls_fds, char *why, size_
     io_shard_config cfg = {
         .index = i,
         .backend = s->io,
-        .cpu = s->opts.pin_shards && n_cpus > 0 ? cpus[i % n_cpus] : -1,
+        .cpu = pin ? cpus[i % n_cpus] : -1,
         .listen_fd = fds[i],
         .tls_listen_fd = tls_fds[i],
         .tls = s->tls,

@@ -114,7 +114,9 @@ typedef struct urpc_server_options {
   int shards;                        /* 0 (default): one per CPU of the affinity mask, capped by
                                         the cgroup CPU quota */
   int workers_per_shard;             /* threads per shard for blocking methods; default 1 */
-  bool pin_shards;                   /* pin shard i to the i-th CPU of the mask; default true */
+  bool pin_shards;                   /* pin shard i to the i-th CPU of the mask; default true.
+                                        Not when a cgroup CPU quota sized the shards down (their
+                                        CPUs are shared with other processes) */
   urpc_io_backend io;                /* default URPC_IO_AUTO */
   size_t max_recv_message;           /* bytes; default 4 MiB */
   uint32_t max_concurrent_streams;   /* per connection; default 1000 */
