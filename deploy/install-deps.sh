@@ -6,7 +6,8 @@
 #                          with -DURPC_TESTS=OFF); the container image's build stage uses it
 #   URPC_DEPS=all          (default) also the tests' and the benchmarks' tools
 #   URPC_BENCH_DEPS=1      adds the grpc C++ peer's (bench/, -DURPC_BENCH_PEERS=ON)
-#   URPC_CONTAINER_DEPS=1  adds podman, runc and mmdebstrap (deploy/container-test.sh)
+#   URPC_CONTAINER_DEPS=1  adds podman, runc, mmdebstrap and nginx (deploy/container-test.sh,
+#                          deploy/scaleout-test.sh)
 set -euo pipefail
 
 packages=(
@@ -32,7 +33,7 @@ fi
 if [ "${URPC_CONTAINER_DEPS:-0}" = 1 ]; then
   # runc: crun fails on some cgroup setups; the CNI plugins give rootful podman its bridge and
   # port mapping; the test's gRPC client is Debian's python3-grpcio.
-  packages+=(podman runc containernetworking-plugins iptables mmdebstrap
+  packages+=(podman runc containernetworking-plugins iptables mmdebstrap nginx
              python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc)
 fi
 
