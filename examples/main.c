@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "services.h"
+#include "auth_setup.h"
 #include "urpc_admin.h"
 
 /* Built by urpc_descriptor_set() in examples/CMakeLists.txt. */
@@ -69,6 +70,9 @@ static void usage(FILE *f) {
           "60; 0 = never)\n"
           "  --tcp-user-timeout SEC    end a connection whose sent data stays unacknowledged "
           "this long (default 0 = the kernel's; grpc's servers use 20)\n"
+          "  --authz-policy FILE       grpc authorization policy (JSON, gRFC A43); re-read when "
+          "it changes and on SIGHUP\n"
+          "  --authz-dry-run           log what the policy would deny, deny nothing\n"
           "  --admin-listen ADDR:PORT  serve GET /metrics (Prometheus), /healthz and /readyz "
           "there, over HTTP/1.1 and h2c (default off; keep it off the traffic port)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
@@ -99,7 +103,7 @@ static int parse_seconds(const char *flag, const char *v, long min, unsigned *ms
 }
 
 static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace_s,
-                      const char **admin_listen) {
+                      const char **admin_listen, auth_setup *auth) {
   enum {
     OPT_LISTEN = 1,
     OPT_SHARDS,
@@ -136,6 +140,8 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     OPT_TCP_USER_TIMEOUT,
     OPT_ADMIN,
     OPT_IO,
+    OPT_AUTHZ_POLICY,
+    OPT_AUTHZ_DRY_RUN,
     OPT_HELP,
     OPT_VERSION
   };
@@ -175,6 +181,8 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       {"tcp-user-timeout", required_argument, NULL, OPT_TCP_USER_TIMEOUT},
       {"admin-listen", required_argument, NULL, OPT_ADMIN},
       {"io", required_argument, NULL, OPT_IO},
+      {"authz-policy", required_argument, NULL, OPT_AUTHZ_POLICY},
+      {"authz-dry-run", no_argument, NULL, OPT_AUTHZ_DRY_RUN},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -310,6 +318,12 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     case OPT_ADMIN:
       *admin_listen = optarg;
       break;
+    case OPT_AUTHZ_POLICY:
+      auth->policy_file = optarg;
+      break;
+    case OPT_AUTHZ_DRY_RUN:
+      auth->dry_run = true;
+      break;
     case OPT_IO:
       if (!strcmp(optarg, "auto")) {
         o->io = URPC_IO_AUTO;
@@ -399,12 +413,14 @@ static void print_stats(urpc_server *s) {
 
 /* Until SIGINT/SIGTERM: SIGHUP, or a change to the certificate files (checked every second:
  * how SPIRE's agent and spiffe-helper deliver rotated SVIDs), reloads TLS. */
-static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, int sfd) {
+static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, int sfd,
+                         auth_setup *auth) {
   char why[512];
   file_stamp stamp = tls_files_stamp(opts);
   for (;;) {
     int sig = urpc_signals_wait_timeout(sfd, 1000);
     if (sig < 0 || sig == SIGINT || sig == SIGTERM) return sig;
+    auth_setup_poll(auth, sig == SIGHUP);
     file_stamp now = tls_files_stamp(opts);
     if (sig != SIGHUP && (!opts->tls_listen || memcmp(&now, &stamp, sizeof(now)) == 0)) continue;
     stamp = now;
@@ -420,8 +436,9 @@ static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, i
 /* Graceful shutdown (Kubernetes sends SIGTERM, waits terminationGracePeriodSeconds, then
  * SIGKILL): stop accepting, GOAWAY every connection, let calls in flight finish for up to
  * `grace_s`; a second signal, or the end of the grace period, cuts what is left. */
-static void serve(urpc_server *server, const urpc_server_options *opts, int sfd, long grace_s) {
-  if (wait_for_stop(server, opts, sfd) < 0 || grace_s == 0) return;
+static void serve(urpc_server *server, const urpc_server_options *opts, int sfd, long grace_s,
+                  auth_setup *auth) {
+  if (wait_for_stop(server, opts, sfd, auth) < 0 || grace_s == 0) return;
   fprintf(stderr,
           "uringrpc-server: shutting down: finishing calls in flight for up to %ld s (signal "
           "again to stop now)\n",
@@ -447,7 +464,8 @@ int main(int argc, char **argv) {
   urpc_server_options_init(&opts);
   long grace_s = 10;
   const char *admin_listen = NULL;
-  int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen);
+  auth_setup auth = {0};
+  int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen, &auth);
   if (rc >= 0) return rc;
 
   /* Each connection is a descriptor, and the default --max-connections follows the soft file
@@ -479,6 +497,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "uringrpc-server: cannot set up the metrics\n");
     return 1;
   }
+  if (auth_setup_start(&auth, server, metrics) < 0) return 1;
   char why[512];
   if (urpc_server_start(server, why, sizeof(why)) < 0) {
     fprintf(stderr, "uringrpc-server: %s\n", why);
@@ -506,7 +525,7 @@ int main(int argc, char **argv) {
          admin ? urpc_admin_address(admin) : "");
   fflush(stdout);
 
-  serve(server, &opts, sfd, grace_s);
+  serve(server, &opts, sfd, grace_s, &auth);
   urpc_server_stop(server);
   demo_stop(); /* answers pending async calls; their shards drop them if already closed */
   urpc_server_wait(server);
@@ -514,6 +533,7 @@ int main(int argc, char **argv) {
   print_stats(server);
   urpc_server_free(server);
   urpc_metrics_free(metrics);
+  auth_setup_free(&auth);
   close(sfd);
   return 0;
 }
