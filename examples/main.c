@@ -15,6 +15,7 @@
 
 #include "services.h"
 #include "urpc_admin.h"
+#include "urpc_auth.h"
 
 /* Built by urpc_descriptor_set() in examples/CMakeLists.txt. */
 extern const unsigned char urpc_example_descriptors[];
@@ -71,6 +72,14 @@ static void usage(FILE *f) {
           "this long (default 0 = the kernel's; grpc's servers use 20)\n"
           "  --admin-listen ADDR:PORT  serve GET /metrics (Prometheus), /healthz and /readyz "
           "there, over HTTP/1.1 and h2c (default off; keep it off the traffic port)\n"
+          "  --jwt-jwks FILE           require `authorization: Bearer <JWT>` verified with these "
+          "keys (JWKS or PEM public keys; re-read when the file changes and on SIGHUP); a "
+          "missing or bad token gets UNAUTHENTICATED\n"
+          "  --jwt-issuer ISS          with --jwt-jwks: the `iss` tokens must have\n"
+          "  --jwt-audience AUD        with --jwt-jwks: a value tokens' `aud` must hold\n"
+          "  --jwt-leeway SEC          clock skew allowed on exp, nbf and iat (default 0)\n"
+          "  --jwt-optional            let calls without a token through, unauthenticated "
+          "(a bad token is still refused)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
           "  --help                    this text\n"
@@ -96,6 +105,55 @@ static int parse_seconds(const char *flag, const char *v, long min, unsigned *ms
   if (parse_int(flag, v, min, 30L * 86400, &n) < 0) return -1;
   *ms = (unsigned)n * 1000u;
   return 0;
+}
+
+/* JWT bearer tokens (--jwt-*): the interceptor, and the keys file re-read when its stamp (size,
+ * mtime, inode) changes or on SIGHUP; a file that does not load leaves the keys in place. */
+static struct {
+  const char *keys_file;
+  urpc_jwt_options o;
+  urpc_jwt *jwt;
+  long long stamp[3];
+} jwt_cli;
+
+static void jwt_cli_stamp(long long st[3]) {
+  struct stat sb;
+  memset(st, 0, 3 * sizeof(st[0]));
+  if (stat(jwt_cli.keys_file, &sb) < 0) return;
+  st[0] = (long long)sb.st_size;
+  st[1] = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+  st[2] = (long long)sb.st_ino;
+}
+
+/* Before start, right after the metrics interceptor and before any authorization one (which
+ * reads the token's subject). */
+static int jwt_cli_setup(urpc_server *s) {
+  char why[512];
+  if (!jwt_cli.keys_file) return 0;
+  if (urpc_jwt_new(s, &jwt_cli.o, &jwt_cli.jwt) < 0) {
+    fprintf(stderr, "uringrpc-server: cannot set up JWT verification\n");
+    return -1;
+  }
+  jwt_cli_stamp(jwt_cli.stamp);
+  if (urpc_jwt_load_keys_file(jwt_cli.jwt, jwt_cli.keys_file, why, sizeof(why)) < 0) {
+    fprintf(stderr, "uringrpc-server: --jwt-jwks %s: %s\n", jwt_cli.keys_file, why);
+    return -1;
+  }
+  return 0;
+}
+
+/* Every second of wait_for_stop, and on SIGHUP. */
+static void jwt_cli_poll(bool hup) {
+  char why[512];
+  long long now[3];
+  if (!jwt_cli.jwt) return;
+  jwt_cli_stamp(now);
+  if (!hup && memcmp(now, jwt_cli.stamp, sizeof(now)) == 0) return;
+  memcpy(jwt_cli.stamp, now, sizeof(now));
+  if (urpc_jwt_load_keys_file(jwt_cli.jwt, jwt_cli.keys_file, why, sizeof(why)) < 0)
+    fprintf(stderr, "uringrpc-server: JWT keys reload failed, keeping the current keys: %s\n", why);
+  else
+    fprintf(stderr, "uringrpc-server: JWT keys reloaded: %s\n", why);
 }
 
 static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace_s,
@@ -136,6 +194,11 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     OPT_TCP_USER_TIMEOUT,
     OPT_ADMIN,
     OPT_IO,
+    OPT_JWT_JWKS,
+    OPT_JWT_ISSUER,
+    OPT_JWT_AUDIENCE,
+    OPT_JWT_LEEWAY,
+    OPT_JWT_OPTIONAL,
     OPT_HELP,
     OPT_VERSION
   };
@@ -175,6 +238,11 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       {"tcp-user-timeout", required_argument, NULL, OPT_TCP_USER_TIMEOUT},
       {"admin-listen", required_argument, NULL, OPT_ADMIN},
       {"io", required_argument, NULL, OPT_IO},
+      {"jwt-jwks", required_argument, NULL, OPT_JWT_JWKS},
+      {"jwt-issuer", required_argument, NULL, OPT_JWT_ISSUER},
+      {"jwt-audience", required_argument, NULL, OPT_JWT_AUDIENCE},
+      {"jwt-leeway", required_argument, NULL, OPT_JWT_LEEWAY},
+      {"jwt-optional", no_argument, NULL, OPT_JWT_OPTIONAL},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -328,6 +396,22 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     case OPT_SHUTDOWN_GRACE:
       if (parse_int("--shutdown-grace", optarg, 0, 86400, grace_s) < 0) return 2;
       break;
+    case OPT_JWT_JWKS:
+      jwt_cli.keys_file = optarg;
+      break;
+    case OPT_JWT_ISSUER:
+      jwt_cli.o.issuer = optarg;
+      break;
+    case OPT_JWT_AUDIENCE:
+      jwt_cli.o.audience = optarg;
+      break;
+    case OPT_JWT_LEEWAY:
+      if (parse_int("--jwt-leeway", optarg, 0, 86400, &n) < 0) return 2;
+      jwt_cli.o.leeway_s = (unsigned)n;
+      break;
+    case OPT_JWT_OPTIONAL:
+      jwt_cli.o.optional = true;
+      break;
     case OPT_HELP:
       usage(stdout);
       return 0;
@@ -352,6 +436,12 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
             "uringrpc-server: --max-connection-memory and --max-memory must hold at least one "
             "message of --max-recv-message (%zu bytes)\n",
             o->max_recv_message);
+    return 2;
+  }
+  if ((jwt_cli.o.issuer || jwt_cli.o.audience || jwt_cli.o.leeway_s || jwt_cli.o.optional) &&
+      !jwt_cli.keys_file) {
+    fprintf(stderr, "uringrpc-server: --jwt-issuer/--jwt-audience/--jwt-leeway/--jwt-optional "
+                    "need --jwt-jwks FILE\n");
     return 2;
   }
   if (optind < argc) {
@@ -398,13 +488,15 @@ static void print_stats(urpc_server *s) {
 }
 
 /* Until SIGINT/SIGTERM: SIGHUP, or a change to the certificate files (checked every second:
- * how SPIRE's agent and spiffe-helper deliver rotated SVIDs), reloads TLS. */
+ * how SPIRE's agent and spiffe-helper deliver rotated SVIDs), reloads TLS; the same for the
+ * JWT keys file. */
 static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, int sfd) {
   char why[512];
   file_stamp stamp = tls_files_stamp(opts);
   for (;;) {
     int sig = urpc_signals_wait_timeout(sfd, 1000);
     if (sig < 0 || sig == SIGINT || sig == SIGTERM) return sig;
+    jwt_cli_poll(sig == SIGHUP);
     file_stamp now = tls_files_stamp(opts);
     if (sig != SIGHUP && (!opts->tls_listen || memcmp(&now, &stamp, sizeof(now)) == 0)) continue;
     stamp = now;
@@ -479,11 +571,19 @@ int main(int argc, char **argv) {
     fprintf(stderr, "uringrpc-server: cannot set up the metrics\n");
     return 1;
   }
+  if (jwt_cli_setup(server) < 0) {
+    demo_stop();
+    urpc_server_free(server);
+    urpc_metrics_free(metrics);
+    urpc_jwt_free(jwt_cli.jwt);
+    return 1;
+  }
   char why[512];
   if (urpc_server_start(server, why, sizeof(why)) < 0) {
     fprintf(stderr, "uringrpc-server: %s\n", why);
     demo_stop();
     urpc_server_free(server);
+    urpc_jwt_free(jwt_cli.jwt);
     return 1;
   }
   urpc_admin *admin = NULL;
@@ -495,6 +595,7 @@ int main(int argc, char **argv) {
     urpc_server_wait(server);
     urpc_server_free(server);
     urpc_metrics_free(metrics);
+    urpc_jwt_free(jwt_cli.jwt);
     return 1;
   }
   const char *tls = urpc_server_tls_address(server), *no_uring;
@@ -514,6 +615,7 @@ int main(int argc, char **argv) {
   print_stats(server);
   urpc_server_free(server);
   urpc_metrics_free(metrics);
+  urpc_jwt_free(jwt_cli.jwt);
   close(sfd);
   return 0;
 }
