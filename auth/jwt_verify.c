@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +195,31 @@ static bool verify_rsa(const jwt_key *k, enum wc_HashType ht, const uint8_t *has
   return ok;
 }
 
+#ifdef FP_ECC
+/* Debian's wolfSSL keeps ECC fixed-point tables per thread (FP_ECC with HAVE_THREAD_LS; about
+ * 0.8 MB per point it caches: the generator, and a public key from its second use) that a
+ * thread must free with wc_ecc_fp_free before it ends. tls/ does it for shards that serve TLS;
+ * a shard that verifies ES256 tokens on a plaintext port does it here, from a thread-specific
+ * key's destructor (wc_ecc_fp_free may run twice: the second finds nothing to free). */
+static pthread_key_t fp_key;
+static pthread_once_t fp_once = PTHREAD_ONCE_INIT;
+static bool fp_key_ok;
+
+static void fp_free(void *unused) {
+  (void)unused;
+  wc_ecc_fp_free();
+}
+
+static void fp_key_init(void) {
+  fp_key_ok = pthread_key_create(&fp_key, fp_free) == 0;
+}
+
+static void fp_free_at_thread_exit(void) {
+  pthread_once(&fp_once, fp_key_init);
+  if (fp_key_ok && !pthread_getspecific(fp_key)) pthread_setspecific(fp_key, &fp_key);
+}
+#endif
+
 /* JWS's ECDSA signature is r || s, each the curve's size (RFC 7518 §3.4); wolfSSL wants DER. */
 static bool verify_ec(const jwt_key *k, const uint8_t *hash, word32 hlen, const uint8_t *sig,
                       size_t slen) {
@@ -205,6 +231,9 @@ static bool verify_ec(const jwt_key *k, const uint8_t *hash, word32 hlen, const 
     return false;
   ecc_key key;
   if (wc_ecc_init(&key) != 0) return false;
+#ifdef FP_ECC
+  fp_free_at_thread_exit();
+#endif
   int res = 0;
   bool ok =
       wc_ecc_import_unsigned(&key, k->a, k->b, NULL,

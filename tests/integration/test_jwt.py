@@ -21,6 +21,7 @@ test time by Debian's python3-jwt over python3-cryptography (RSA 2048, EC P-256,
   rotation     the keys file rewritten (renamed over, then written in place): within 2 s new
                keys' tokens pass and old ones fail; a broken file keeps the keys in place and
                says so; SIGHUP reloads a change the stamp cannot see (same size, inode, mtime)
+  tls          tokens over TLS as over plaintext (WhoAmI shows the TLS peer and the claims)
   bad_keys     a keys file that does not load, a missing one, JWT flags without --jwt-jwks:
                one line each, non-zero exit
 """
@@ -345,6 +346,55 @@ def case_rotation(env):
     check(res.stderr.count("JWT keys reloaded: ") >= 4, f"reloads not reported:\n{res.stderr}")
 
 
+def self_signed(d):
+    """A P-256 certificate for localhost/127.0.0.1 and its key, made with python3-cryptography."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.utcnow()
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    paths = (os.path.join(d, "cert.pem"), os.path.join(d, "key.pem"))
+    with open(paths[0], "wb") as f:
+        f.write(cert_pem)
+    with open(paths[1], "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return paths, cert_pem
+
+
+def case_tls(env):
+    """Bearer tokens over TLS (ECDSA certificate: the shards' ECC tables serve both)."""
+    st, k = env.st, env.keys
+    (cert, key), cert_pem = self_signed(env.dir)
+    with env.server("--tls-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key) as srv:
+        check(srv.tls_port, "no tls= in the startup line")
+        creds = grpc.ssl_channel_credentials(root_certificates=cert_pem)
+        for alg in ("ES256", "RS256", "EdDSA"):
+            md = (("authorization", "Bearer " + k.token(alg)),)
+            with grpc.secure_channel(f"127.0.0.1:{srv.tls_port}", creds) as ch:
+                code, msg = call_on(st, ch, md)
+            check(code == grpc.StatusCode.OK and "sni=" in msg and "jwt_sub=alice" in msg,
+                  f"{alg} over TLS: {code} {msg!r}")
+        with grpc.secure_channel(f"127.0.0.1:{srv.tls_port}", creds) as ch:
+            code, msg = call_on(st, ch, ())
+        check(code == grpc.StatusCode.UNAUTHENTICATED, f"no token over TLS: {code} {msg!r}")
+        expect_ok(st, srv, k.token("ES256"), "ES256 on the plaintext port")
+        srv.stop()
+
+
 def case_bad_keys(env):
     bad = os.path.join(env.dir, "bad.json")
     with open(bad, "w") as f:
@@ -363,7 +413,7 @@ def case_bad_keys(env):
 
 CASES = {"valid": case_valid, "refused": case_refused, "big_token": case_big_token,
          "optional": case_optional, "pem": case_pem, "rotation": case_rotation,
-         "bad_keys": case_bad_keys}
+         "tls": case_tls, "bad_keys": case_bad_keys}
 
 
 def main():
