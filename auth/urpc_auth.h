@@ -66,12 +66,25 @@ typedef struct urpc_jwt_options {
 } urpc_jwt_options;
 
 /* Adds the JWT interceptor (before start; before urpc_authz_new so the policy sees `sub`).
- * `authorization: Bearer <JWT>` is verified against the keys set with urpc_jwt_set_keys; a
- * missing or bad token gets UNAUTHENTICATED (the reason is logged, not sent). */
+ * `authorization: Bearer <JWT>` (a compact JWS) is verified against the keys set with
+ * urpc_jwt_set_keys; a missing or bad token gets UNAUTHENTICATED with a generic message (the
+ * reason is logged, at most ten lines a second per shard). Until keys are set every token is
+ * refused. Algorithms: RS256/384/512, ES256, ES384, EdDSA (Ed25519); never "none" or HS*. A
+ * token's kid selects the keys with that kid (keys without one are tried for any token); the
+ * key's kind, and its JWK "alg" if given, must fit the token's alg. Claims: exp is required
+ * and must be in the future; nbf and iat, if present, not in the future; iss and aud as the
+ * options ask; each within the leeway; sub at most 255 bytes. Tokens over 8 KiB are refused.
+ * A verified token is remembered by the shard that verified it (by its exact bytes) until its
+ * exp, so a client reusing its token pays for the signature once per shard; new keys forget
+ * every such verification. Returns 0, -ENOMEM or -EBUSY. */
 int urpc_jwt_new(urpc_server *s, const urpc_jwt_options *o, urpc_jwt **out);
+/* After urpc_server_free. */
 void urpc_jwt_free(urpc_jwt *j);
-/* Keys: a JWKS document (RSA and EC P-256 keys, and Ed25519 where available) or PEM public
- * keys; any thread, any time (rotation). Invalid input changes nothing: -EINVAL and one line. */
+/* Keys: a JWKS document ({"keys": [...]} or one JWK: RSA 2048 to 4096 bits, EC P-256 and
+ * P-384, OKP Ed25519; keys for other uses, algorithms or curves are skipped) or PEM "PUBLIC KEY"
+ * blocks; any thread, any time (rotation: calls switch between two calls, without a lock on
+ * their path). Returns 0 with a one-line summary in `why` (the keys, what was skipped). Invalid
+ * input changes nothing: -EINVAL and one line; a file that cannot be read -errno. */
 int urpc_jwt_set_keys(urpc_jwt *j, const char *data, size_t len, char *why, size_t why_len);
 int urpc_jwt_load_keys_file(urpc_jwt *j, const char *path, char *why, size_t why_len);
 

@@ -33,7 +33,23 @@ static size_t loads(void *arg, urpc_metrics_sample *out, size_t cap) {
   return n;
 }
 
+static int jwt_start(auth_setup *a, urpc_server *s) {
+  char why[512];
+  if (!a->jwt_keys_file) return 0;
+  if (urpc_jwt_new(s, &a->jwt, &a->jwt_verifier) < 0) {
+    fprintf(stderr, "uringrpc-server: cannot set up JWT verification\n");
+    return -1;
+  }
+  file_stamp(a->jwt_keys_file, a->jwt_stamp);
+  if (urpc_jwt_load_keys_file(a->jwt_verifier, a->jwt_keys_file, why, sizeof(why)) < 0) {
+    fprintf(stderr, "uringrpc-server: --jwt-jwks %s: %s\n", a->jwt_keys_file, why);
+    return -1;
+  }
+  return 0;
+}
+
 int auth_setup_start(auth_setup *a, urpc_server *s, urpc_metrics *m) {
+  if (jwt_start(a, s) < 0) return -1;
   if (!a->policy_file) return 0;
   urpc_authz_options o = {.dry_run = a->dry_run};
   char why[512];
@@ -60,7 +76,21 @@ int auth_setup_start(auth_setup *a, urpc_server *s, urpc_metrics *m) {
   return 0;
 }
 
+static void jwt_poll(auth_setup *a, bool force) {
+  char why[512];
+  long long now[3];
+  if (!a->jwt_verifier) return;
+  file_stamp(a->jwt_keys_file, now);
+  if (!force && memcmp(now, a->jwt_stamp, sizeof(now)) == 0) return;
+  memcpy(a->jwt_stamp, now, sizeof(now));
+  if (urpc_jwt_load_keys_file(a->jwt_verifier, a->jwt_keys_file, why, sizeof(why)) < 0)
+    fprintf(stderr, "uringrpc-server: JWT keys reload failed, keeping the current keys: %s\n", why);
+  else
+    fprintf(stderr, "uringrpc-server: JWT keys reloaded: %s\n", why);
+}
+
 void auth_setup_poll(auth_setup *a, bool force) {
+  jwt_poll(a, force);
   if (!a->authz) return;
   long long now[3];
   file_stamp(a->policy_file, now);
@@ -76,5 +106,7 @@ void auth_setup_poll(auth_setup *a, bool force) {
 
 void auth_setup_free(auth_setup *a) {
   urpc_authz_free(a->authz);
+  urpc_jwt_free(a->jwt_verifier);
   a->authz = NULL;
+  a->jwt_verifier = NULL;
 }

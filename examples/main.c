@@ -16,6 +16,7 @@
 #include "services.h"
 #include "auth_setup.h"
 #include "urpc_admin.h"
+#include "urpc_auth.h"
 
 /* Built by urpc_descriptor_set() in examples/CMakeLists.txt. */
 extern const unsigned char urpc_example_descriptors[];
@@ -75,6 +76,14 @@ static void usage(FILE *f) {
           "  --authz-dry-run           log what the policy would deny, deny nothing\n"
           "  --admin-listen ADDR:PORT  serve GET /metrics (Prometheus), /healthz and /readyz "
           "there, over HTTP/1.1 and h2c (default off; keep it off the traffic port)\n"
+          "  --jwt-jwks FILE           require `authorization: Bearer <JWT>` verified with these "
+          "keys (JWKS or PEM public keys; re-read when the file changes and on SIGHUP); a "
+          "missing or bad token gets UNAUTHENTICATED\n"
+          "  --jwt-issuer ISS          with --jwt-jwks: the `iss` tokens must have\n"
+          "  --jwt-audience AUD        with --jwt-jwks: a value tokens' `aud` must hold\n"
+          "  --jwt-leeway SEC          clock skew allowed on exp, nbf and iat (default 0)\n"
+          "  --jwt-optional            let calls without a token through, unauthenticated "
+          "(a bad token is still refused)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
           "  --help                    this text\n"
@@ -142,6 +151,11 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     OPT_IO,
     OPT_AUTHZ_POLICY,
     OPT_AUTHZ_DRY_RUN,
+    OPT_JWT_JWKS,
+    OPT_JWT_ISSUER,
+    OPT_JWT_AUDIENCE,
+    OPT_JWT_LEEWAY,
+    OPT_JWT_OPTIONAL,
     OPT_HELP,
     OPT_VERSION
   };
@@ -183,6 +197,11 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       {"io", required_argument, NULL, OPT_IO},
       {"authz-policy", required_argument, NULL, OPT_AUTHZ_POLICY},
       {"authz-dry-run", no_argument, NULL, OPT_AUTHZ_DRY_RUN},
+      {"jwt-jwks", required_argument, NULL, OPT_JWT_JWKS},
+      {"jwt-issuer", required_argument, NULL, OPT_JWT_ISSUER},
+      {"jwt-audience", required_argument, NULL, OPT_JWT_AUDIENCE},
+      {"jwt-leeway", required_argument, NULL, OPT_JWT_LEEWAY},
+      {"jwt-optional", no_argument, NULL, OPT_JWT_OPTIONAL},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -342,6 +361,22 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     case OPT_SHUTDOWN_GRACE:
       if (parse_int("--shutdown-grace", optarg, 0, 86400, grace_s) < 0) return 2;
       break;
+    case OPT_JWT_JWKS:
+      auth->jwt_keys_file = optarg;
+      break;
+    case OPT_JWT_ISSUER:
+      auth->jwt.issuer = optarg;
+      break;
+    case OPT_JWT_AUDIENCE:
+      auth->jwt.audience = optarg;
+      break;
+    case OPT_JWT_LEEWAY:
+      if (parse_int("--jwt-leeway", optarg, 0, 86400, &n) < 0) return 2;
+      auth->jwt.leeway_s = (unsigned)n;
+      break;
+    case OPT_JWT_OPTIONAL:
+      auth->jwt.optional = true;
+      break;
     case OPT_HELP:
       usage(stdout);
       return 0;
@@ -366,6 +401,12 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
             "uringrpc-server: --max-connection-memory and --max-memory must hold at least one "
             "message of --max-recv-message (%zu bytes)\n",
             o->max_recv_message);
+    return 2;
+  }
+  if ((auth->jwt.issuer || auth->jwt.audience || auth->jwt.leeway_s || auth->jwt.optional) &&
+      !auth->jwt_keys_file) {
+    fprintf(stderr, "uringrpc-server: --jwt-issuer/--jwt-audience/--jwt-leeway/--jwt-optional "
+                    "need --jwt-jwks FILE\n");
     return 2;
   }
   if (optind < argc) {
@@ -412,7 +453,9 @@ static void print_stats(urpc_server *s) {
 }
 
 /* Until SIGINT/SIGTERM: SIGHUP, or a change to the certificate files (checked every second:
- * how SPIRE's agent and spiffe-helper deliver rotated SVIDs), reloads TLS. */
+/* Until SIGINT/SIGTERM: SIGHUP, or a change to the certificate files (checked every second:
+ * how SPIRE's agent and spiffe-helper deliver rotated SVIDs), reloads TLS; the same for the
+ * authorization policy and the JWT keys files. */
 static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, int sfd,
                          auth_setup *auth) {
   char why[512];
