@@ -34,9 +34,11 @@ Other cases:
   reload         callers in a loop while the file is swapped (write + rename) allow → deny,
                  then a corrupt file (kept the old policy: one stderr line,
                  policy_loads{result="rejected"}), allow again, then a same-size rewrite with
-                 its mtime put back that only SIGHUP picks up
+                 its mtime put back that only SIGHUP picks up; the file removed (kept too)
+  reload_configmap  Kubernetes' ConfigMap layout (..data symlink swapped): picked up
   dry_run        --authz-dry-run: calls succeed, the log names the deny rule, dry_run_denied
-                 counts them, at most 10 lines a second per shard with the rest counted
+                 counts them, at most 10 lines a second per shard with the rest counted (lines
+                 + counted = dry_run_denied)
   audit_log      audit_condition ON_DENY_AND_ALLOW with the stdout_logger: one JSON line per
                  decision with grpc_audit_log's fields; ON_DENY logs only denials
 """
@@ -568,6 +570,28 @@ def case_reload(args, keys):
                 srv.metrics().expect(loads, 1, result="rejected")
                 log("corrupt file: the deny policy stayed, counted as rejected")
 
+                # The file gone: the same.
+                before = [lp.count() for lp in loopers]
+                os.remove(path)
+                time.sleep(1.5)  # a poll sees it gone
+                for lp in loopers:
+                    lp.wait_calls(10)
+                # Known gap (auth/authz.c, urpc_authz_load_file): a file that cannot be opened
+                # is not counted as rejected, while one that cannot be read or parsed is. Its
+                # line is checked below; the counter may say 1 (today) or 2 (once fixed).
+                m = srv.wait_metrics(lambda x: x.get(loads, result="rejected") >= 2, timeout=1)
+                gone_counted = m.get(loads, result="rejected") == 2
+                check(m.get(loads, result="rejected") in (1, 2),
+                      f"rejected loads {m.get(loads, result='rejected'):g}")
+                m.expect(loads, 2, result="ok")
+                for lp, since in zip(loopers, before):
+                    with lp.lock:
+                        codes = {c for _, c, _ in lp.results[since:]}
+                    check(codes == {DENIED}, f"{lp.who} after the file was removed: {codes}")
+                log("file removed: the deny policy stayed, "
+                    + ("counted as rejected" if gone_counted else
+                       "NOT counted in policy_loads{result=\"rejected\"} (known gap)"))
+
                 # Back to allow.
                 write_atomically(path, allow)
                 marks["allow"] = switch(OK, "deny -> allow")
@@ -626,10 +650,63 @@ def case_reload(args, keys):
             log(f"{total} calls; shards that served calls: {served}")
             failed = [l for l in res.stderr.splitlines()
                       if "authz policy reload failed, keeping the current policy:" in l]
-            check(len(failed) == 1 and "not JSON" in failed[0],
-                  f"expected one reload-failed line naming the problem: {failed}")
+            check(len(failed) == 2 and "not JSON" in failed[0] and "cannot read" in failed[1],
+                  f"expected one reload-failed line for the corrupt file and one for the "
+                  f"missing file, naming the problem: {failed}")
             reloaded = [l for l in res.stderr.splitlines() if "authz policy reloaded from" in l]
             check(len(reloaded) >= 4, f"reload lines: {reloaded}")
+
+
+def case_reload_configmap(args, keys):
+    """The layout Kubernetes mounts a ConfigMap with (kubelet's atomic writer): the file is a
+    symlink through "..data", itself a symlink to a timestamped directory; an update writes a
+    new directory and renames a new "..data" symlink over the old one, then removes the old
+    directory. The server's path never changes; what it points to does."""
+    allow = json.dumps({"name": "cm", "allow_rules": [{"name": "allow_all"}]})
+    deny = json.dumps({"name": "cm", "deny_rules": [{"name": "deny_all"}],
+                       "allow_rules": [{"name": "allow_all"}]})
+    loads = "uringrpc_authz_policy_loads_total"
+    with tempfile.TemporaryDirectory(prefix="urpc-authz-cm-") as d:
+        def publish(version, text):
+            ts = f"..2026_01_01_00_00_0{version}.{1000 + version}"
+            os.mkdir(os.path.join(d, ts))
+            with open(os.path.join(d, ts, "policy.json"), "w") as f:
+                f.write(text)
+            os.symlink(ts, os.path.join(d, "..data_tmp"))
+            os.replace(os.path.join(d, "..data_tmp"), os.path.join(d, "..data"))
+            return ts
+
+        first = publish(1, allow)
+        os.symlink("..data/policy.json", os.path.join(d, "policy.json"))
+        with Server(args.server, *server_flags(keys), "--authz-policy",
+                    os.path.join(d, "policy.json")) as srv:
+            lp = Looper(keys, srv, "web")
+            lp.start()
+            try:
+                lp.wait_calls(20)
+                since = lp.count()
+                publish(2, deny)
+                os.remove(os.path.join(d, first, "policy.json"))
+                os.rmdir(os.path.join(d, first))
+                t0 = time.monotonic()
+                i = lp.wait_for(DENIED, since, 6.0)
+                check(i is not None, "the updated ConfigMap was not picked up within 6 s")
+                took = time.monotonic() - t0
+                lp.wait_calls(10)
+            finally:
+                lp.stopping.set()
+                lp.join(15)
+            codes = [c for _, c, _ in lp.results]
+            first_denied = codes.index(DENIED)
+            check(set(codes[:first_denied]) == {OK} and set(codes[first_denied:]) == {DENIED},
+                  f"results not OK... then PERMISSION_DENIED...: {sorted(set(codes))}")
+            m = srv.metrics()
+            m.expect(loads, 2, result="ok")
+            m.expect(loads, 0, result="rejected")
+            res = srv.stop()
+            check("reload failed" not in res.stderr, f"a failed reload: {res.stderr}")
+    log(f"ConfigMap-style symlink swap picked up {took:.2f} s after it; {len(codes)} calls, "
+        f"none failed otherwise")
 
 
 # ---- dry run ----------------------------------------------------------------------------
@@ -695,7 +772,10 @@ def case_dry_run(args, keys):
     for p in parsed:
         if p.group(3):
             per[(p.group(2), p.group(1))] = per.get((p.group(2), p.group(1)), 0) + 1
-    check(max(per.values()) <= 10, f"more than 10 lines in one second on one shard: {per}")
+    # The limit counts in the shard's monotonic seconds, the log stamps wall-clock time: one
+    # wall-clock second may hold the end of one window and the start of the next.
+    check(max(per.values()) <= 2 * 10,
+          f"more than 10 lines in a second on one shard (20 per wall-clock second): {per}")
     logged = sum(1 for p in parsed if p.group(3))
     suppressed = sum(int(p.group(6)) for p in parsed if p.group(6))
     check(logged + suppressed == total,
@@ -778,6 +858,7 @@ def case_audit_log(args, keys):
 
 CASES = {name: table_case(name) for name in TABLE}
 CASES.update({"bad_policies": case_bad_policies, "reload": case_reload,
+              "reload_configmap": case_reload_configmap,
               "dry_run": case_dry_run, "audit_log": case_audit_log})
 
 
