@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/jwt.h"
 #include "auth/policy.h"
 #include "auth/urpc_auth.h"
 #include "core/clock.h"
@@ -151,7 +152,7 @@ static urpc_status_code on_start(urpc_call *call, void *user, void **state, cons
   auth_policy *p = s ? policy_of(a, s) : NULL;
   if (!p) return URPC_STATUS_OK;
   const char *path = urpc_call_path(call);
-  char jwt[288];
+  char jwt[JWT_MAX_SUBJECT + 8]; /* "jwt:" + a subject the verifier bounded */
   auth_request r = {
       .path = path, .path_len = strlen(path), .header = header_of, .header_ctx = call};
   fill_principals(call, &r, jwt, sizeof(jwt));
@@ -229,6 +230,9 @@ int urpc_authz_load_file(urpc_authz *a, const char *path, char *why, size_t why_
   if (!f) {
     int err = -errno;
     snprintf(why, why_len, "cannot read %s: %s", path, strerror(errno));
+    pthread_mutex_lock(&a->mu);
+    core_ctr_inc(&a->rejected);
+    pthread_mutex_unlock(&a->mu);
     return err;
   }
   char *buf = malloc(POLICY_FILE_MAX + 1);

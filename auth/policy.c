@@ -104,17 +104,13 @@ static int patterns(parser *p, const cJSON *arr, const char *what, const auth_ma
   return 0;
 }
 
-/* Header keys grpc refuses to match: pseudo-headers, grpc's own, and hop-by-hop ones. */
+/* Header keys grpc refuses to match: pseudo-headers, grpc's own, and hop-by-hop ones; and
+ * content-type, which this server checks itself and does not keep as metadata (a rule on it
+ * could never match). */
 static bool unsupported_header(const char *k) {
-  static const char *const names[] = {"host",
-                                      "connection",
-                                      "keep-alive",
-                                      "proxy-authenticate",
-                                      "proxy-authorization",
-                                      "te",
-                                      "trailer",
-                                      "transfer-encoding",
-                                      "upgrade"};
+  static const char *const names[] = {
+      "content-type",        "host", "connection", "keep-alive",        "proxy-authenticate",
+      "proxy-authorization", "te",   "trailer",    "transfer-encoding", "upgrade"};
   if (k[0] == ':' || strncasecmp(k, "grpc-", 5) == 0) return true;
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
     if (strcasecmp(k, names[i]) == 0) return true;
@@ -311,14 +307,19 @@ void auth_policy_unref(auth_policy *p) {
 
 /* ---- evaluation ---- */
 
+/* The last byte first: paths of one service share their prefix, so they differ at the end. */
+static bool same(const char *a, const char *b, size_t n) {
+  return n == 0 || (a[n - 1] == b[n - 1] && memcmp(a, b, n - 1) == 0);
+}
+
 static bool matches(const auth_matcher *m, const char *v, size_t n) {
   switch (m->kind) {
   case AUTH_MATCH_EXACT:
-    return n == m->len && memcmp(v, m->s, n) == 0;
+    return n == m->len && same(v, m->s, n);
   case AUTH_MATCH_PREFIX:
-    return n >= m->len && memcmp(v, m->s, m->len) == 0;
+    return n >= m->len && same(v, m->s, m->len);
   case AUTH_MATCH_SUFFIX:
-    return n >= m->len && memcmp(v + n - m->len, m->s, m->len) == 0;
+    return n >= m->len && same(v + n - m->len, m->s, m->len);
   case AUTH_MATCH_PRESENT:
     return n > 0;
   }

@@ -14,9 +14,9 @@ typedef struct auth_setup {
   const char *policy_file; /* NULL: no authorization */
   bool dry_run;
   urpc_authz *authz;
-  long long stamp[3];         /* the policy file's size, mtime and inode when last read */
-  const char *jwt_keys_file;  /* NULL: no JWT verification */
-  urpc_jwt_options jwt;       /* --jwt-issuer, --jwt-audience, --jwt-leeway, --jwt-optional */
+  long long stamp[3];        /* the policy file's size, mtime and inode when last read */
+  const char *jwt_keys_file; /* NULL: no JWT verification */
+  urpc_jwt_options jwt;      /* --jwt-issuer, --jwt-audience, --jwt-leeway, --jwt-optional */
   urpc_jwt *jwt_verifier;
   long long jwt_stamp[3];
 } auth_setup;

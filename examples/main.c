@@ -453,7 +453,6 @@ static void print_stats(urpc_server *s) {
 }
 
 /* Until SIGINT/SIGTERM: SIGHUP, or a change to the certificate files (checked every second:
-/* Until SIGINT/SIGTERM: SIGHUP, or a change to the certificate files (checked every second:
  * how SPIRE's agent and spiffe-helper deliver rotated SVIDs), reloads TLS; the same for the
  * authorization policy and the JWT keys files. */
 static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, int sfd,
@@ -540,7 +539,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "uringrpc-server: cannot set up the metrics\n");
     return 1;
   }
-  if (auth_setup_start(&auth, server, metrics) < 0) return 1;
+  if (auth_setup_start(&auth, server, metrics) < 0) {
+    demo_stop();
+    urpc_server_free(server);
+    urpc_metrics_free(metrics);
+    auth_setup_free(&auth);
+    return 1;
+  }
   char why[512];
   if (urpc_server_start(server, why, sizeof(why)) < 0) {
     fprintf(stderr, "uringrpc-server: %s\n", why);

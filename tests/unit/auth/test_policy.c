@@ -55,13 +55,21 @@ Test(policy, refuses_what_grpc_refuses) {
 }
 
 Test(policy, refuses_headers_that_may_not_be_matched) {
-  static const char *const keys[] = {":path",        ":authority",
-                                     "grpc-timeout", "GRPC-encoding",
-                                     "host",         "Host",
-                                     "connection",   "keep-alive",
-                                     "te",           "transfer-encoding",
-                                     "upgrade",      "proxy-authorization",
-                                     "trailer",      "proxy-authenticate"};
+  static const char *const keys[] = {"content-type",
+                                     ":path",
+                                     ":authority",
+                                     "grpc-timeout",
+                                     "GRPC-encoding",
+                                     "host",
+                                     "Host",
+                                     "connection",
+                                     "keep-alive",
+                                     "te",
+                                     "transfer-encoding",
+                                     "upgrade",
+                                     "proxy-authorization",
+                                     "trailer",
+                                     "proxy-authenticate"};
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
     char json[256], want[64];
     snprintf(json, sizeof(json),
