@@ -48,11 +48,20 @@ static authz_slot *slot_of(urpc_authz *a, urpc_call *call) {
 }
 
 /* The shard's policy, brought up to date if a reload happened since its last call. */
+static const char *method_path(void *server, size_t i) {
+  const char *path = NULL;
+  return urpc_server_method_info(server, (uint32_t)i, &path, NULL) == 0 ? path : NULL;
+}
+
 static auth_policy *policy_of(urpc_authz *a, authz_slot *s) {
   unsigned gen = atomic_load_explicit(&a->gen, memory_order_acquire);
   if (gen == s->gen) return s->policy;
   pthread_mutex_lock(&a->mu);
   auth_policy *p = a->current;
+  /* Indexed by the first shard that takes it (the server has started: its methods are final),
+   * under the mutex, before any shard holds it. */
+  if (p && !p->by_method)
+    auth_policy_index(p, urpc_server_method_count(a->server), method_path, a->server);
   if (p) auth_policy_ref(p);
   s->gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
   pthread_mutex_unlock(&a->mu);
@@ -157,7 +166,7 @@ static urpc_status_code on_start(urpc_call *call, void *user, void **state, cons
       .path = path, .path_len = strlen(path), .header = header_of, .header_ctx = call};
   fill_principals(call, &r, jwt, sizeof(jwt));
   const char *rule;
-  bool allowed = auth_policy_allows(p, &r, &rule);
+  bool allowed = auth_policy_allows_method(p, urpc_call_method_index(call), &r, &rule);
   if (p->audit != AUTH_AUDIT_NONE) audit(p, &r, rule, allowed);
   if (allowed) {
     core_ctr_inc(&s->allowed);

@@ -342,8 +342,8 @@ static bool principal_matches(const auth_rule *rule, const auth_request *r) {
   return false;
 }
 
-static bool rule_matches(const auth_rule *rule, const auth_request *r) {
-  if (rule->n_paths && !any_matches(rule->paths, rule->n_paths, r->path, r->path_len)) return false;
+/* Everything but the path (known to match when a rule comes from a method's index). */
+static bool rule_matches_but_path(const auth_rule *rule, const auth_request *r) {
   for (size_t i = 0; i < rule->n_headers; i++) {
     const auth_header_rule *h = &rule->headers[i];
     size_t len = 0;
@@ -351,6 +351,14 @@ static bool rule_matches(const auth_rule *rule, const auth_request *r) {
     if (!v || !any_matches(h->values, h->n_values, v, len)) return false;
   }
   return principal_matches(rule, r);
+}
+
+static bool path_matches(const auth_rule *rule, const char *path, size_t len) {
+  return !rule->n_paths || any_matches(rule->paths, rule->n_paths, path, len);
+}
+
+static bool rule_matches(const auth_rule *rule, const auth_request *r) {
+  return path_matches(rule, r->path, r->path_len) && rule_matches_but_path(rule, r);
 }
 
 bool auth_policy_allows(const auth_policy *p, const auth_request *r, const char **rule) {
@@ -363,6 +371,55 @@ bool auth_policy_allows(const auth_policy *p, const auth_request *r, const char 
   for (size_t i = 0; i < p->n_allow; i++) {
     if (rule_matches(&p->allow[i], r)) {
       *rule = p->allow[i].name;
+      return true;
+    }
+  }
+  *rule = NULL;
+  return false;
+}
+
+/* The indexes of the rules in `rules` that `path` can match. */
+static size_t *candidates(core_arena *mem, const auth_rule *rules, size_t n, const char *path,
+                          size_t *n_out) {
+  size_t len = strlen(path), k = 0;
+  size_t *out = core_arena_alloc(mem, (n ? n : 1) * sizeof(*out));
+  if (!out) return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (path_matches(&rules[i], path, len)) out[k++] = i;
+  *n_out = k;
+  return out;
+}
+
+int auth_policy_index(auth_policy *p, size_t n_methods, const char *(*path)(void *ctx, size_t i),
+                      void *ctx) {
+  if (p->by_method || !n_methods) return 0;
+  auth_method_rules *m = core_arena_alloc(&p->mem, n_methods * sizeof(*m));
+  if (!m) return -ENOMEM;
+  for (size_t i = 0; i < n_methods; i++) {
+    const char *pth = path(ctx, i + 1);
+    if (!pth) pth = "";
+    m[i].deny = candidates(&p->mem, p->deny, p->n_deny, pth, &m[i].n_deny);
+    m[i].allow = candidates(&p->mem, p->allow, p->n_allow, pth, &m[i].n_allow);
+    if (!m[i].deny || !m[i].allow) return -ENOMEM;
+  }
+  p->n_methods = n_methods;
+  p->by_method = m;
+  return 0;
+}
+
+bool auth_policy_allows_method(const auth_policy *p, size_t method, const auth_request *r,
+                               const char **rule) {
+  if (!p->by_method || method == 0 || method > p->n_methods) return auth_policy_allows(p, r, rule);
+  const auth_method_rules *m = &p->by_method[method - 1];
+  for (size_t i = 0; i < m->n_deny; i++) {
+    if (rule_matches_but_path(&p->deny[m->deny[i]], r)) {
+      *rule = p->deny[m->deny[i]].name;
+      return false;
+    }
+  }
+  for (size_t i = 0; i < m->n_allow; i++) {
+    if (rule_matches_but_path(&p->allow[m->allow[i]], r)) {
+      *rule = p->allow[m->allow[i]].name;
       return true;
     }
   }

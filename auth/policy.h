@@ -48,6 +48,12 @@ typedef enum auth_audit {
   AUTH_AUDIT_ON_DENY_AND_ALLOW,
 } auth_audit;
 
+/* The rules whose paths can match one registered method's path, in policy order. */
+typedef struct auth_method_rules {
+  size_t n_deny, n_allow;
+  const size_t *deny, *allow; /* indexes into the policy's deny and allow rules */
+} auth_method_rules;
+
 typedef struct auth_policy {
   atomic_uint refs;
   const char *name;
@@ -55,7 +61,10 @@ typedef struct auth_policy {
   const auth_rule *deny, *allow;
   auth_audit audit;
   bool audit_stdout; /* the stdout_logger is configured */
-  core_arena mem;    /* everything above */
+  /* Made once by auth_policy_index, before the policy is shared; NULL until then. */
+  const auth_method_rules *by_method; /* [method index - 1] */
+  size_t n_methods;
+  core_arena mem; /* everything above */
 } auth_policy;
 
 /* Parses and validates `json`. Returns 0 and a policy with one reference, or -EINVAL with one
@@ -79,5 +88,15 @@ typedef struct auth_request {
 /* Deny rules first, then allow rules; nothing matched is denied. Returns true if allowed;
  * *rule gets the matching rule's name (NULL when no rule matched). */
 bool auth_policy_allows(const auth_policy *p, const auth_request *r, const char **rule);
+
+/* Works out, for each of `n_methods` registered methods (path(ctx, i) for i in 1..n), which
+ * rules its path can match, so that a call of a known method tries only those. Before the
+ * policy is shared with other threads. 0 or -ENOMEM (the policy then works unindexed). */
+int auth_policy_index(auth_policy *p, size_t n_methods, const char *(*path)(void *ctx, size_t i),
+                      void *ctx);
+/* auth_policy_allows for a call of registered method `method` (its request path is that
+ * method's path); method 0, or an unindexed policy, tries every rule. */
+bool auth_policy_allows_method(const auth_policy *p, size_t method, const auth_request *r,
+                               const char **rule);
 
 #endif

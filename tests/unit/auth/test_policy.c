@@ -201,3 +201,41 @@ Test(policy, references_keep_it_alive) {
   cr_assert(allows(p, "/x/y", NULL, NULL, &rule), "a rule without source or request: all");
   auth_policy_unref(p); /* ASan reports a leak or a double free if counting is wrong */
 }
+
+/* A call of a registered method tries only the rules its path can match, and decides as the
+ * full evaluation does. */
+static const char *const METHODS[] = {"/pkg.S/Bar",  "/other.T/Baz", "/pkg.S/Authenticate",
+                                      "/pkg.S/Open", "/pkg.S/Foo",   "/pkg.S/Nothing"};
+
+static const char *method_path(void *ctx, size_t i) {
+  (void)ctx;
+  return i >= 1 && i <= 6 ? METHODS[i - 1] : NULL;
+}
+
+Test(policy, indexed_by_method_decides_the_same) {
+  auth_policy *p = parse_ok(POLICY);
+  cr_assert_eq(auth_policy_index(p, 6, method_path, NULL), 0);
+  cr_assert_eq(p->by_method[5].n_allow, 0, "no allow rule can match /pkg.S/Nothing");
+  cr_assert_eq(p->by_method[0].n_allow, 1, "only allow_spiffe_prefix names /pkg.S/Bar");
+  cr_assert_eq(p->by_method[4].n_deny, 1);
+  const char *principals[] = {NULL, "spiffe://foo.com/x", "db.example.com", "other"};
+  hdrs both[] = {{"key-foo", "foo1"}, {"key-bar", "bar1"}, {NULL, NULL}};
+  for (size_t m = 1; m <= 6; m++) {
+    for (size_t k = 0; k < 4; k++) {
+      for (int h = 0; h < 2; h++) {
+        auth_request r = {.path = METHODS[m - 1],
+                          .path_len = strlen(METHODS[m - 1]),
+                          .authenticated = principals[k] != NULL,
+                          .header = header,
+                          .header_ctx = h ? both : NULL};
+        if (principals[k]) r.principals[r.n_principals++] = principals[k];
+        const char *full_rule, *indexed_rule;
+        bool full = auth_policy_allows(p, &r, &full_rule);
+        bool indexed = auth_policy_allows_method(p, m, &r, &indexed_rule);
+        cr_assert_eq(full, indexed, "%s, %s, headers %d", METHODS[m - 1], principals[k], h);
+        cr_assert_eq(full_rule, indexed_rule, "%s: rule", METHODS[m - 1]);
+      }
+    }
+  }
+  auth_policy_unref(p);
+}
