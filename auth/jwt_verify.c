@@ -198,9 +198,9 @@ static bool verify_rsa(const jwt_key *k, enum wc_HashType ht, const uint8_t *has
 #ifdef FP_ECC
 /* Debian's wolfSSL keeps ECC fixed-point tables per thread (FP_ECC with HAVE_THREAD_LS; about
  * 0.8 MB per point it caches: the generator, and a public key from its second use) that a
- * thread must free with wc_ecc_fp_free before it ends. tls/ does it for shards that serve TLS;
- * a shard that verifies ES256 tokens on a plaintext port does it here, from a thread-specific
- * key's destructor (wc_ecc_fp_free may run twice: the second finds nothing to free). */
+ * thread must free with wc_ecc_fp_free before it ends. Shard threads do it as they end (io/);
+ * any other thread that verifies (an application's, the tests') does it here, from a
+ * thread-specific key's destructor (wc_ecc_fp_free may run twice: the second finds nothing). */
 static pthread_key_t fp_key;
 static pthread_once_t fp_once = PTHREAD_ONCE_INIT;
 static bool fp_key_ok;
