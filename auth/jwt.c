@@ -253,3 +253,9 @@ void jwt_get_stats(const urpc_jwt *j, jwt_stats *out) {
     out->cache_hits += core_ctr_get(&s->cache_hits);
   }
 }
+
+void urpc_jwt_get_stats(const urpc_jwt *j, urpc_jwt_stats *out) {
+  jwt_stats st;
+  jwt_get_stats(j, &st);
+  *out = (urpc_jwt_stats){st.passed, st.refused, st.anonymous, st.verified, st.cache_hits};
+}

@@ -88,6 +88,15 @@ void urpc_jwt_free(urpc_jwt *j);
 int urpc_jwt_set_keys(urpc_jwt *j, const char *data, size_t len, char *why, size_t why_len);
 int urpc_jwt_load_keys_file(urpc_jwt *j, const char *path, char *why, size_t why_len);
 
+/* Calls so far, summed over the shards (any thread): with a valid token, refused
+ * (UNAUTHENTICATED), let through without one (optional); and tokens checked by signature vs
+ * found in the per-shard cache. */
+typedef struct urpc_jwt_stats {
+  uint64_t passed, refused, anonymous;
+  uint64_t verified, cache_hits;
+} urpc_jwt_stats;
+void urpc_jwt_get_stats(const urpc_jwt *j, urpc_jwt_stats *out);
+
 /* What a verified token said, for handlers and the policy. Strings live as long as the call. */
 typedef struct urpc_auth_info {
   const char *subject;  /* sub */

@@ -33,7 +33,26 @@ static size_t loads(void *arg, urpc_metrics_sample *out, size_t cap) {
   return n;
 }
 
-static int jwt_start(auth_setup *a, urpc_server *s) {
+static size_t jwt_calls(void *arg, urpc_metrics_sample *out, size_t cap) {
+  urpc_jwt_stats st;
+  urpc_jwt_get_stats(arg, &st);
+  urpc_metrics_sample s[] = {
+      {"passed", st.passed}, {"refused", st.refused}, {"anonymous", st.anonymous}};
+  size_t n = cap < 3 ? cap : 3;
+  memcpy(out, s, n * sizeof(*s));
+  return n;
+}
+
+static size_t jwt_checks(void *arg, urpc_metrics_sample *out, size_t cap) {
+  urpc_jwt_stats st;
+  urpc_jwt_get_stats(arg, &st);
+  urpc_metrics_sample s[] = {{"signature", st.verified}, {"cache", st.cache_hits}};
+  size_t n = cap < 2 ? cap : 2;
+  memcpy(out, s, n * sizeof(*s));
+  return n;
+}
+
+static int jwt_start(auth_setup *a, urpc_server *s, urpc_metrics *m) {
   char why[512];
   if (!a->jwt_keys_file) return 0;
   if (urpc_jwt_new(s, &a->jwt, &a->jwt_verifier) < 0) {
@@ -45,11 +64,22 @@ static int jwt_start(auth_setup *a, urpc_server *s) {
     fprintf(stderr, "uringrpc-server: --jwt-jwks %s: %s\n", a->jwt_keys_file, why);
     return -1;
   }
+  if (m && (urpc_metrics_add_family(m, "uringrpc_jwt_calls_total", "counter",
+                                    "Calls by their bearer token: passed (valid), refused "
+                                    "(UNAUTHENTICATED), anonymous (none, --jwt-optional).",
+                                    "result", jwt_calls, a->jwt_verifier) < 0 ||
+            urpc_metrics_add_family(m, "uringrpc_jwt_checks_total", "counter",
+                                    "Valid tokens by how they were checked: signature, or found "
+                                    "in the shard's cache.",
+                                    "by", jwt_checks, a->jwt_verifier) < 0)) {
+    fprintf(stderr, "uringrpc-server: cannot add the JWT metrics\n");
+    return -1;
+  }
   return 0;
 }
 
 int auth_setup_start(auth_setup *a, urpc_server *s, urpc_metrics *m) {
-  if (jwt_start(a, s) < 0) return -1;
+  if (jwt_start(a, s, m) < 0) return -1;
   if (!a->policy_file) return 0;
   urpc_authz_options o = {.dry_run = a->dry_run};
   char why[512];

@@ -157,7 +157,8 @@ class Env:
 
 def case_valid(env):
     st, k = env.st, env.keys
-    with env.server("--jwt-issuer", ISS, "--jwt-audience", AUD, "--shards", "2") as srv:
+    with env.server("--jwt-issuer", ISS, "--jwt-audience", AUD, "--shards", "2",
+                    *harness.ADMIN) as srv:
         for alg in ("RS256", "ES256", "EdDSA"):
             tok = k.token(alg)
             got = expect_ok(st, srv, tok, alg)
@@ -179,6 +180,14 @@ def case_valid(env):
                     check(code == grpc.StatusCode.OK, f"repeated token: {code} {msg!r}")
                     n += 1
         log(f"{n} calls with one RS256 token in {time.monotonic() - t0:.2f} s")
+        # 8 calls (up to 8 tokens) before the loop, then n with one token, which each of the 2
+        # shards checks once: at most 10 signature checks, the rest from the cache.
+        m = srv.metrics()
+        m.expect("uringrpc_jwt_calls_total", 8 + n, result="passed")
+        m.expect("uringrpc_jwt_calls_total", 0, result="refused")
+        sig = m.get("uringrpc_jwt_checks_total", by="signature")
+        check(sig <= 8 + 2, f"{sig:g} signature checks: the cache did not hold the token")
+        m.expect("uringrpc_jwt_checks_total", 8 + n - sig, by="cache")
         srv.stop()
 
 
