@@ -268,7 +268,7 @@ echo "image $image: $((size / 1000000)) MB (goal < 100 MB); the Debian minbase b
 # shellcheck disable=SC2016 # expanded by the image's shell
 timeout 60 podman run --rm --network none --entrypoint sh "$image" -c '
   echo "added to the base: uringrpc-server $(($(stat -c %s /usr/local/bin/uringrpc-server) / 1024)) KiB (stripped), runtime libraries (installed size, KiB):"
-  dpkg-query -W -f "  \${Installed-Size}\t\${Package}\n" liburing2 libnghttp2-14 libwolfssl35 libprotobuf-c1 libhttp-parser2.9 | sort -rn
+  dpkg-query -W -f "  \${Installed-Size}\t\${Package}\n" liburing2 libnghttp2-14 libwolfssl35 libprotobuf-c1 libhttp-parser2.9 libcjson1 | sort -rn
   echo "largest packages of the base (installed size, KiB):"
   dpkg-query -W -f "  \${Installed-Size}\t\${Package}\n" | sort -rn | head -n 6'
 echo "build ${build_s} s, whole run $((SECONDS - start_s)) s"

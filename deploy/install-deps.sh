@@ -12,7 +12,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  liburing-dev libwolfssl-dev libnghttp2-dev zlib1g-dev libhttp-parser-dev
+  liburing-dev libwolfssl-dev libnghttp2-dev zlib1g-dev libhttp-parser-dev libcjson-dev
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
 )
 case "${URPC_DEPS:-all}" in

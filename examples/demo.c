@@ -13,6 +13,7 @@
 #include "example.pb-c.h"
 #include "helloworld.pb-c.h"
 #include "services.h"
+#include "urpc_auth.h"
 
 static void reply_hello(urpc_call *call, const char *name, const char *how) {
   size_t len = strlen(name) + strlen(how) + sizeof("Hello  ()");
@@ -99,11 +100,19 @@ static void who_am_i(urpc_call *call, const ProtobufCMessage *request, void *use
     urpc_call_fail(call, URPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     return;
   }
+  int n;
   if (!p.tls)
-    snprintf(text, 512, "plaintext");
+    n = snprintf(text, 512, "plaintext");
   else
-    snprintf(text, 512, "spiffe=%s verified=%d subject=%s sni=%s", p.spiffe_id ? p.spiffe_id : "-",
-             p.verified, p.subject ? p.subject : "-", p.server_name ? p.server_name : "-");
+    n = snprintf(text, 512, "spiffe=%s verified=%d subject=%s sni=%s",
+                 p.spiffe_id ? p.spiffe_id : "-", p.verified, p.subject ? p.subject : "-",
+                 p.server_name ? p.server_name : "-");
+  /* With --jwt-jwks: what the verified bearer token said (its whole payload is in claims). */
+  const urpc_auth_info *jwt = urpc_call_auth(call);
+  if (jwt && n >= 0 && n < 512)
+    snprintf(text + n, 512 - (size_t)n, " jwt_sub=%s jwt_iss=%s jwt_aud=%s jwt_exp=%lld",
+             jwt->subject ? jwt->subject : "-", jwt->issuer ? jwt->issuer : "-",
+             jwt->audience ? jwt->audience : "-", (long long)jwt->expires_at);
   Helloworld__HelloReply reply = HELLOWORLD__HELLO_REPLY__INIT;
   reply.message = text;
   urpc_call_reply(call, &reply.base);

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "services.h"
+#include "auth_setup.h"
 #include "urpc_admin.h"
+#include "urpc_auth.h"
 
 /* Built by urpc_descriptor_set() in examples/CMakeLists.txt. */
 extern const unsigned char urpc_example_descriptors[];
@@ -69,8 +71,19 @@ static void usage(FILE *f) {
           "60; 0 = never)\n"
           "  --tcp-user-timeout SEC    end a connection whose sent data stays unacknowledged "
           "this long (default 0 = the kernel's; grpc's servers use 20)\n"
+          "  --authz-policy FILE       grpc authorization policy (JSON, gRFC A43); re-read when "
+          "it changes and on SIGHUP\n"
+          "  --authz-dry-run           log what the policy would deny, deny nothing\n"
           "  --admin-listen ADDR:PORT  serve GET /metrics (Prometheus), /healthz and /readyz "
           "there, over HTTP/1.1 and h2c (default off; keep it off the traffic port)\n"
+          "  --jwt-jwks FILE           require `authorization: Bearer <JWT>` verified with these "
+          "keys (JWKS or PEM public keys; re-read when the file changes and on SIGHUP); a "
+          "missing or bad token gets UNAUTHENTICATED\n"
+          "  --jwt-issuer ISS          with --jwt-jwks: the `iss` tokens must have\n"
+          "  --jwt-audience AUD        with --jwt-jwks: a value tokens' `aud` must hold\n"
+          "  --jwt-leeway SEC          clock skew allowed on exp, nbf and iat (default 0)\n"
+          "  --jwt-optional            let calls without a token through, unauthenticated "
+          "(a bad token is still refused)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
           "  --help                    this text\n"
@@ -99,7 +112,7 @@ static int parse_seconds(const char *flag, const char *v, long min, unsigned *ms
 }
 
 static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace_s,
-                      const char **admin_listen) {
+                      const char **admin_listen, auth_setup *auth) {
   enum {
     OPT_LISTEN = 1,
     OPT_SHARDS,
@@ -136,6 +149,13 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     OPT_TCP_USER_TIMEOUT,
     OPT_ADMIN,
     OPT_IO,
+    OPT_AUTHZ_POLICY,
+    OPT_AUTHZ_DRY_RUN,
+    OPT_JWT_JWKS,
+    OPT_JWT_ISSUER,
+    OPT_JWT_AUDIENCE,
+    OPT_JWT_LEEWAY,
+    OPT_JWT_OPTIONAL,
     OPT_HELP,
     OPT_VERSION
   };
@@ -175,6 +195,13 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       {"tcp-user-timeout", required_argument, NULL, OPT_TCP_USER_TIMEOUT},
       {"admin-listen", required_argument, NULL, OPT_ADMIN},
       {"io", required_argument, NULL, OPT_IO},
+      {"authz-policy", required_argument, NULL, OPT_AUTHZ_POLICY},
+      {"authz-dry-run", no_argument, NULL, OPT_AUTHZ_DRY_RUN},
+      {"jwt-jwks", required_argument, NULL, OPT_JWT_JWKS},
+      {"jwt-issuer", required_argument, NULL, OPT_JWT_ISSUER},
+      {"jwt-audience", required_argument, NULL, OPT_JWT_AUDIENCE},
+      {"jwt-leeway", required_argument, NULL, OPT_JWT_LEEWAY},
+      {"jwt-optional", no_argument, NULL, OPT_JWT_OPTIONAL},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -310,6 +337,12 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     case OPT_ADMIN:
       *admin_listen = optarg;
       break;
+    case OPT_AUTHZ_POLICY:
+      auth->policy_file = optarg;
+      break;
+    case OPT_AUTHZ_DRY_RUN:
+      auth->dry_run = true;
+      break;
     case OPT_IO:
       if (!strcmp(optarg, "auto")) {
         o->io = URPC_IO_AUTO;
@@ -327,6 +360,22 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       break;
     case OPT_SHUTDOWN_GRACE:
       if (parse_int("--shutdown-grace", optarg, 0, 86400, grace_s) < 0) return 2;
+      break;
+    case OPT_JWT_JWKS:
+      auth->jwt_keys_file = optarg;
+      break;
+    case OPT_JWT_ISSUER:
+      auth->jwt.issuer = optarg;
+      break;
+    case OPT_JWT_AUDIENCE:
+      auth->jwt.audience = optarg;
+      break;
+    case OPT_JWT_LEEWAY:
+      if (parse_int("--jwt-leeway", optarg, 0, 86400, &n) < 0) return 2;
+      auth->jwt.leeway_s = (unsigned)n;
+      break;
+    case OPT_JWT_OPTIONAL:
+      auth->jwt.optional = true;
       break;
     case OPT_HELP:
       usage(stdout);
@@ -352,6 +401,12 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
             "uringrpc-server: --max-connection-memory and --max-memory must hold at least one "
             "message of --max-recv-message (%zu bytes)\n",
             o->max_recv_message);
+    return 2;
+  }
+  if ((auth->jwt.issuer || auth->jwt.audience || auth->jwt.leeway_s || auth->jwt.optional) &&
+      !auth->jwt_keys_file) {
+    fprintf(stderr, "uringrpc-server: --jwt-issuer/--jwt-audience/--jwt-leeway/--jwt-optional "
+                    "need --jwt-jwks FILE\n");
     return 2;
   }
   if (optind < argc) {
@@ -398,13 +453,16 @@ static void print_stats(urpc_server *s) {
 }
 
 /* Until SIGINT/SIGTERM: SIGHUP, or a change to the certificate files (checked every second:
- * how SPIRE's agent and spiffe-helper deliver rotated SVIDs), reloads TLS. */
-static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, int sfd) {
+ * how SPIRE's agent and spiffe-helper deliver rotated SVIDs), reloads TLS; the same for the
+ * authorization policy and the JWT keys files. */
+static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, int sfd,
+                         auth_setup *auth) {
   char why[512];
   file_stamp stamp = tls_files_stamp(opts);
   for (;;) {
     int sig = urpc_signals_wait_timeout(sfd, 1000);
     if (sig < 0 || sig == SIGINT || sig == SIGTERM) return sig;
+    auth_setup_poll(auth, sig == SIGHUP);
     file_stamp now = tls_files_stamp(opts);
     if (sig != SIGHUP && (!opts->tls_listen || memcmp(&now, &stamp, sizeof(now)) == 0)) continue;
     stamp = now;
@@ -420,8 +478,9 @@ static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, i
 /* Graceful shutdown (Kubernetes sends SIGTERM, waits terminationGracePeriodSeconds, then
  * SIGKILL): stop accepting, GOAWAY every connection, let calls in flight finish for up to
  * `grace_s`; a second signal, or the end of the grace period, cuts what is left. */
-static void serve(urpc_server *server, const urpc_server_options *opts, int sfd, long grace_s) {
-  if (wait_for_stop(server, opts, sfd) < 0 || grace_s == 0) return;
+static void serve(urpc_server *server, const urpc_server_options *opts, int sfd, long grace_s,
+                  auth_setup *auth) {
+  if (wait_for_stop(server, opts, sfd, auth) < 0 || grace_s == 0) return;
   fprintf(stderr,
           "uringrpc-server: shutting down: finishing calls in flight for up to %ld s (signal "
           "again to stop now)\n",
@@ -447,7 +506,8 @@ int main(int argc, char **argv) {
   urpc_server_options_init(&opts);
   long grace_s = 10;
   const char *admin_listen = NULL;
-  int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen);
+  auth_setup auth = {0};
+  int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen, &auth);
   if (rc >= 0) return rc;
 
   /* Each connection is a descriptor, and the default --max-connections follows the soft file
@@ -479,6 +539,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "uringrpc-server: cannot set up the metrics\n");
     return 1;
   }
+  if (auth_setup_start(&auth, server, metrics) < 0) {
+    demo_stop();
+    urpc_server_free(server);
+    urpc_metrics_free(metrics);
+    auth_setup_free(&auth);
+    return 1;
+  }
   char why[512];
   if (urpc_server_start(server, why, sizeof(why)) < 0) {
     fprintf(stderr, "uringrpc-server: %s\n", why);
@@ -506,7 +573,7 @@ int main(int argc, char **argv) {
          admin ? urpc_admin_address(admin) : "");
   fflush(stdout);
 
-  serve(server, &opts, sfd, grace_s);
+  serve(server, &opts, sfd, grace_s, &auth);
   urpc_server_stop(server);
   demo_stop(); /* answers pending async calls; their shards drop them if already closed */
   urpc_server_wait(server);
@@ -514,6 +581,7 @@ int main(int argc, char **argv) {
   print_stats(server);
   urpc_server_free(server);
   urpc_metrics_free(metrics);
+  auth_setup_free(&auth);
   close(sfd);
   return 0;
 }

@@ -38,8 +38,19 @@ typedef struct shard_table {
   method_stats m[];
 } shard_table;
 
+#define MAX_EXTRA_FAMILIES 16
+#define MAX_EXTRA_SAMPLES  32
+
+typedef struct extra_family {
+  const char *name, *type, *help, *label;
+  size_t (*collect)(void *arg, urpc_metrics_sample *out, size_t cap);
+  void *arg;
+} extra_family;
+
 struct urpc_metrics {
   urpc_server *server;
+  extra_family extra[MAX_EXTRA_FAMILIES];
+  _Atomic size_t n_extra; /* published after the slot is written: a scrape may run meanwhile */
   double bounds[MAX_BUCKETS];
   uint64_t bounds_ns[MAX_BUCKETS];
   size_t n_bounds;
@@ -236,11 +247,44 @@ int obs_metrics_write_grpc(urpc_metrics *m, obs_out *o) {
   return rc;
 }
 
+int urpc_metrics_add_family(urpc_metrics *m, const char *name, const char *type, const char *help,
+                            const char *label,
+                            size_t (*collect)(void *arg, urpc_metrics_sample *out, size_t cap),
+                            void *arg) {
+  if (!name || !help || !collect || !type ||
+      (strcmp(type, "counter") != 0 && strcmp(type, "gauge") != 0))
+    return -EINVAL;
+  size_t n = atomic_load_explicit(&m->n_extra, memory_order_relaxed);
+  if (n == MAX_EXTRA_FAMILIES) return -ENOMEM;
+  m->extra[n] = (extra_family){name, type, help, label, collect, arg};
+  atomic_store_explicit(&m->n_extra, n + 1, memory_order_release);
+  return 0;
+}
+
+static int write_extra(urpc_metrics *m, obs_out *o) {
+  size_t n = atomic_load_explicit(&m->n_extra, memory_order_acquire);
+  for (size_t i = 0; i < n; i++) {
+    const extra_family *f = &m->extra[i];
+    urpc_metrics_sample s[MAX_EXTRA_SAMPLES];
+    size_t k = f->collect(f->arg, s, MAX_EXTRA_SAMPLES);
+    if (k > MAX_EXTRA_SAMPLES) k = MAX_EXTRA_SAMPLES;
+    if (obs_family(o, f->name, f->type, f->help) < 0) return -1;
+    for (size_t j = 0; j < k; j++) {
+      char labels[256] = "";
+      if (f->label && s[j].label_value &&
+          obs_label(labels, sizeof(labels), f->label, s[j].label_value) < 0)
+        return -1;
+      if (obs_sample_u64(o, f->name, labels, s[j].value) < 0) return -1;
+    }
+  }
+  return 0;
+}
+
 int urpc_metrics_write(urpc_metrics *m, FILE *out, bool openmetrics) {
   obs_out o;
   obs_out_init(&o, out, openmetrics);
   if (obs_metrics_write_grpc(m, &o) < 0 || obs_server_write(m->server, &o) < 0 ||
-      obs_process_write(&o) < 0 || obs_end(&o) < 0)
+      write_extra(m, &o) < 0 || obs_process_write(&o) < 0 || obs_end(&o) < 0)
     return -EIO;
   return 0;
 }

@@ -9,6 +9,7 @@
 #ifndef URINGRPC_METRICS_H
 #define URINGRPC_METRICS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "uringrpc.h"
@@ -32,6 +33,21 @@ typedef struct urpc_metrics_options {
 int urpc_metrics_new(urpc_server *s, const urpc_metrics_options *o, urpc_metrics **out);
 /* After urpc_server_free. */
 void urpc_metrics_free(urpc_metrics *m);
+
+/* A family of the application's (or another module's) own, written at each scrape after the
+ * built-in ones: `collect` fills up to `cap` samples (one per value of `label`, or a single one
+ * with label_value NULL when `label` is NULL) and returns how many. `type` is "counter" or
+ * "gauge"; counter names end in _total. Before or after start; `collect` runs on the scraping
+ * thread, so it reads what shards write the way urpc_metrics does (relaxed loads of counters
+ * each with one writer). Returns 0, -EINVAL or -ENOMEM. */
+typedef struct urpc_metrics_sample {
+  const char *label_value;
+  uint64_t value;
+} urpc_metrics_sample;
+int urpc_metrics_add_family(urpc_metrics *m, const char *name, const char *type, const char *help,
+                            const char *label,
+                            size_t (*collect)(void *arg, urpc_metrics_sample *out, size_t cap),
+                            void *arg);
 
 /* Writes every series in the Prometheus text exposition format 0.0.4 (or OpenMetrics 1.0.0
  * with `openmetrics`, ending with "# EOF"). Any thread, any time after start; what a shard

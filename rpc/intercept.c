@@ -93,6 +93,12 @@ unsigned urpc_call_method_flags(const urpc_call *call) {
 uint32_t urpc_call_method_index(const urpc_call *call) {
   return call->method ? call->method->index : 0;
 }
+void urpc_call_set_auth_context(urpc_call *call, const void *ctx) {
+  call->auth_ctx = ctx;
+}
+const void *urpc_call_auth_context(const urpc_call *call) {
+  return call->auth_ctx;
+}
 int urpc_call_shard(const urpc_call *call) {
   return call->sh->index;
 }

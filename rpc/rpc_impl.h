@@ -118,6 +118,7 @@ struct urpc_call {
   uint16_t ic_started;      /* interceptors whose on_start ran */
   void **ic_state;          /* their per-call pointers (arena) */
   const char *unknown_path; /* :path when no method answers it (arena) */
+  const void *auth_ctx;     /* urpc_call_set_auth_context */
   uint64_t start_ns;        /* request headers in; taken only with interceptors */
   int32_t stream_id;
   uint16_t refs;

@@ -425,6 +425,11 @@ typedef struct urpc_peer {
 } urpc_peer;
 /* Fills `out` for the call's client. Any thread holding the call. */
 void urpc_call_peer(const urpc_call *call, urpc_peer *out);
+/* A pointer an authentication interceptor attaches to the call (auth/'s verified token) for
+ * the interceptors after it and the handler; it must live as long as the call (e.g.
+ * urpc_call_alloc). Shard thread, in on_start; read from anywhere holding the call. */
+void urpc_call_set_auth_context(urpc_call *call, const void *ctx);
+const void *urpc_call_auth_context(const urpc_call *call);
 
 /* The call's method: its protoc-c descriptors, its urpc_method_flags, and a dense index (1 to
  * urpc_server_method_count(), in registration order; 0 for a path no method answers), e.g. for

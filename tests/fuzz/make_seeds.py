@@ -364,6 +364,29 @@ def tls_seeds(server_bin):
     return s
 
 
+def jwt_seeds():
+    """fuzz_jwt: mode byte, then a key set, a token, claims to sign, or base64url; the keys and
+    tokens are tests/unit/auth/jwt_vectors.h's (python3-jwt's)."""
+    import re
+    with open(os.path.join(HERE, "..", "unit", "auth", "jwt_vectors.h")) as f:
+        text = f.read()
+    vec = {}
+    for m in re.finditer(r"static const char (\w+)\[\][^=]*=\n(.*?)\n    ;", text, re.S):
+        vec[m.group(1)] = "".join(
+            bytes(l.strip()[1:-1], "ascii").decode("unicode_escape") for l in m.group(2).split("\n"))
+    s = {"jwks": b"\x00" + vec["JWKS"].encode(), "pem": b"\x00" + vec["PEM_KEYS"].encode(),
+         "jwk_one": b"\x00" + vec["JWK_EC1_WRONG_ALG"].encode()}
+    for name in ("TOK_RS256", "TOK_ES256", "TOK_ES384", "TOK_EDDSA", "TOK_NONE_SIG",
+                 "TOK_HS256_PUBKEY", "TOK_CRIT", "TOK_RS256_NOKID"):
+        s[name.lower()] = b"\x01" + vec[name].encode()
+    s["claims"] = b"\x02" + (b'{"iss":"https://issuer.test","sub":"alice","aud":["svc-a"],'
+                             b'"exp":4102444800,"nbf":1700000000,"iat":1700000000}')
+    s["header_claims"] = b'\x02{"alg":"EdDSA","kid":"fuzz","typ":"JWT"}\n{"exp":4102444800,' \
+                         b'"aud":"svc-a","iss":"https://issuer.test"}'
+    s["b64url"] = b"\x03eyJhbGciOiJFUzI1NiJ9"
+    return s
+
+
 def write(target, seeds):
     d = os.path.join(CORPUS, target)
     os.makedirs(d, exist_ok=True)
@@ -381,6 +404,7 @@ def main():
     write("fuzz_grpc_frame", frame_seeds())
     write("fuzz_compress", compress_seeds())
     write("fuzz_reflection", reflection_seeds())
+    write("fuzz_jwt", jwt_seeds())
     for target, seeds in small_seeds().items():
         write(target, seeds)
     if a.tls or a.tls_server or not os.path.isdir(os.path.join(CORPUS, "fuzz_tls")):

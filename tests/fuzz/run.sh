@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:?usage: tests/fuzz/run.sh SECONDS [TARGET...]}
 shift
 all=(fuzz_h2_conn fuzz_grpc_frame fuzz_timeout fuzz_percent fuzz_base64 fuzz_metadata
-     fuzz_compress fuzz_reflection fuzz_tls)
+     fuzz_compress fuzz_reflection fuzz_tls fuzz_jwt)
 targets=("${@:-${all[@]}}")
 jobs=${URPC_FUZZ_JOBS:-1}
 
@@ -30,6 +30,7 @@ dict_of() {
   fuzz_h2_conn) echo tests/fuzz/h2.dict ;;
   fuzz_reflection) echo tests/fuzz/reflection.dict ;;
   fuzz_tls) echo tests/fuzz/tls.dict ;;
+  fuzz_jwt) echo tests/fuzz/jwt.dict ;;
   esac
 }
 

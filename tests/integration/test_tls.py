@@ -34,12 +34,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Server, Skip, TestFailure, check, log  # noqa: E402
+import pki  # noqa: E402
+from pki import openssl, tls_channel  # noqa: E402
 
 try:
     import grpc
@@ -47,28 +48,9 @@ except ImportError:
     grpc = None
 
 
-def openssl(*args, **kw):
-    r = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=30, **kw)
-    if r.returncode != 0:
-        raise TestFailure(f"openssl {' '.join(args)}: {r.stderr}")
-    return r
-
-
-class Pki:
+class Pki(pki.Pki):
     def __init__(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="urpc-pki-")
-        d = self.dir = self._tmp.name
-        for ca in ("ca", "other"):
-            openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-keyout", f"{d}/{ca}.key", "-out", f"{d}/{ca}.pem", "-days", "2",
-                    "-subj", f"/CN={ca} test CA")
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", f"{d}/srv.key", "-out", f"{d}/srv.csr", "-subj", "/CN=localhost")
-        with open(f"{d}/ext", "w") as f:
-            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        openssl("x509", "-req", "-in", f"{d}/srv.csr", "-CA", f"{d}/ca.pem", "-CAkey",
-                f"{d}/ca.key", "-CAcreateserial", "-out", f"{d}/srv.pem", "-days", "2",
-                "-extfile", f"{d}/ext")
+        super().__init__()
         # Client certificates: an X.509-SVID, a plain one, and one from the other CA.
         for name, ca, san, is_ca in [
                 ("svid", "ca", "URI:spiffe://example.org/ns/prod/sa/web", False),
@@ -76,16 +58,7 @@ class Pki:
                 ("rogue", "other", "URI:spiffe://example.org/rogue", False),
                 ("twouri", "ca", "URI:spiffe://example.org/a,URI:spiffe://example.org/b", False),
                 ("cacert", "ca", "URI:spiffe://example.org/ca", True)]:
-            openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.csr",
-                    "-subj", f"/CN={name}")
-            with open(f"{d}/{name}.ext", "w") as f:
-                f.write(f"subjectAltName={san}\nbasicConstraints=CA:{str(is_ca).upper()}\n"
-                        + ("" if is_ca else "extendedKeyUsage=clientAuth\n"))
-            openssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/{ca}.pem",
-                    "-CAkey", f"{d}/{ca}.key", "-CAcreateserial", "-out", f"{d}/{name}.pem",
-                    "-days", "2", "-extfile", f"{d}/{name}.ext")
-
+            self.client(name, san, ca=ca, is_ca=is_ca)
         self._bad_clients()
 
     def _bad_clients(self):
@@ -116,26 +89,6 @@ class Pki:
         openssl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key",
                 "-in", "expired.csr", "-out", "expired.pem", "-startdate", "20200101000000Z",
                 "-enddate", "20200102000000Z", "-extensions", "client", "-notext", cwd=d)
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def server_args(self):
-        return ["--tls-listen", "127.0.0.1:0", "--tls-cert", self.path("srv.pem"),
-                "--tls-key", self.path("srv.key")]
-
-
-def tls_channel(pki, port, ca="ca.pem", client=None):
-    def read(name):
-        with open(pki.path(name), "rb") as f:
-            return f.read()
-    if client:
-        creds = grpc.ssl_channel_credentials(read(ca), read(f"{client}.key"),
-                                             read(f"{client}.pem"))
-    else:
-        creds = grpc.ssl_channel_credentials(read(ca))
-    return grpc.secure_channel(f"127.0.0.1:{port}", creds,
-                               options=[("grpc.ssl_target_name_override", "localhost")])
 
 
 def say_hello_tls(st, pki, srv, name="tls"):
