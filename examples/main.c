@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "print_config.h"
 #include "services.h"
 #include "auth_setup.h"
 #include "urpc_admin.h"
@@ -86,6 +87,7 @@ static void usage(FILE *f) {
           "(a bad token is still refused)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
+          "  --print-config            print the effective options (key=value lines) and exit\n"
           "  --help                    this text\n"
           "  --version                 the version\n");
 }
@@ -502,6 +504,7 @@ static void serve(urpc_server *server, const urpc_server_options *opts, int sfd,
 }
 
 int main(int argc, char **argv) {
+  bool print_only = print_config_take_flag(&argc, argv); /* examples/print_config.c */
   urpc_server_options opts;
   urpc_server_options_init(&opts);
   long grace_s = 10;
@@ -509,6 +512,7 @@ int main(int argc, char **argv) {
   auth_setup auth = {0};
   int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen, &auth);
   if (rc >= 0) return rc;
+  if (print_only) return print_config(stdout, &opts, grace_s, admin_listen);
 
   /* Each connection is a descriptor, and the default --max-connections follows the soft file
    * limit: take what the hard limit allows, as Go programs do. */
