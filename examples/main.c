@@ -512,7 +512,7 @@ int main(int argc, char **argv) {
   auth_setup auth = {0};
   int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen, &auth);
   if (rc >= 0) return rc;
-  if (print_only) return print_config(stdout, &opts, grace_s, admin_listen);
+  if (print_only) return print_config(stdout, &opts, grace_s, admin_listen, &auth);
 
   /* Each connection is a descriptor, and the default --max-connections follows the soft file
    * limit: take what the hard limit allows, as Go programs do. */

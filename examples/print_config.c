@@ -30,14 +30,19 @@ bool print_config_take_flag(int *argc, char **argv) {
   return found;
 }
 
-static const char *str(const char *s) { return s ? s : ""; }
-static unsigned secs(unsigned ms) { return ms / 1000u; }
+static const char *str(const char *s) {
+  return s ? s : "";
+}
+static unsigned secs(unsigned ms) {
+  return ms / 1000u;
+}
 
-int print_config(FILE *f, const urpc_server_options *o, long grace_s, const char *admin_listen) {
+int print_config(FILE *f, const urpc_server_options *o, long grace_s, const char *admin_listen,
+                 const auth_setup *auth) {
   int shards = o->shards ? o->shards : core_cpu_default_count();
   const char *io = o->io == URPC_IO_URING ? "uring" : o->io == URPC_IO_EPOLL ? "epoll" : "auto";
-  uint32_t conn_calls = o->max_calls_per_connection ? o->max_calls_per_connection
-                                                    : o->max_concurrent_streams;
+  uint32_t conn_calls =
+      o->max_calls_per_connection ? o->max_calls_per_connection : o->max_concurrent_streams;
   fprintf(f, "listen=%s\n", str(o->listen));
   fprintf(f, "shards=%d\n", shards);
   fprintf(f, "workers-per-shard=%d\n", o->workers_per_shard);
@@ -75,7 +80,14 @@ int print_config(FILE *f, const urpc_server_options *o, long grace_s, const char
   fprintf(f, "preface-timeout=%u\n", secs(o->preface_timeout_ms));
   fprintf(f, "first-request-timeout=%u\n", secs(o->first_request_timeout_ms));
   fprintf(f, "tcp-user-timeout=%u\n", secs(o->tcp_user_timeout_ms));
+  fprintf(f, "authz-policy=%s\n", str(auth->policy_file));
+  fprintf(f, "authz-dry-run=%s\n", auth->dry_run ? "true" : "false");
   fprintf(f, "admin-listen=%s\n", str(admin_listen));
+  fprintf(f, "jwt-jwks=%s\n", str(auth->jwt_keys_file));
+  fprintf(f, "jwt-issuer=%s\n", str(auth->jwt.issuer));
+  fprintf(f, "jwt-audience=%s\n", str(auth->jwt.audience));
+  fprintf(f, "jwt-leeway=%u\n", auth->jwt.leeway_s);
+  fprintf(f, "jwt-optional=%s\n", auth->jwt.optional ? "true" : "false");
   fprintf(f, "shutdown-grace=%ld\n", grace_s);
   return fflush(f) == 0 && !ferror(f) ? 0 : 1;
 }

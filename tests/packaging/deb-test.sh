@@ -89,9 +89,10 @@ cmake -DURPC_EMBED_IN=gen/orders.pb -DURPC_EMBED_OUT=gen/orders_server_descripto
   -P "$(pkg-config --variable=libdir uringrpc)/cmake/uringrpc/uringrpcProtos.cmake"
 cc -O2 -Wall -Igen -o orders-pc main.c gen/orders.pb-c.c gen/orders_server_descriptors.c \
   $(pkg-config --cflags --libs uringrpc)
-cc -static -O2 -Wall -Igen -o orders-pc-static main.c gen/orders.pb-c.c \
-  gen/orders_server_descriptors.c $(pkg-config --static --cflags --libs uringrpc) -lm \
-  2>/tmp/static.log || { cat /tmp/static.log; exit 1; } # (ld warns of getaddrinfo: expected)
+cc -O2 -Wall -Igen -o orders-pc-static main.c gen/orders.pb-c.c \
+  gen/orders_server_descriptors.c $(pkg-config --cflags uringrpc) \
+  $(pkg-config --static --libs uringrpc | sed 's/-luringrpc\b/-l:liburingrpc.a/') \
+  2>/tmp/static.log || { cat /tmp/static.log; exit 1; }
 bins+=(/tmp/ex/orders-pc /tmp/ex/orders-pc-static)
 ldd /tmp/ex/build-shared/orders-server | grep -q '/liburingrpc.so.0' || { echo "not linked to the package's .so"; exit 1; }
 for b in "${bins[@]}"; do
