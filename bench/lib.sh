@@ -59,6 +59,7 @@ TLS_CERT=${TLS_CERT:-}
 TLS_KEY=${TLS_KEY:-}
 H2LOAD_SCHEME=${H2LOAD_SCHEME:-http}
 H2LOAD_EXTRA=${H2LOAD_EXTRA:-}
+H2LOAD_HEADERS=${H2LOAD_HEADERS:-} # request headers for every h2load request, one per line
 
 STARTED_PIDS=()
 
@@ -349,9 +350,12 @@ h2load_run() {
   local args=(-n "$n" -c "$c" -m "$m" -t 1 -H 'content-type: application/grpc' -H 'te: trailers'
     -d "$BODY_FILE")
   [ -n "$logfile" ] && args+=(--log-file "$logfile")
-  local extra=()
+  local extra=() header
   read -r -a extra <<<"$H2LOAD_EXTRA"
   args+=(${extra[@]+"${extra[@]}"})
+  while IFS= read -r header; do
+    [ -z "$header" ] || args+=(-H "$header")
+  done <<<"$H2LOAD_HEADERS"
   local rc=0 t0=$EPOCHREALTIME pid
   times >"$outfile.times0"
   timeout -k 5 "${RUN_TIMEOUT:-120}" taskset -c "$CLIENT_CPU" \
