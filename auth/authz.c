@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/file.h"
 #include "auth/jwt.h"
 #include "auth/policy.h"
 #include "auth/urpc_auth.h"
@@ -235,31 +236,16 @@ int urpc_authz_set_policy(urpc_authz *a, const char *json, size_t len, char *why
 #define POLICY_FILE_MAX (4u << 20)
 
 int urpc_authz_load_file(urpc_authz *a, const char *path, char *why, size_t why_len) {
-  FILE *f = fopen(path, "re");
-  if (!f) {
-    int err = -errno;
-    snprintf(why, why_len, "cannot read %s: %s", path, strerror(errno));
+  char *buf;
+  size_t n;
+  int err = auth_read_file(path, POLICY_FILE_MAX, &buf, &n, why, why_len);
+  if (err < 0) {
     pthread_mutex_lock(&a->mu);
     core_ctr_inc(&a->rejected);
     pthread_mutex_unlock(&a->mu);
     return err;
   }
-  char *buf = malloc(POLICY_FILE_MAX + 1);
-  size_t n = buf ? fread(buf, 1, POLICY_FILE_MAX + 1, f) : 0;
-  bool bad = !buf || ferror(f) || n > POLICY_FILE_MAX;
-  fclose(f);
-  if (bad) {
-    snprintf(why, why_len, "cannot read %s: %s", path,
-             !buf                  ? "out of memory"
-             : n > POLICY_FILE_MAX ? "larger than 4 MiB"
-                                   : "read error");
-    free(buf);
-    pthread_mutex_lock(&a->mu);
-    core_ctr_inc(&a->rejected);
-    pthread_mutex_unlock(&a->mu);
-    return !buf ? -ENOMEM : -EINVAL;
-  }
-  int err = urpc_authz_set_policy(a, buf, n, why, why_len);
+  err = urpc_authz_set_policy(a, buf, n, why, why_len);
   free(buf);
   return err;
 }

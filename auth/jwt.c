@@ -23,6 +23,7 @@
 #include <time.h>
 #include <wolfssl/wolfcrypt/wc_port.h>
 
+#include "auth/file.h"
 #include "auth/jwt.h"
 #include "auth/urpc_auth.h"
 #include "core/clock.h"
@@ -219,25 +220,11 @@ int urpc_jwt_set_keys(urpc_jwt *j, const char *data, size_t len, char *why, size
 #define KEYS_FILE_MAX (1u << 20)
 
 int urpc_jwt_load_keys_file(urpc_jwt *j, const char *path, char *why, size_t why_len) {
-  FILE *f = fopen(path, "re");
-  if (!f) {
-    int err = -errno;
-    snprintf(why, why_len, "cannot read %s: %s", path, strerror(errno));
-    return err;
-  }
-  char *buf = malloc(KEYS_FILE_MAX + 1);
-  size_t n = buf ? fread(buf, 1, KEYS_FILE_MAX + 1, f) : 0;
-  bool bad = !buf || ferror(f) || n > KEYS_FILE_MAX;
-  fclose(f);
-  if (bad) {
-    snprintf(why, why_len, "cannot read %s: %s", path,
-             !buf                ? "out of memory"
-             : n > KEYS_FILE_MAX ? "larger than 1 MiB"
-                                 : "read error");
-    free(buf);
-    return !buf ? -ENOMEM : -EINVAL;
-  }
-  int err = urpc_jwt_set_keys(j, buf, n, why, why_len);
+  char *buf;
+  size_t n;
+  int err = auth_read_file(path, KEYS_FILE_MAX, &buf, &n, why, why_len);
+  if (err < 0) return err;
+  err = urpc_jwt_set_keys(j, buf, n, why, why_len);
   free(buf);
   return err;
 }

@@ -14,23 +14,27 @@ static void file_stamp(const char *path, long long st[3]) {
   st[2] = (long long)sb.st_ino; /* a file replaced by rename within the same second */
 }
 
+/* Copies up to `cap` of the `n` samples in `s` to `out`. */
+static size_t samples(urpc_metrics_sample *out, size_t cap, const urpc_metrics_sample *s,
+                      size_t n) {
+  if (n > cap) n = cap;
+  memcpy(out, s, n * sizeof(*s));
+  return n;
+}
+
 static size_t decisions(void *arg, urpc_metrics_sample *out, size_t cap) {
   urpc_authz_stats st;
   urpc_authz_get_stats(arg, &st);
   urpc_metrics_sample s[] = {
       {"allowed", st.allowed}, {"denied", st.denied}, {"dry_run_denied", st.dry_run_denied}};
-  size_t n = cap < 3 ? cap : 3;
-  memcpy(out, s, n * sizeof(*s));
-  return n;
+  return samples(out, cap, s, 3);
 }
 
 static size_t loads(void *arg, urpc_metrics_sample *out, size_t cap) {
   urpc_authz_stats st;
   urpc_authz_get_stats(arg, &st);
   urpc_metrics_sample s[] = {{"ok", st.policies_loaded}, {"rejected", st.policies_rejected}};
-  size_t n = cap < 2 ? cap : 2;
-  memcpy(out, s, n * sizeof(*s));
-  return n;
+  return samples(out, cap, s, 2);
 }
 
 static size_t jwt_calls(void *arg, urpc_metrics_sample *out, size_t cap) {
@@ -38,18 +42,14 @@ static size_t jwt_calls(void *arg, urpc_metrics_sample *out, size_t cap) {
   urpc_jwt_get_stats(arg, &st);
   urpc_metrics_sample s[] = {
       {"passed", st.passed}, {"refused", st.refused}, {"anonymous", st.anonymous}};
-  size_t n = cap < 3 ? cap : 3;
-  memcpy(out, s, n * sizeof(*s));
-  return n;
+  return samples(out, cap, s, 3);
 }
 
 static size_t jwt_checks(void *arg, urpc_metrics_sample *out, size_t cap) {
   urpc_jwt_stats st;
   urpc_jwt_get_stats(arg, &st);
   urpc_metrics_sample s[] = {{"signature", st.verified}, {"cache", st.cache_hits}};
-  size_t n = cap < 2 ? cap : 2;
-  memcpy(out, s, n * sizeof(*s));
-  return n;
+  return samples(out, cap, s, 2);
 }
 
 static int jwt_start(auth_setup *a, urpc_server *s, urpc_metrics *m) {
