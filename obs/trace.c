@@ -395,7 +395,7 @@ int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m
   while (t->pool < o->max_queue_size) t->pool *= 2;
   t->batch = calloc(o->max_export_batch_size, sizeof(urpc_span));
   int rc = oom || !t->batch ? -ENOMEM : 0;
-  if (!rc && t->o.endpoint) rc = otlp_exporter_new(&t->o, &t->otlp);
+  if (!rc && t->o.endpoint) rc = otlp_exporter_new(&t->o, &t->stop, &t->otlp);
   urpc_interceptor ic = {.on_start = on_start, .on_end = on_end, .user = t};
   if (!rc) rc = urpc_server_add_interceptor(s, &ic);
   if (!rc && m) {

@@ -52,9 +52,9 @@ void trace_export_stop(urpc_tracer *t);
 trace_shard *trace_shard_new(urpc_tracer *t);
 void trace_shard_free(trace_shard *sh);
 
-/* otlp_export.c: one batch to the collector, with retries, within the export timeout.
- * Returns 0 when the collector accepted it. */
-int otlp_exporter_new(const urpc_trace_options *o, otlp_exporter **out);
+/* otlp_http.c: one batch to the collector, with retries and backoff (none once `*stop`), within
+ * the export timeout. Returns 0 when the collector accepted it. */
+int otlp_exporter_new(const urpc_trace_options *o, _Atomic bool *stop, otlp_exporter **out);
 int otlp_exporter_send(otlp_exporter *e, const urpc_span *spans, size_t n);
 void otlp_exporter_free(otlp_exporter *e);
 
