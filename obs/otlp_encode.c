@@ -124,7 +124,7 @@ void otlp_resource_free(otlp_resource *r) {
   free(r);
 }
 
-#define SPAN_ATTRS 4
+#define SPAN_ATTRS (4 + URPC_SPAN_MAX_ATTRS)
 
 typedef struct span_parts {
   Span span;
@@ -132,6 +132,8 @@ typedef struct span_parts {
   KeyValue kv[SPAN_ATTRS];
   AnyValue v[SPAN_ATTRS];
   KeyValue *kvp[SPAN_ATTRS];
+  Opentelemetry__Proto__Trace__V1__Span__Event ev[URPC_SPAN_MAX_EVENTS];
+  Opentelemetry__Proto__Trace__V1__Span__Event *evp[URPC_SPAN_MAX_EVENTS];
   char service[URPC_SPAN_NAME_MAX];
 } span_parts;
 
@@ -166,9 +168,28 @@ int otlp_encode(const otlp_resource *r, const urpc_span *spans, size_t n, uint8_
     set_string(&p->kv[1], &p->v[1], "rpc.service", p->service);
     set_string(&p->kv[2], &p->v[2], "rpc.method", method);
     set_int(&p->kv[3], &p->v[3], "rpc.grpc.status_code", (int64_t)s->status);
-    for (size_t k = 0; k < SPAN_ATTRS; k++) p->kvp[k] = &p->kv[k];
-    sp->n_attributes = SPAN_ATTRS;
+    size_t na = 4;
+    for (size_t k = 0; k < s->n_attrs && k < URPC_SPAN_MAX_ATTRS; k++, na++) {
+      const urpc_span_attr *a = &s->attrs[k];
+      if (a->is_int)
+        set_int(&p->kv[na], &p->v[na], a->key, a->int_value);
+      else
+        set_string(&p->kv[na], &p->v[na], a->key, a->string_value);
+    }
+    for (size_t k = 0; k < na; k++) p->kvp[k] = &p->kv[k];
+    sp->n_attributes = na;
     sp->attributes = p->kvp;
+    sp->dropped_attributes_count = s->dropped_attrs;
+    size_t ne = s->n_events < URPC_SPAN_MAX_EVENTS ? s->n_events : URPC_SPAN_MAX_EVENTS;
+    for (size_t k = 0; k < ne; k++) {
+      opentelemetry__proto__trace__v1__span__event__init(&p->ev[k]);
+      p->ev[k].time_unix_nano = s->events[k].time_unix_ns;
+      p->ev[k].name = (char *)s->events[k].name;
+      p->evp[k] = &p->ev[k];
+    }
+    sp->n_events = ne;
+    sp->events = p->evp;
+    sp->dropped_events_count = s->dropped_events;
     opentelemetry__proto__trace__v1__status__init(&p->status);
     if (s->error)
       p->status.code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;

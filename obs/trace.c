@@ -14,8 +14,17 @@
 #include "core/clock.h"
 #include "obs/trace_impl.h"
 
+/* What the handler added (urpc_call_trace_set_*), made at its first addition. */
+typedef struct trace_extra {
+  uint8_t n_attrs, n_events;
+  uint16_t dropped_attrs, dropped_events;
+  urpc_span_attr attrs[URPC_SPAN_MAX_ATTRS];
+  urpc_span_event events[URPC_SPAN_MAX_EVENTS];
+} trace_extra;
+
 typedef struct trace_call {
   urpc_trace_info info;
+  trace_extra *extra;
   char traceparent[OBS_TRACEPARENT_LEN + 1];
   const char *tracestate; /* arena, NUL-terminated, or NULL */
   size_t tracestate_len;
@@ -246,12 +255,96 @@ static void on_end(urpc_call *call, const urpc_call_end *end, void *user, void *
     memcpy(s->tracestate, c->tracestate, c->tracestate_len + 1);
   else
     s->tracestate[0] = '\0';
+  const trace_extra *x = c->extra;
+  s->n_attrs = x ? x->n_attrs : 0;
+  s->n_events = x ? x->n_events : 0;
+  s->dropped_attrs = x ? x->dropped_attrs : 0;
+  s->dropped_events = x ? x->dropped_events : 0;
+  if (x) {
+    memcpy(s->attrs, x->attrs, x->n_attrs * sizeof(urpc_span_attr));
+    memcpy(s->events, x->events, x->n_events * sizeof(urpc_span_event));
+  }
   if (!core_spsc_push(&sh->full, s)) bump(&sh->dropped); /* cannot happen: it holds the pool */
 }
 
 const urpc_trace_info *urpc_call_trace(const urpc_call *call) {
   const trace_call *c = urpc_call_interceptor_state(call, on_start);
   return c ? &c->info : NULL;
+}
+
+static uint64_t unix_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The call's extra block, made on first use; NULL with *rc set when there is nothing to do. */
+static trace_extra *extra_of(urpc_call *call, const char *key, int *rc) {
+  *rc = 0;
+  trace_call *c = urpc_call_interceptor_state(call, on_start);
+  if (!c || !c->info.sampled) return NULL;
+  if (!key || !*key || strlen(key) >= URPC_SPAN_KEY_MAX) {
+    *rc = -EINVAL;
+    return NULL;
+  }
+  if (!c->extra) {
+    c->extra = urpc_call_alloc(call, sizeof(trace_extra));
+    if (!c->extra) {
+      *rc = -ENOMEM;
+      return NULL;
+    }
+    memset(c->extra, 0, sizeof(trace_extra));
+  }
+  return c->extra;
+}
+
+static urpc_span_attr *attr_slot(trace_extra *x, const char *key, int *rc) {
+  for (size_t i = 0; i < x->n_attrs; i++)
+    if (!strcmp(x->attrs[i].key, key)) return &x->attrs[i];
+  if (x->n_attrs == URPC_SPAN_MAX_ATTRS) {
+    x->dropped_attrs++;
+    *rc = -ENOSPC;
+    return NULL;
+  }
+  urpc_span_attr *a = &x->attrs[x->n_attrs++];
+  strcpy(a->key, key);
+  return a;
+}
+
+int urpc_call_trace_set_string(urpc_call *call, const char *key, const char *value) {
+  int rc;
+  trace_extra *x = extra_of(call, key, &rc);
+  urpc_span_attr *a = x ? attr_slot(x, key, &rc) : NULL;
+  if (!a) return rc;
+  a->is_int = false;
+  size_t n = strnlen(value ? value : "", URPC_SPAN_VALUE_MAX - 1);
+  memcpy(a->string_value, value ? value : "", n);
+  a->string_value[n] = '\0';
+  return 0;
+}
+
+int urpc_call_trace_set_int(urpc_call *call, const char *key, int64_t value) {
+  int rc;
+  trace_extra *x = extra_of(call, key, &rc);
+  urpc_span_attr *a = x ? attr_slot(x, key, &rc) : NULL;
+  if (!a) return rc;
+  a->is_int = true;
+  a->int_value = value;
+  return 0;
+}
+
+int urpc_call_trace_add_event(urpc_call *call, const char *name) {
+  int rc;
+  trace_extra *x = extra_of(call, name, &rc);
+  if (!x) return rc;
+  if (x->n_events == URPC_SPAN_MAX_EVENTS) {
+    x->dropped_events++;
+    return -ENOSPC;
+  }
+  urpc_span_event *e = &x->events[x->n_events++];
+  e->time_unix_ns = unix_now_ns();
+  strcpy(e->name, name);
+  return 0;
 }
 
 /* ---- options ---- */

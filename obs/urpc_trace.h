@@ -35,6 +35,23 @@ typedef enum urpc_trace_sampler {
 #define URPC_SPAN_NAME_MAX  128
 #define URPC_SPAN_STATE_MAX 512
 
+#define URPC_SPAN_MAX_ATTRS  8  /* the handler's own attributes per span */
+#define URPC_SPAN_MAX_EVENTS 8  /* the handler's events per span */
+#define URPC_SPAN_KEY_MAX    40 /* attribute keys and event names, NUL included */
+#define URPC_SPAN_VALUE_MAX  64 /* string values, NUL included (longer ones are truncated) */
+
+typedef struct urpc_span_attr {
+  char key[URPC_SPAN_KEY_MAX];
+  bool is_int;
+  int64_t int_value;
+  char string_value[URPC_SPAN_VALUE_MAX];
+} urpc_span_attr;
+
+typedef struct urpc_span_event {
+  uint64_t time_unix_ns;
+  char name[URPC_SPAN_KEY_MAX];
+} urpc_span_event;
+
 /* A finished server span, as the exporter sees it. */
 typedef struct urpc_span {
   uint8_t trace_id[16], span_id[8], parent_span_id[8];
@@ -48,6 +65,10 @@ typedef struct urpc_span {
   char name[URPC_SPAN_NAME_MAX];            /* "package.Service/Method" (truncated if longer) */
   uint16_t service_len;                     /* name[0..service_len) is rpc.service */
   char tracestate[URPC_SPAN_STATE_MAX + 1]; /* as received (when valid), or "" */
+  uint8_t n_attrs, n_events;                /* the handler's, below */
+  uint16_t dropped_attrs, dropped_events;   /* over the bounds */
+  urpc_span_attr attrs[URPC_SPAN_MAX_ATTRS];
+  urpc_span_event events[URPC_SPAN_MAX_EVENTS];
 } urpc_span;
 
 typedef struct urpc_trace_options {
@@ -112,6 +133,15 @@ typedef struct urpc_trace_info {
 /* NULL when the call is not traced (no tracer). Valid for the call's life. Any thread holding
  * the call. */
 const urpc_trace_info *urpc_call_trace(const urpc_call *call);
+
+/* Attributes and events the handler adds to its call's span: a key or name of at most
+ * URPC_SPAN_KEY_MAX - 1 bytes, string values truncated to URPC_SPAN_VALUE_MAX - 1; a key set
+ * twice keeps the last value. The thread holding the call, before it finishes it. Returns 0
+ * (also when the call is not sampled: nothing is kept), -EINVAL (key too long), -ENOSPC (over
+ * URPC_SPAN_MAX_ATTRS or _EVENTS: counted as dropped on the span) or -ENOMEM. */
+int urpc_call_trace_set_string(urpc_call *call, const char *key, const char *value);
+int urpc_call_trace_set_int(urpc_call *call, const char *key, int64_t value);
+int urpc_call_trace_add_event(urpc_call *call, const char *name);
 
 #ifdef __cplusplus
 }

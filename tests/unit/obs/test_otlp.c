@@ -70,6 +70,17 @@ Test(otlp, encode_decodes_with_the_official_numbers) {
       otlp_resource_new("svc", "deployment.environment=test, team=a%20b,service.name=x", &res), 0);
   urpc_span spans[2] = {make_span(1, true, URPC_STATUS_OK, false),
                         make_span(2, false, URPC_STATUS_UNAVAILABLE, true)};
+  strcpy(spans[0].attrs[0].key, "app.user");
+  strcpy(spans[0].attrs[0].string_value, "alice");
+  strcpy(spans[0].attrs[1].key, "app.items");
+  spans[0].attrs[1].is_int = true;
+  spans[0].attrs[1].int_value = 4;
+  spans[0].n_attrs = 2;
+  spans[0].dropped_attrs = 3;
+  strcpy(spans[0].events[0].name, "cache.miss");
+  spans[0].events[0].time_unix_ns = 1700000000000000100ull;
+  spans[0].n_events = 1;
+  spans[0].dropped_events = 2;
   uint8_t *body;
   size_t len;
   cr_assert_eq(otlp_encode(res, spans, 2, &body, &len), 0);
@@ -102,6 +113,16 @@ Test(otlp, encode_decodes_with_the_official_numbers) {
   cr_assert_str_eq(sattr(a->attributes, a->n_attributes, "rpc.system"), "grpc");
   cr_assert_str_eq(sattr(a->attributes, a->n_attributes, "rpc.service"), "helloworld.Greeter");
   cr_assert_str_eq(sattr(a->attributes, a->n_attributes, "rpc.method"), "SayHello");
+  cr_assert_str_eq(sattr(a->attributes, a->n_attributes, "app.user"), "alice");
+  cr_assert_eq(attr(a->attributes, a->n_attributes, "app.items")->int_value, 4);
+  cr_assert_eq(a->n_attributes, 6);
+  cr_assert_eq(a->dropped_attributes_count, 3);
+  cr_assert_eq(a->n_events, 1);
+  cr_assert_str_eq(a->events[0]->name, "cache.miss");
+  cr_assert_eq(a->events[0]->time_unix_nano, 1700000000000000100ull);
+  cr_assert_eq(a->dropped_events_count, 2);
+  cr_assert_eq(b->n_attributes, 4);
+  cr_assert_eq(b->n_events, 0);
   const Opentelemetry__Proto__Common__V1__AnyValue *code =
       attr(b->attributes, b->n_attributes, "rpc.grpc.status_code");
   cr_assert_not_null(code);

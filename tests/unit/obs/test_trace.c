@@ -74,6 +74,26 @@ static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *us
              ti->tracestate ? ti->tracestate : "(null)");
   }
   const Helloworld__HelloRequest *req = (const Helloworld__HelloRequest *)request;
+  if (strcmp(req->name, "attrs") == 0) {
+    cr_assert_eq(urpc_call_trace_set_string(call, "app.user", "alice"), 0);
+    cr_assert_eq(urpc_call_trace_set_int(call, "app.items", 3), 0);
+    cr_assert_eq(urpc_call_trace_set_int(call, "app.items", 4), 0, "set again: replaced");
+    cr_assert_eq(urpc_call_trace_set_string(
+                     call, "app.long",
+                     "0123456789012345678901234567890123456789012345678901234567890123456789"),
+                 0);
+    /* unsampled: nothing is kept and every call says 0 */
+    bool on = urpc_call_trace(call)->sampled;
+    int bad = urpc_call_trace_set_string(call, "a-key-that-is-much-too-long-for-a-span-attr", "x");
+    cr_assert_eq(bad, on ? -EINVAL : 0, "got %d", bad);
+    for (int i = 0; i < 6; i++) {
+      char k[16];
+      snprintf(k, sizeof(k), "app.k%d", i);
+      cr_assert_eq(urpc_call_trace_set_int(call, k, i), i < 5 || !on ? 0 : -ENOSPC);
+    }
+    for (int i = 0; i < 9; i++)
+      cr_assert_eq(urpc_call_trace_add_event(call, "cache.miss"), i < 8 || !on ? 0 : -ENOSPC);
+  }
   if (strcmp(req->name, "missing") == 0) {
     urpc_call_fail(call, URPC_STATUS_NOT_FOUND, "no such name");
     return;
@@ -508,4 +528,26 @@ Test(trace_env, from_env) {
   setenv("OTEL_TRACES_SAMPLER", "always_on", 1);
   setenv("OTEL_TRACES_SAMPLER_ARG", "2", 1);
   cr_assert_eq(urpc_trace_options_from_env(&o), -EINVAL);
+}
+
+Test(trace, handler_attributes_and_events) {
+  next_sid = 1;
+  hello("attrs", NULL, 0);
+  cr_assert_eq(flushed_spans(), 1);
+  const urpc_span *s = &E.spans[0];
+  cr_assert_eq(s->n_attrs, URPC_SPAN_MAX_ATTRS);
+  cr_assert_str_eq(s->attrs[0].key, "app.user");
+  cr_assert_str_eq(s->attrs[0].string_value, "alice");
+  cr_assert(s->attrs[1].is_int);
+  cr_assert_eq(s->attrs[1].int_value, 4);
+  cr_assert_eq(strlen(s->attrs[2].string_value), URPC_SPAN_VALUE_MAX - 1);
+  cr_assert_eq(s->dropped_attrs, 1);
+  cr_assert_eq(s->n_events, URPC_SPAN_MAX_EVENTS);
+  cr_assert_eq(s->dropped_events, 1);
+  cr_assert_str_eq(s->events[0].name, "cache.miss");
+  cr_assert_geq(s->events[0].time_unix_ns, s->start_unix_ns);
+  /* an unsampled call keeps nothing and says 0 */
+  nghttp2_nv h[] = {NVS("traceparent", TP("00"))};
+  hello("attrs", h, 1);
+  cr_assert_eq(flushed_spans(), 1);
 }
