@@ -19,8 +19,10 @@ typedef struct otlp_resource otlp_resource;
 int otlp_resource_new(const char *service_name, const char *attributes, otlp_resource **out);
 void otlp_resource_free(otlp_resource *r);
 
-/* The protobuf body for `spans`, malloc'd into *out (the caller frees). Returns 0 or -ENOMEM. */
-int otlp_encode(const otlp_resource *r, const urpc_span *spans, size_t n, uint8_t **out,
+/* The protobuf body for `spans`, in `r`'s scratch memory (kept and grown across batches, so a
+ * steady exporter allocates nothing): valid until the next call or otlp_resource_free.
+ * Returns 0 or -ENOMEM. */
+int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const uint8_t **out,
                 size_t *len);
 
 /* "k=v,k2=v2" (OTEL_EXPORTER_OTLP_HEADERS) as HTTP header lines "k: v\r\n...", malloc'd, values

@@ -18,7 +18,14 @@ typedef Opentelemetry__Proto__Trace__V1__Status Status;
 
 #define MAX_RESOURCE_ATTRS 32
 
+typedef struct span_parts span_parts;
+
 struct otlp_resource {
+  span_parts *parts; /* scratch for otlp_encode, `cap` spans */
+  Span **list;
+  size_t cap;
+  uint8_t *buf; /* the last body */
+  size_t buf_cap;
   size_t n;
   KeyValue kv[MAX_RESOURCE_ATTRS];
   AnyValue v[MAX_RESOURCE_ATTRS];
@@ -120,13 +127,16 @@ int otlp_resource_new(const char *service_name, const char *attributes, otlp_res
 
 void otlp_resource_free(otlp_resource *r) {
   if (!r) return;
+  free(r->parts);
+  free(r->list);
+  free(r->buf);
   free(r->strings);
   free(r);
 }
 
 #define SPAN_ATTRS (4 + URPC_SPAN_MAX_ATTRS)
 
-typedef struct span_parts {
+struct span_parts {
   Span span;
   Status status;
   KeyValue kv[SPAN_ATTRS];
@@ -135,19 +145,28 @@ typedef struct span_parts {
   Opentelemetry__Proto__Trace__V1__Span__Event ev[URPC_SPAN_MAX_EVENTS];
   Opentelemetry__Proto__Trace__V1__Span__Event *evp[URPC_SPAN_MAX_EVENTS];
   char service[URPC_SPAN_NAME_MAX];
-} span_parts;
+};
 
-int otlp_encode(const otlp_resource *r, const urpc_span *spans, size_t n, uint8_t **out,
+int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const uint8_t **out,
                 size_t *len) {
-  span_parts *parts = calloc(n ? n : 1, sizeof(*parts));
-  Span **list = calloc(n ? n : 1, sizeof(*list));
-  if (!parts || !list) {
-    free(parts);
-    free(list);
-    return -ENOMEM;
+  if (n > r->cap) {
+    span_parts *parts = malloc(n * sizeof(*parts)); /* each field used is set below */
+    Span **list = malloc(n * sizeof(*list));
+    if (!parts || !list) {
+      free(parts);
+      free(list);
+      return -ENOMEM;
+    }
+    free(r->parts);
+    free(r->list);
+    r->parts = parts;
+    r->list = list;
+    r->cap = n;
   }
+  span_parts *parts = r->parts;
+  Span **list = r->list;
   for (size_t i = 0; i < n; i++) {
-    const urpc_span *s = &spans[i];
+    const urpc_span *s = spans[i];
     span_parts *p = &parts[i];
     Span *sp = &p->span;
     opentelemetry__proto__trace__v1__span__init(sp);
@@ -222,17 +241,17 @@ int otlp_encode(const otlp_resource *r, const urpc_span *spans, size_t n, uint8_
   size_t size =
       opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
           &req);
-  uint8_t *buf = malloc(size ? size : 1);
-  int rc = -ENOMEM;
-  if (buf) {
-    *len =
-        opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, buf);
-    *out = buf;
-    rc = 0;
+  if (size > r->buf_cap) {
+    uint8_t *buf = malloc(size);
+    if (!buf) return -ENOMEM;
+    free(r->buf);
+    r->buf = buf;
+    r->buf_cap = size;
   }
-  free(parts);
-  free(list);
-  return rc;
+  *len =
+      opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, r->buf);
+  *out = r->buf;
+  return 0;
 }
 
 typedef struct lines {

@@ -255,8 +255,8 @@ static void sleep_ms(unsigned ms) {
   nanosleep(&ts, NULL);
 }
 
-int otlp_exporter_send(otlp_exporter *e, const urpc_span *spans, size_t n) {
-  uint8_t *body;
+int otlp_exporter_send(otlp_exporter *e, const urpc_span *const *spans, size_t n) {
+  const uint8_t *body;
   size_t len;
   int rc = otlp_encode(e->res, spans, n, &body, &len);
   if (rc) return rc;
@@ -280,6 +280,5 @@ int otlp_exporter_send(otlp_exporter *e, const urpc_span *spans, size_t n) {
       sleep_ms(wait - slept < 20 ? wait - slept : 20);
     if (backoff < BACKOFF_MAX_MS) backoff *= 2;
   }
-  free(body);
   return rc;
 }

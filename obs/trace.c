@@ -5,6 +5,7 @@
  * Shard threads only touch their own trace_shard (made at the shard's first call, published
  * with a release store as metrics.c does) and the call's arena: no lock, no malloc per call. */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +26,19 @@ typedef struct trace_extra {
 typedef struct trace_call {
   urpc_trace_info info;
   trace_extra *extra;
-  char traceparent[OBS_TRACEPARENT_LEN + 1];
   const char *tracestate; /* arena, NUL-terminated, or NULL */
   size_t tracestate_len;
   uint8_t parent_span_id[8];
   bool has_parent;
   uint64_t start_unix_ns;
+  char traceparent[OBS_TRACEPARENT_LEN + 1]; /* last: not cleared, written when asked for */
 } trace_call;
+
+static uint64_t unix_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- per-shard PRNG: xoshiro256** ---- */
 
@@ -156,10 +163,7 @@ static urpc_status_code on_start(urpc_call *call, void *user, void **state, cons
   if (!sh) return URPC_STATUS_OK; /* out of memory: the call goes on untraced */
   trace_call *c = urpc_call_alloc(call, sizeof(*c));
   if (!c) return URPC_STATUS_OK;
-  memset(c, 0, sizeof(*c));
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  c->start_unix_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  memset(c, 0, offsetof(trace_call, traceparent));
 
   /* exactly one valid traceparent continues the trace; none, several or a bad one start anew */
   size_t n = urpc_call_metadata_count(call), seen = 0;
@@ -190,11 +194,9 @@ static urpc_status_code on_start(urpc_call *call, void *user, void **state, cons
   while (!sid);
   put64(c->info.span_id, sid);
   c->info.sampled = sample(t, c, parent_flags);
-  obs_traceparent_format(c->info.trace_id, c->info.span_id,
-                         c->info.sampled ? OBS_TRACE_FLAG_SAMPLED : 0, c->traceparent);
-  c->info.traceparent = c->traceparent;
+  if (c->info.sampled) c->start_unix_ns = unix_now_ns(); /* unsampled calls need no times */
   c->info.tracestate = c->tracestate;
-  *state = c;
+  *state = c; /* info.traceparent: formatted when a handler asks (urpc_call_trace) */
   return URPC_STATUS_OK;
 }
 
@@ -268,14 +270,14 @@ static void on_end(urpc_call *call, const urpc_call_end *end, void *user, void *
 }
 
 const urpc_trace_info *urpc_call_trace(const urpc_call *call) {
-  const trace_call *c = urpc_call_interceptor_state(call, on_start);
-  return c ? &c->info : NULL;
-}
-
-static uint64_t unix_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  trace_call *c = urpc_call_interceptor_state(call, on_start);
+  if (!c) return NULL;
+  if (!c->info.traceparent) { /* only the thread holding the call gets here */
+    obs_traceparent_format(c->info.trace_id, c->info.span_id,
+                           c->info.sampled ? OBS_TRACE_FLAG_SAMPLED : 0, c->traceparent);
+    c->info.traceparent = c->traceparent;
+  }
+  return &c->info;
 }
 
 /* The call's extra block, made on first use; NULL with *rc set when there is nothing to do. */
@@ -486,8 +488,10 @@ int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m
   if (o->ratio >= 1) t->ratio_bound = UINT64_MAX;
   t->pool = 2;
   while (t->pool < o->max_queue_size) t->pool *= 2;
-  t->batch = calloc(o->max_export_batch_size, sizeof(urpc_span));
-  int rc = oom || !t->batch ? -ENOMEM : 0;
+  t->batch_max = o->max_export_batch_size < t->pool / 2 ? o->max_export_batch_size : t->pool / 2;
+  t->batch = calloc(t->batch_max, sizeof(*t->batch));
+  t->batch_from = calloc(t->batch_max, sizeof(*t->batch_from));
+  int rc = oom || !t->batch || !t->batch_from ? -ENOMEM : 0;
   if (!rc && t->o.endpoint) rc = otlp_exporter_new(&t->o, &t->stop, &t->otlp);
   urpc_interceptor ic = {.on_start = on_start, .on_end = on_end, .user = t};
   if (!rc) rc = urpc_server_add_interceptor(s, &ic);
@@ -506,6 +510,7 @@ int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m
     if (t->otlp) otlp_exporter_free(t->otlp);
     free_strings(&t->o);
     free(t->batch);
+    free(t->batch_from);
     free(t);
     return rc;
   }
@@ -521,6 +526,7 @@ void urpc_tracer_free(urpc_tracer *t) {
   if (t->otlp) otlp_exporter_free(t->otlp);
   free_strings(&t->o);
   free(t->batch);
+  free(t->batch_from);
   free(t);
 }
 

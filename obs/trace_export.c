@@ -1,5 +1,5 @@
 /* The exporter thread (urpc_trace.h): drains every shard's ring of finished spans into a batch
- * (copying each record and giving it straight back to the shard's pool), and exports a batch
+ * (the records themselves, given back to their shards' pools once exported), and exports a batch
  * when it is full, when the oldest span in it has waited OTEL_BSP_SCHEDULE_DELAY, on a flush
  * and at the end. A slow or failing collector holds up only this thread: meanwhile the shards'
  * pools run dry and they drop (and count) spans instead of waiting.
@@ -48,11 +48,14 @@ void trace_shard_free(trace_shard *sh) {
 static void export_batch(urpc_tracer *t) {
   if (!t->n_batch) return;
   if (t->o.on_span)
-    for (size_t i = 0; i < t->n_batch; i++) t->o.on_span(&t->batch[i], t->o.on_span_arg);
-  int rc = t->otlp ? otlp_exporter_send(t->otlp, t->batch, t->n_batch) : 0;
+    for (size_t i = 0; i < t->n_batch; i++) t->o.on_span(t->batch[i], t->o.on_span_arg);
+  int rc =
+      t->otlp ? otlp_exporter_send(t->otlp, (const urpc_span *const *)t->batch, t->n_batch) : 0;
   _Atomic uint64_t *c = rc ? &t->failures : &t->exported;
   atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + t->n_batch,
                         memory_order_relaxed);
+  for (size_t i = 0; i < t->n_batch; i++)
+    core_spsc_push(&t->batch_from[i]->free, t->batch[i]); /* never full: it holds the pool */
   t->n_batch = 0;
 }
 
@@ -68,10 +71,10 @@ static bool drain(urpc_tracer *t) {
     urpc_span *s;
     while ((s = core_spsc_pop(&sh->full))) {
       if (!t->n_batch) t->batch_first_ns = core_now_ns();
-      t->batch[t->n_batch++] = *s;
-      core_spsc_push(&sh->free, s); /* never full: it holds the pool */
+      t->batch_from[t->n_batch] = sh;
+      t->batch[t->n_batch++] = s;
       any = true;
-      if (t->n_batch == t->o.max_export_batch_size) export_batch(t);
+      if (t->n_batch == t->batch_max) export_batch(t);
     }
   }
   return any;

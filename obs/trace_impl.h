@@ -40,8 +40,11 @@ struct urpc_tracer {
   _Atomic bool stop;
   _Atomic uint64_t flush_req, flush_done;
   _Atomic uint64_t exported, failures;
-  urpc_span *batch; /* max_export_batch_size copies */
-  size_t n_batch;
+  /* Records taken from the shards, given back after their export: at most batch_max, which
+   * is max_export_batch_size but at most half a shard's pool, so a batch can always fill. */
+  urpc_span **batch;
+  trace_shard **batch_from;
+  size_t n_batch, batch_max;
   uint64_t batch_first_ns;
   otlp_exporter *otlp; /* NULL without an endpoint */
 };
@@ -55,7 +58,7 @@ void trace_shard_free(trace_shard *sh);
 /* otlp_http.c: one batch to the collector, with retries and backoff (none once `*stop`), within
  * the export timeout. Returns 0 when the collector accepted it. */
 int otlp_exporter_new(const urpc_trace_options *o, _Atomic bool *stop, otlp_exporter **out);
-int otlp_exporter_send(otlp_exporter *e, const urpc_span *spans, size_t n);
+int otlp_exporter_send(otlp_exporter *e, const urpc_span *const *spans, size_t n);
 void otlp_exporter_free(otlp_exporter *e);
 
 #endif

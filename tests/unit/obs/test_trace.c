@@ -439,19 +439,20 @@ Test(trace, full_pool_drops_and_counts) {
   for (int i = 0; i < 9; i++) hello("world", NULL, 0);
   urpc_tracer_stats st;
   urpc_tracer_get_stats(E.tracer, &st);
+  /* the exporter holds the first record while exporting it: one left for the shard */
   cr_assert_eq(st.spans_ended, 10);
-  cr_assert_eq(st.spans_dropped, 7);
+  cr_assert_eq(st.spans_dropped, 8);
   atomic_store(&E.block_exporter, false);
-  cr_assert_eq(flushed_spans(), 3);
+  cr_assert_eq(flushed_spans(), 2);
   urpc_tracer_get_stats(E.tracer, &st);
-  cr_assert_eq(st.spans_exported, 3);
+  cr_assert_eq(st.spans_exported, 2);
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   cr_assert_eq(urpc_metrics_write(E.metrics, f, false), 0);
   fclose(f);
-  cr_assert_not_null(strstr(text, "\nuringrpc_spans_dropped_total 7\n"), "%s", text);
-  cr_assert_not_null(strstr(text, "\nuringrpc_spans_exported_total 3\n"), "%s", text);
+  cr_assert_not_null(strstr(text, "\nuringrpc_spans_dropped_total 8\n"), "%s", text);
+  cr_assert_not_null(strstr(text, "\nuringrpc_spans_exported_total 2\n"), "%s", text);
   free(text);
 }
 
