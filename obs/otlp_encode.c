@@ -23,6 +23,7 @@ typedef struct span_parts span_parts;
 struct otlp_resource {
   span_parts *parts; /* scratch for otlp_encode, `cap` spans */
   Span **list;
+  size_t *sizes;
   size_t cap;
   uint8_t *buf; /* the last body */
   size_t buf_cap;
@@ -129,6 +130,7 @@ void otlp_resource_free(otlp_resource *r) {
   if (!r) return;
   free(r->parts);
   free(r->list);
+  free(r->sizes);
   free(r->buf);
   free(r->strings);
   free(r);
@@ -147,20 +149,41 @@ struct span_parts {
   char service[URPC_SPAN_NAME_MAX];
 };
 
+static size_t varint_len(size_t v) {
+  size_t n = 1;
+  while (v >= 0x80) v >>= 7, n++;
+  return n;
+}
+
+/* The tag of length-delimited field `field` (< 16) and its length. */
+static uint8_t *put_field(uint8_t *w, unsigned field, size_t len) {
+  *w++ = (uint8_t)(field << 3 | 2);
+  while (len >= 0x80) {
+    *w++ = (uint8_t)(len | 0x80);
+    len >>= 7;
+  }
+  *w++ = (uint8_t)len;
+  return w;
+}
+
 int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const uint8_t **out,
                 size_t *len) {
   if (n > r->cap) {
     span_parts *parts = malloc(n * sizeof(*parts)); /* each field used is set below */
     Span **list = malloc(n * sizeof(*list));
-    if (!parts || !list) {
+    size_t *sizes = malloc(n * sizeof(*sizes));
+    if (!parts || !list || !sizes) {
       free(parts);
       free(list);
+      free(sizes);
       return -ENOMEM;
     }
     free(r->parts);
     free(r->list);
+    free(r->sizes);
     r->parts = parts;
     r->list = list;
+    r->sizes = sizes;
     r->cap = n;
   }
   span_parts *parts = r->parts;
@@ -215,32 +238,27 @@ int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const
     sp->status = &p->status;
     list[i] = sp;
   }
+  /* The three wrappers (ExportTraceServiceRequest.resource_spans = 1, ResourceSpans.resource
+   * = 1 and .scope_spans = 2, ScopeSpans.scope = 1 and .spans = 2) are framed here and each
+   * Span packed by protobuf-c once: packing the request whole would make protobuf-c size every
+   * span again at each level of nesting. */
   Opentelemetry__Proto__Common__V1__InstrumentationScope scope =
       OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
   scope.name = "uringrpc";
-  Opentelemetry__Proto__Trace__V1__ScopeSpans ss =
-      OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
-  ss.scope = &scope;
-  ss.n_spans = n;
-  ss.spans = list;
-  Opentelemetry__Proto__Trace__V1__ScopeSpans *ssp = &ss;
   Opentelemetry__Proto__Resource__V1__Resource res =
       OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
   res.n_attributes = r->n;
   res.attributes = (KeyValue **)r->kvp;
-  Opentelemetry__Proto__Trace__V1__ResourceSpans rs =
-      OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
-  rs.resource = &res;
-  rs.n_scope_spans = 1;
-  rs.scope_spans = &ssp;
-  Opentelemetry__Proto__Trace__V1__ResourceSpans *rsp = &rs;
-  Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest req =
-      OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-  req.n_resource_spans = 1;
-  req.resource_spans = &rsp;
-  size_t size =
-      opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
-          &req);
+  size_t scope_len =
+      opentelemetry__proto__common__v1__instrumentation_scope__get_packed_size(&scope);
+  size_t res_len = opentelemetry__proto__resource__v1__resource__get_packed_size(&res);
+  size_t ss_len = 1 + varint_len(scope_len) + scope_len;
+  for (size_t i = 0; i < n; i++) {
+    r->sizes[i] = opentelemetry__proto__trace__v1__span__get_packed_size(list[i]);
+    ss_len += 1 + varint_len(r->sizes[i]) + r->sizes[i];
+  }
+  size_t rs_len = 1 + varint_len(res_len) + res_len + 1 + varint_len(ss_len) + ss_len;
+  size_t size = 1 + varint_len(rs_len) + rs_len;
   if (size > r->buf_cap) {
     uint8_t *buf = malloc(size);
     if (!buf) return -ENOMEM;
@@ -248,10 +266,20 @@ int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const
     r->buf = buf;
     r->buf_cap = size;
   }
-  *len =
-      opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, r->buf);
+  uint8_t *w = r->buf;
+  w = put_field(w, 1, rs_len);  /* ExportTraceServiceRequest.resource_spans */
+  w = put_field(w, 1, res_len); /* ResourceSpans.resource */
+  w += opentelemetry__proto__resource__v1__resource__pack(&res, w);
+  w = put_field(w, 2, ss_len);    /* ResourceSpans.scope_spans */
+  w = put_field(w, 1, scope_len); /* ScopeSpans.scope */
+  w += opentelemetry__proto__common__v1__instrumentation_scope__pack(&scope, w);
+  for (size_t i = 0; i < n; i++) {
+    w = put_field(w, 2, r->sizes[i]); /* ScopeSpans.spans */
+    w += opentelemetry__proto__trace__v1__span__pack(list[i], w);
+  }
+  *len = (size_t)(w - r->buf);
   *out = r->buf;
-  return 0;
+  return *len == size ? 0 : -EPROTO;
 }
 
 typedef struct lines {
