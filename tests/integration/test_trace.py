@@ -12,6 +12,8 @@ python3-grpcio clients sending W3C traceparent/tracestate metadata.
                 UNSET, UNIMPLEMENTED (an unknown method) is ERROR; an unsampled parent gives no
                 span; the resource carries --trace-service-name and OTEL_RESOURCE_ATTRIBUTES;
                 the export carries OTEL_EXPORTER_OTLP_HEADERS
+  deadline_cancel  a call past its deadline (DEADLINE_EXCEEDED, ERROR) and one the client
+                cancels (CANCELLED, UNSET), both continuing the client's trace
   collector_down  the endpoint refuses connections: 3000 calls are all answered, fast, and
                 uringrpc_spans_dropped_total rises (admin /metrics)
   collector_503 the receiver answers 503 for a while (the exporter retries with backoff and
@@ -309,7 +311,49 @@ def case_collector_503(args):
         tmp.cleanup()
 
 
-CASES = {"propagation": case_propagation, "collector_down": case_collector_down,
+def case_deadline_cancel(args):
+    """A Ping the server holds 3 s: one past the client's 300 ms deadline (the server span ends
+    DEADLINE_EXCEEDED, ERROR, or CANCELLED when grpcio's reset wins the race), one cancelled by
+    the client after 300 ms (CANCELLED, status UNSET); both keep the client's trace."""
+    tmp, pb2 = setup(args)
+    st = harness.Stubs(args.proto_dir)
+    recv = Receiver(pb2)
+    try:
+        with Server(args.server, "--otlp-endpoint", recv.endpoint, "--trace-batch-delay",
+                    "100") as srv:
+            with grpc.insecure_channel(srv.target) as ch:
+                ping = ch.unary_unary("/fgrpc.PingServer/Ping",
+                                      request_serializer=st.ping.PingMessage.SerializeToString,
+                                      response_deserializer=st.ping.PingMessage.FromString)
+                tid2 = TID[:-1] + "d"
+                try:
+                    ping(st.ping.PingMessage(delayNanos=3 * 10**9), timeout=0.3,
+                         metadata=[("traceparent", f"00-{TID}-{PID}-01")])
+                    raise TestFailure("a Ping past its deadline succeeded")
+                except grpc.RpcError as e:
+                    check(e.code() == grpc.StatusCode.DEADLINE_EXCEEDED, f"got {e.code()}")
+                fut = ping.future(st.ping.PingMessage(delayNanos=3 * 10**9), timeout=30,
+                                  metadata=[("traceparent", f"00-{tid2}-{PID}-01")])
+                time.sleep(0.3)
+                fut.cancel()
+                spans = {s.trace_id.hex(): s for _, s in recv.wait_spans(2)}
+                d, c = spans.get(TID), spans.get(tid2)
+                check(d is not None and c is not None, f"spans {list(spans)}")
+                dcode = attrs(d.attributes)["rpc.grpc.status_code"]
+                check(dcode in (4, 1), f"deadline call ended {dcode}")
+                check(d.status.code == (2 if dcode == 4 else 0), f"status {d.status.code}")
+                check(attrs(c.attributes)["rpc.grpc.status_code"] == 1, "cancelled call code")
+                check(c.status.code == 0, "CANCELLED is no server error: status UNSET")
+                check(c.name == "fgrpc.PingServer/Ping", f"name {c.name}")
+                check(c.end_time_unix_nano - c.start_time_unix_nano < 2 * 10**9,
+                      "the cancelled span ended when the client cancelled")
+            srv.stop()
+    finally:
+        recv.close()
+        tmp.cleanup()
+
+
+CASES = {"propagation": case_propagation, "deadline_cancel": case_deadline_cancel, "collector_down": case_collector_down,
          "collector_503": case_collector_503}
 
 
