@@ -261,7 +261,7 @@ static void grpc_headers(peer *p, int32_t sid, const char *path, const nghttp2_n
                        NVS("content-type", "application/grpc"),
                        NVS("te", "trailers")};
   cr_assert_leq(n_extra, 10);
-  memcpy(nv + 6, extra, n_extra * sizeof(*extra));
+  if (n_extra) memcpy(nv + 6, extra, n_extra * sizeof(*extra));
   uint8_t block[4096], buf[4200];
   ssize_t len = nghttp2_hd_deflate_hd(p->deflater, block, sizeof(block), nv, 6 + n_extra);
   cr_assert_gt(len, 0);
