@@ -16,6 +16,7 @@
 #include "print_config.h"
 #include "services.h"
 #include "auth_setup.h"
+#include "trace_setup.h"
 #include "urpc_admin.h"
 #include "urpc_auth.h"
 
@@ -87,9 +88,11 @@ static void usage(FILE *f) {
           "(a bad token is still refused)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
+          "%s"
           "  --print-config            print the effective options (key=value lines) and exit\n"
           "  --help                    this text\n"
-          "  --version                 the version\n");
+          "  --version                 the version\n",
+          trace_setup_usage);
 }
 
 static int parse_int(const char *flag, const char *v, long min, long max, long *out) {
@@ -510,9 +513,13 @@ int main(int argc, char **argv) {
   long grace_s = 10;
   const char *admin_listen = NULL;
   auth_setup auth = {0};
+  trace_setup trace = {0}; /* examples/trace_setup.c: --trace, --otlp-*, --trace-* */
+  if (trace_setup_take_flags(&trace, &argc, argv)) return 2;
   int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen, &auth);
   if (rc >= 0) return rc;
-  if (print_only) return print_config(stdout, &opts, grace_s, admin_listen, &auth);
+  if (print_only)
+    return print_config(stdout, &opts, grace_s, admin_listen, &auth) |
+           trace_setup_print(stdout, &trace);
 
   /* Each connection is a descriptor, and the default --max-connections follows the soft file
    * limit: take what the hard limit allows, as Go programs do. */
@@ -544,6 +551,13 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (auth_setup_start(&auth, server, metrics) < 0) {
+    demo_stop();
+    urpc_server_free(server);
+    urpc_metrics_free(metrics);
+    auth_setup_free(&auth);
+    return 1;
+  }
+  if (trace_setup_start(&trace, server, metrics) < 0) {
     demo_stop();
     urpc_server_free(server);
     urpc_metrics_free(metrics);
@@ -584,6 +598,7 @@ int main(int argc, char **argv) {
   urpc_admin_stop(admin); /* /readyz said 503 while the server drained */
   print_stats(server);
   urpc_server_free(server);
+  trace_setup_free(&trace); /* exports what is left */
   urpc_metrics_free(metrics);
   auth_setup_free(&auth);
   close(sfd);

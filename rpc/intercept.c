@@ -72,6 +72,17 @@ void rpc_intercept_end(urpc_call *call) {
   }
 }
 
+void *urpc_call_interceptor_state(const urpc_call *call,
+                                  urpc_status_code (*on_start)(urpc_call *call, void *user,
+                                                               void **state,
+                                                               const char **message)) {
+  const urpc_server *s = call->sh->server;
+  if (!call->ic_state || !on_start) return NULL;
+  for (size_t i = 0; i < call->ic_started; i++)
+    if (s->interceptors[i].on_start == on_start) return call->ic_state[i];
+  return NULL;
+}
+
 void rpc_intercept_message_slow(urpc_call *call, bool received, size_t bytes) {
   const urpc_server *s = call->sh->server;
   if (!call->ic_state) return;

@@ -216,6 +216,12 @@ typedef struct urpc_interceptor {
 
 /* Adds `ic` (copied) to the end of the chain. Before start. Returns 0, -EBUSY or -ENOMEM. */
 int urpc_server_add_interceptor(urpc_server *s, const urpc_interceptor *ic);
+/* The per-call `state` of the first interceptor in the chain whose on_start is `on_start`, if
+ * that on_start ran for this call; else NULL. Lets a module built as an interceptor (obs/'s
+ * tracing) give handlers its per-call data. Any thread holding the call. */
+void *urpc_call_interceptor_state(const urpc_call *call,
+                                  urpc_status_code (*on_start)(urpc_call *call, void *user,
+                                                               void **state, const char **message));
 /* Methods the server answers (after start: the built-in services included), and what method
  * index `i` (1..count) is: its path ("/package.Service/Method") and urpc_method_flags. Returns
  * 0 or -EINVAL. */

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# What tracing costs unary calls: uringrpc-server with --trace exporting over OTLP/HTTP to a
+# local sink (bench/otlp_sink.py, pinned with the client) against the same binary without
+# tracing, in the same run, through unary.sh (servers alternate A B A B within every round),
+# once per sampling ratio. Clients send no traceparent: every call is a root, sampled at the
+# ratio (traceidratio). The exporter thread runs beside the shard (both on SERVER_CPU), so its
+# CPU is in the server's.
+#
+# h2load counts a gRPC error as a success; every uringrpc run's exit stats are read and the run
+# fails if any call failed.
+#
+# Environment (defaults in brackets; the rest as unary.sh):
+#   RATIOS ["1 0.01"]  ROUNDS [5]  SCENARIOS [16x32]  N_BIG [200000]  BUILD_DIR [build]
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT_DIR=$(cd "$BENCH_DIR/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT_DIR/build}
+TOP_OUT=${OUT_DIR:-$BUILD_DIR/bench-results/trace-$(date +%Y%m%d-%H%M%S)}
+RATIOS=${RATIOS:-1 0.01}
+mkdir -p "$TOP_OUT"
+
+cmake --build "$BUILD_DIR" -j2 --target uringrpc-server >>"$TOP_OUT/build.log" 2>&1 || {
+  echo "trace.sh: building failed (see $TOP_OUT/build.log)" >&2
+  exit 1
+}
+
+sink_pid=
+cleanup() { [ -z "$sink_pid" ] || kill "$sink_pid" 2>/dev/null || true; }
+trap cleanup EXIT
+exec 3< <(exec taskset -c "${CLIENT_CPU:-1}" /usr/bin/python3 -B "$BENCH_DIR/otlp_sink.py" 2>&1)
+sink_pid=$!
+read -r -t 10 sink_port <&3 || {
+  echo "trace.sh: the OTLP sink did not start" >&2
+  exit 1
+}
+cat <&3 >"$TOP_OUT/sink.log" &
+
+export URPC_BIN=${URPC_BIN:-$BUILD_DIR/examples/uringrpc-server} BUILD_DIR
+export SERVERS="uringrpc-base uringrpc" URPC_BASE_BIN=$URPC_BIN URPC_BASE_ARGS=""
+export ROUNDS=${ROUNDS:-5} SCENARIOS=${SCENARIOS:-16x32} BUILD=0
+
+for ratio in $RATIOS; do
+  export OUT_DIR=$TOP_OUT/ratio-$ratio
+  export URPC_ARGS="--otlp-endpoint http://127.0.0.1:$sink_port/v1/traces --trace-sampler traceidratio --trace-sampler-arg $ratio --trace-batch-delay 200"
+  "$BENCH_DIR/unary.sh"
+  bad=0
+  for f in "$OUT_DIR"/uringrpc*.stdout; do
+    [ -e "$f" ] || continue
+    failed=$(awk '/^shard [0-9]+ / { for (i = 1; i <= NF; i++) if ($i ~ /^failed=/) { sub("failed=", "", $i); s += $i } } END { print s + 0 }' "$f")
+    ok=$(awk '/^shard [0-9]+ / { for (i = 1; i <= NF; i++) if ($i ~ /^ok=/) { sub("ok=", "", $i); s += $i } } END { print s + 0 }' "$f")
+    if [ "$failed" != 0 ] || [ "$ok" = 0 ]; then
+      echo "trace.sh: $(basename "$f"): ok=$ok failed=$failed: calls were not served" >&2
+      bad=1
+    fi
+  done
+  [ $bad = 0 ] || exit 1
+  /usr/bin/python3 - "$OUT_DIR/results.tsv" "$ratio" <<'PY' | tee -a "$TOP_OUT/trace-summary.txt"
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+by = {}
+for r in rows:
+    try:
+        by.setdefault(r["scenario"], {}).setdefault(r["round"], {})[r["server"]] = \
+            float(r["server_cpu_us_per_req"])
+    except ValueError:
+        pass
+for scen, rounds in by.items():
+    pairs = [(v["uringrpc-base"], v["uringrpc"]) for v in rounds.values()
+             if "uringrpc" in v and "uringrpc-base" in v]
+    if not pairs:
+        continue
+    base = statistics.median(b for b, _ in pairs)
+    traced = statistics.median(t for _, t in pairs)
+    rel = statistics.median((t - b) / b * 100 for b, t in pairs)
+    print(f"ratio {sys.argv[2]} {scen}: server CPU us/req (medians) off {base:.3f}, "
+          f"traced {traced:.3f}; per-round difference median {rel:+.1f} %")
+PY
+done
+cleanup
+sink_pid=
+sleep 0.2
+cat "$TOP_OUT/sink.log" 2>/dev/null || true
+echo "results: $TOP_OUT"

@@ -1,0 +1,544 @@
+/* The tracing interceptor (urpc_trace.h): at a call's start, the parent context from its
+ * traceparent/tracestate metadata, a new span id from the shard's own PRNG, the sampling
+ * decision; at its end, a span record from the shard's pool onto the shard's ring.
+ *
+ * Shard threads only touch their own trace_shard (made at the shard's first call, published
+ * with a release store as metrics.c does) and the call's arena: no lock, no malloc per call. */
+#include <errno.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "obs/trace_impl.h"
+
+/* What the handler added (urpc_call_trace_set_*), made at its first addition. */
+typedef struct trace_extra {
+  uint8_t n_attrs, n_events;
+  uint16_t dropped_attrs, dropped_events;
+  urpc_span_attr attrs[URPC_SPAN_MAX_ATTRS];
+  urpc_span_event events[URPC_SPAN_MAX_EVENTS];
+} trace_extra;
+
+typedef struct trace_call {
+  urpc_trace_info info;
+  trace_extra *extra;
+  const char *tracestate; /* arena, NUL-terminated, or NULL */
+  size_t tracestate_len;
+  uint8_t parent_span_id[8];
+  bool has_parent;
+  uint64_t start_unix_ns;
+  char traceparent[OBS_TRACEPARENT_LEN + 1]; /* last: not cleared, written when asked for */
+} trace_call;
+
+static uint64_t unix_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- per-shard PRNG: xoshiro256** ---- */
+
+static inline uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(uint64_t s[4]) {
+  uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return r;
+}
+
+static void put64(uint8_t *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+
+static uint64_t get64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+  return v;
+}
+
+void trace_rng_seed(uint64_t s[4]);
+void trace_rng_seed(uint64_t s[4]) {
+  if (getrandom(s, 4 * sizeof(uint64_t), 0) != 4 * sizeof(uint64_t)) {
+    /* no getrandom (seccomp?): still distinct per shard and per start */
+    uint64_t x = core_now_ns() ^ (uint64_t)(uintptr_t)s;
+    for (int i = 0; i < 4; i++) {
+      x += 0x9e3779b97f4a7c15ull; /* splitmix64 */
+      uint64_t z = x;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      s[i] = z ^ (z >> 31);
+    }
+  }
+  if (!(s[0] | s[1] | s[2] | s[3])) s[0] = 1;
+}
+
+/* ---- the interceptor ---- */
+
+static trace_shard *shard_of(urpc_tracer *t, urpc_call *call) {
+  int i = urpc_call_shard(call);
+  if (i < 0 || i >= TRACE_MAX_SHARDS) return NULL;
+  trace_shard *sh = atomic_load_explicit(&t->shards[i], memory_order_relaxed);
+  if (sh) return sh;
+  sh = trace_shard_new(t); /* once per shard, at its first call */
+  if (!sh) return NULL;
+  /* release: the exporter, loading it with acquire, sees the rings initialised */
+  atomic_store_explicit(&t->shards[i], sh, memory_order_release);
+  size_t n = atomic_load_explicit(&t->n_shards, memory_order_relaxed);
+  while (n < (size_t)i + 1 &&
+         !atomic_compare_exchange_weak_explicit(&t->n_shards, &n, (size_t)i + 1,
+                                                memory_order_release, memory_order_relaxed)) {
+  }
+  return sh;
+}
+
+static bool ratio_sampled(const urpc_tracer *t, const uint8_t trace_id[16]) {
+  return (get64(trace_id + 8) >> 1) < t->ratio_bound;
+}
+
+static bool sample(const urpc_tracer *t, const trace_call *c, uint8_t parent_flags) {
+  bool parent_sampled = parent_flags & OBS_TRACE_FLAG_SAMPLED;
+  switch (t->o.sampler) {
+  case URPC_SAMPLER_ALWAYS_ON:
+    return true;
+  case URPC_SAMPLER_ALWAYS_OFF:
+    return false;
+  case URPC_SAMPLER_TRACEIDRATIO:
+    return ratio_sampled(t, c->info.trace_id);
+  case URPC_SAMPLER_PARENTBASED_ALWAYS_OFF:
+    return c->has_parent && parent_sampled;
+  case URPC_SAMPLER_PARENTBASED_TRACEIDRATIO:
+    return c->has_parent ? parent_sampled : ratio_sampled(t, c->info.trace_id);
+  case URPC_SAMPLER_PARENTBASED_ALWAYS_ON:
+  default:
+    return c->has_parent ? parent_sampled : true;
+  }
+}
+
+/* The call's tracestate: every tracestate header joined with ',' (RFC 9110 list rules), kept
+ * only when valid and under the bound. */
+static void take_tracestate(urpc_call *call, trace_call *c) {
+  size_t n = urpc_call_metadata_count(call), total = 0, count = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *key;
+    const uint8_t *v;
+    size_t len;
+    if (urpc_call_metadata_at(call, i, &key, &v, &len) || strcmp(key, "tracestate")) continue;
+    total += len + (count++ ? 1 : 0);
+  }
+  if (!count || total > OBS_TRACESTATE_MAX) return;
+  char *s = urpc_call_alloc(call, total + 1);
+  if (!s) return;
+  size_t at = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *key;
+    const uint8_t *v;
+    size_t len;
+    if (urpc_call_metadata_at(call, i, &key, &v, &len) || strcmp(key, "tracestate")) continue;
+    if (at) s[at++] = ',';
+    memcpy(s + at, v, len);
+    at += len;
+  }
+  s[at] = '\0';
+  if (obs_tracestate_check(s, at) == 0 && at) {
+    c->tracestate = s;
+    c->tracestate_len = at;
+  }
+}
+
+static urpc_status_code on_start(urpc_call *call, void *user, void **state, const char **msg) {
+  (void)msg;
+  urpc_tracer *t = user;
+  trace_shard *sh = shard_of(t, call);
+  if (!sh) return URPC_STATUS_OK; /* out of memory: the call goes on untraced */
+  trace_call *c = urpc_call_alloc(call, sizeof(*c));
+  if (!c) return URPC_STATUS_OK;
+  memset(c, 0, offsetof(trace_call, traceparent));
+
+  /* exactly one valid traceparent continues the trace; none, several or a bad one start anew */
+  size_t n = urpc_call_metadata_count(call), seen = 0;
+  obs_trace_ctx parent;
+  bool parsed = false;
+  for (size_t i = 0; i < n; i++) {
+    const char *key;
+    const uint8_t *v;
+    size_t len;
+    if (urpc_call_metadata_at(call, i, &key, &v, &len) || strcmp(key, "traceparent")) continue;
+    if (++seen == 1) parsed = obs_traceparent_parse((const char *)v, len, &parent) == 0;
+  }
+  uint8_t parent_flags = 0;
+  if (seen == 1 && parsed) {
+    c->has_parent = true;
+    memcpy(c->info.trace_id, parent.trace_id, 16);
+    memcpy(c->parent_span_id, parent.span_id, 8);
+    parent_flags = parent.flags;
+    take_tracestate(call, c);
+  } else {
+    do {
+      put64(c->info.trace_id, rng_next(sh->rng));
+      put64(c->info.trace_id + 8, rng_next(sh->rng));
+    } while (!(get64(c->info.trace_id) | get64(c->info.trace_id + 8)));
+  }
+  uint64_t sid;
+  do sid = rng_next(sh->rng);
+  while (!sid);
+  put64(c->info.span_id, sid);
+  c->info.sampled = sample(t, c, parent_flags);
+  if (c->info.sampled) c->start_unix_ns = unix_now_ns(); /* unsampled calls need no times */
+  c->info.tracestate = c->tracestate;
+  *state = c; /* info.traceparent: formatted when a handler asks (urpc_call_trace) */
+  return URPC_STATUS_OK;
+}
+
+/* OTel semantic conventions for gRPC, server side: these codes make the span status ERROR. */
+static bool server_error(urpc_status_code code) {
+  switch (code) {
+  case URPC_STATUS_UNKNOWN:
+  case URPC_STATUS_DEADLINE_EXCEEDED:
+  case URPC_STATUS_UNIMPLEMENTED:
+  case URPC_STATUS_INTERNAL:
+  case URPC_STATUS_UNAVAILABLE:
+  case URPC_STATUS_DATA_LOSS:
+    return true;
+  default:
+    return false;
+  }
+}
+
+static inline void bump(_Atomic uint64_t *c) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+static void on_end(urpc_call *call, const urpc_call_end *end, void *user, void *state) {
+  urpc_tracer *t = user;
+  trace_call *c = state;
+  if (!c || !c->info.sampled) return;
+  trace_shard *sh = shard_of(t, call);
+  if (!sh) return;
+  bump(&sh->ended);
+  urpc_span *s = core_spsc_pop(&sh->free);
+  if (!s) {
+    bump(&sh->dropped);
+    return;
+  }
+  memcpy(s->trace_id, c->info.trace_id, 16);
+  memcpy(s->span_id, c->info.span_id, 8);
+  memcpy(s->parent_span_id, c->parent_span_id, 8);
+  s->has_parent = c->has_parent;
+  s->flags = OBS_TRACE_FLAG_SAMPLED;
+  s->start_unix_ns = c->start_unix_ns;
+  s->end_unix_ns = c->start_unix_ns + end->duration_ns;
+  s->status = end->status;
+  s->error = server_error(end->status);
+  s->cancelled = end->cancelled;
+  s->msgs_in = end->msgs_in;
+  s->msgs_out = end->msgs_out;
+  s->bytes_in = end->bytes_in;
+  s->bytes_out = end->bytes_out;
+  const char *path = urpc_call_path(call);
+  if (!path) path = "";
+  if (*path == '/') path++;
+  size_t len = strnlen(path, URPC_SPAN_NAME_MAX - 1);
+  memcpy(s->name, path, len);
+  s->name[len] = '\0';
+  const char *slash = memchr(s->name, '/', len);
+  s->service_len = (uint16_t)(slash ? (size_t)(slash - s->name) : len);
+  if (c->tracestate)
+    memcpy(s->tracestate, c->tracestate, c->tracestate_len + 1);
+  else
+    s->tracestate[0] = '\0';
+  const trace_extra *x = c->extra;
+  s->n_attrs = x ? x->n_attrs : 0;
+  s->n_events = x ? x->n_events : 0;
+  s->dropped_attrs = x ? x->dropped_attrs : 0;
+  s->dropped_events = x ? x->dropped_events : 0;
+  if (x) {
+    memcpy(s->attrs, x->attrs, x->n_attrs * sizeof(urpc_span_attr));
+    memcpy(s->events, x->events, x->n_events * sizeof(urpc_span_event));
+  }
+  if (!core_spsc_push(&sh->full, s)) bump(&sh->dropped); /* cannot happen: it holds the pool */
+}
+
+const urpc_trace_info *urpc_call_trace(const urpc_call *call) {
+  trace_call *c = urpc_call_interceptor_state(call, on_start);
+  if (!c) return NULL;
+  if (!c->info.traceparent) { /* only the thread holding the call gets here */
+    obs_traceparent_format(c->info.trace_id, c->info.span_id,
+                           c->info.sampled ? OBS_TRACE_FLAG_SAMPLED : 0, c->traceparent);
+    c->info.traceparent = c->traceparent;
+  }
+  return &c->info;
+}
+
+/* The call's extra block, made on first use; NULL with *rc set when there is nothing to do. */
+static trace_extra *extra_of(urpc_call *call, const char *key, int *rc) {
+  *rc = 0;
+  trace_call *c = urpc_call_interceptor_state(call, on_start);
+  if (!c || !c->info.sampled) return NULL;
+  if (!key || !*key || strlen(key) >= URPC_SPAN_KEY_MAX) {
+    *rc = -EINVAL;
+    return NULL;
+  }
+  if (!c->extra) {
+    c->extra = urpc_call_alloc(call, sizeof(trace_extra));
+    if (!c->extra) {
+      *rc = -ENOMEM;
+      return NULL;
+    }
+    memset(c->extra, 0, sizeof(trace_extra));
+  }
+  return c->extra;
+}
+
+static urpc_span_attr *attr_slot(trace_extra *x, const char *key, int *rc) {
+  for (size_t i = 0; i < x->n_attrs; i++)
+    if (!strcmp(x->attrs[i].key, key)) return &x->attrs[i];
+  if (x->n_attrs == URPC_SPAN_MAX_ATTRS) {
+    x->dropped_attrs++;
+    *rc = -ENOSPC;
+    return NULL;
+  }
+  urpc_span_attr *a = &x->attrs[x->n_attrs++];
+  strcpy(a->key, key);
+  return a;
+}
+
+int urpc_call_trace_set_string(urpc_call *call, const char *key, const char *value) {
+  int rc;
+  trace_extra *x = extra_of(call, key, &rc);
+  urpc_span_attr *a = x ? attr_slot(x, key, &rc) : NULL;
+  if (!a) return rc;
+  a->is_int = false;
+  size_t n = strnlen(value ? value : "", URPC_SPAN_VALUE_MAX - 1);
+  memcpy(a->string_value, value ? value : "", n);
+  a->string_value[n] = '\0';
+  return 0;
+}
+
+int urpc_call_trace_set_int(urpc_call *call, const char *key, int64_t value) {
+  int rc;
+  trace_extra *x = extra_of(call, key, &rc);
+  urpc_span_attr *a = x ? attr_slot(x, key, &rc) : NULL;
+  if (!a) return rc;
+  a->is_int = true;
+  a->int_value = value;
+  return 0;
+}
+
+int urpc_call_trace_add_event(urpc_call *call, const char *name) {
+  int rc;
+  trace_extra *x = extra_of(call, name, &rc);
+  if (!x) return rc;
+  if (x->n_events == URPC_SPAN_MAX_EVENTS) {
+    x->dropped_events++;
+    return -ENOSPC;
+  }
+  urpc_span_event *e = &x->events[x->n_events++];
+  e->time_unix_ns = unix_now_ns();
+  strcpy(e->name, name);
+  return 0;
+}
+
+/* ---- options ---- */
+
+void urpc_trace_options_init(urpc_trace_options *o) {
+  memset(o, 0, sizeof(*o));
+  o->sampler = URPC_SAMPLER_PARENTBASED_ALWAYS_ON;
+  o->ratio = 1.0;
+  o->export_timeout_ms = 10000;
+  o->schedule_delay_ms = 5000;
+  o->max_queue_size = 2048;
+  o->max_export_batch_size = 512;
+}
+
+int urpc_trace_sampler_parse(const char *name, urpc_trace_sampler *out) {
+  static const struct {
+    const char *name;
+    urpc_trace_sampler s;
+  } names[] = {
+      {"parentbased_always_on", URPC_SAMPLER_PARENTBASED_ALWAYS_ON},
+      {"always_on", URPC_SAMPLER_ALWAYS_ON},
+      {"always_off", URPC_SAMPLER_ALWAYS_OFF},
+      {"traceidratio", URPC_SAMPLER_TRACEIDRATIO},
+      {"parentbased_always_off", URPC_SAMPLER_PARENTBASED_ALWAYS_OFF},
+      {"parentbased_traceidratio", URPC_SAMPLER_PARENTBASED_TRACEIDRATIO},
+  };
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (!strcmp(name, names[i].name)) {
+      *out = names[i].s;
+      return 0;
+    }
+  return -EINVAL;
+}
+
+static int env_uint(const char *name, unsigned *out) {
+  const char *v = getenv(name);
+  if (!v || !*v) return 0;
+  char *end;
+  unsigned long x = strtoul(v, &end, 10);
+  if (*end || x > 0x7fffffff) return -EINVAL;
+  *out = (unsigned)x;
+  return 0;
+}
+
+static const char *env(const char *name) {
+  const char *v = getenv(name);
+  return v && *v ? v : NULL;
+}
+
+int urpc_trace_options_from_env(urpc_trace_options *o) {
+  int rc = 0;
+  const char *v;
+  if ((v = env("OTEL_TRACES_SAMPLER")) && urpc_trace_sampler_parse(v, &o->sampler)) rc = -EINVAL;
+  if ((v = env("OTEL_TRACES_SAMPLER_ARG"))) {
+    char *end;
+    double r = strtod(v, &end);
+    if (*end || !(r >= 0 && r <= 1))
+      rc = -EINVAL;
+    else
+      o->ratio = r;
+  }
+  if ((v = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))) {
+    o->endpoint = v;
+  } else if ((v = env("OTEL_EXPORTER_OTLP_ENDPOINT"))) {
+    size_t n = strlen(v);
+    while (n && v[n - 1] == '/') n--;
+    if (n + sizeof("/v1/traces") > sizeof(o->endpoint_storage))
+      rc = -EINVAL;
+    else {
+      memcpy(o->endpoint_storage, v, n);
+      memcpy(o->endpoint_storage + n, "/v1/traces", sizeof("/v1/traces"));
+      o->endpoint = o->endpoint_storage;
+    }
+  }
+  if ((v = env("OTEL_EXPORTER_OTLP_TRACES_HEADERS")) || (v = env("OTEL_EXPORTER_OTLP_HEADERS")))
+    o->headers = v;
+  if (env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")) {
+    if (env_uint("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", &o->export_timeout_ms)) rc = -EINVAL;
+  } else if (env_uint("OTEL_EXPORTER_OTLP_TIMEOUT", &o->export_timeout_ms)) {
+    rc = -EINVAL;
+  }
+  if ((v = env("OTEL_SERVICE_NAME"))) o->service_name = v;
+  if ((v = env("OTEL_RESOURCE_ATTRIBUTES"))) o->resource_attributes = v;
+  if (env_uint("OTEL_BSP_SCHEDULE_DELAY", &o->schedule_delay_ms) ||
+      env_uint("OTEL_BSP_MAX_QUEUE_SIZE", &o->max_queue_size) ||
+      env_uint("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &o->max_export_batch_size))
+    rc = -EINVAL;
+  return rc;
+}
+
+/* ---- the tracer ---- */
+
+static size_t collect_dropped(void *arg, urpc_metrics_sample *out, size_t cap) {
+  urpc_tracer_stats st;
+  urpc_tracer_get_stats(arg, &st);
+  if (!cap) return 0;
+  out[0] = (urpc_metrics_sample){.label_value = NULL, .value = st.spans_dropped};
+  return 1;
+}
+
+static size_t collect_exported(void *arg, urpc_metrics_sample *out, size_t cap) {
+  urpc_tracer_stats st;
+  urpc_tracer_get_stats(arg, &st);
+  if (!cap) return 0;
+  out[0] = (urpc_metrics_sample){.label_value = NULL, .value = st.spans_exported};
+  return 1;
+}
+
+static char *dup_or_null(const char *s, bool *oom) {
+  if (!s) return NULL;
+  char *d = strdup(s);
+  if (!d) *oom = true;
+  return d;
+}
+
+static void free_strings(urpc_trace_options *o) {
+  free((char *)o->endpoint);
+  free((char *)o->headers);
+  free((char *)o->service_name);
+  free((char *)o->resource_attributes);
+}
+
+int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m,
+                    urpc_tracer **out) {
+  if (!(o->ratio >= 0 && o->ratio <= 1) || !o->max_queue_size || !o->max_export_batch_size ||
+      o->max_queue_size > (1u << 20) || o->max_export_batch_size > (1u << 16) ||
+      (unsigned)o->sampler > URPC_SAMPLER_PARENTBASED_TRACEIDRATIO)
+    return -EINVAL;
+  urpc_tracer *t = calloc(1, sizeof(*t));
+  if (!t) return -ENOMEM;
+  t->server = s;
+  t->o = *o;
+  bool oom = false;
+  t->o.endpoint = dup_or_null(o->endpoint, &oom);
+  t->o.headers = dup_or_null(o->headers, &oom);
+  t->o.service_name = dup_or_null(o->service_name ? o->service_name : "uringrpc", &oom);
+  t->o.resource_attributes = dup_or_null(o->resource_attributes, &oom);
+  t->ratio_bound = (uint64_t)ldexp(o->ratio, 63);
+  if (o->ratio >= 1) t->ratio_bound = UINT64_MAX;
+  t->pool = 2;
+  while (t->pool < o->max_queue_size) t->pool *= 2;
+  t->batch_max = o->max_export_batch_size < t->pool / 2 ? o->max_export_batch_size : t->pool / 2;
+  t->batch = calloc(t->batch_max, sizeof(*t->batch));
+  t->batch_from = calloc(t->batch_max, sizeof(*t->batch_from));
+  int rc = oom || !t->batch || !t->batch_from ? -ENOMEM : 0;
+  if (!rc && t->o.endpoint) rc = otlp_exporter_new(&t->o, &t->stop, &t->otlp);
+  urpc_interceptor ic = {.on_start = on_start, .on_end = on_end, .user = t};
+  if (!rc) rc = urpc_server_add_interceptor(s, &ic);
+  if (!rc && m) {
+    rc = urpc_metrics_add_family(m, "uringrpc_spans_dropped_total", "counter",
+                                 "Sampled spans dropped: the shard's span queue was full.", NULL,
+                                 collect_dropped, t);
+    if (!rc)
+      rc = urpc_metrics_add_family(m, "uringrpc_spans_exported_total", "counter",
+                                   "Spans the collector accepted.", NULL, collect_exported, t);
+  }
+  if (!rc) rc = trace_export_start(t);
+  if (rc) {
+    /* an interceptor already added points at t: only when metrics failed after it, and then
+     * the caller frees the server, not starts it */
+    if (t->otlp) otlp_exporter_free(t->otlp);
+    free_strings(&t->o);
+    free(t->batch);
+    free(t->batch_from);
+    free(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+void urpc_tracer_free(urpc_tracer *t) {
+  if (!t) return;
+  trace_export_stop(t);
+  size_t n = atomic_load_explicit(&t->n_shards, memory_order_acquire);
+  for (size_t i = 0; i < n; i++) trace_shard_free(atomic_load(&t->shards[i]));
+  if (t->otlp) otlp_exporter_free(t->otlp);
+  free_strings(&t->o);
+  free(t->batch);
+  free(t->batch_from);
+  free(t);
+}
+
+void urpc_tracer_get_stats(urpc_tracer *t, urpc_tracer_stats *out) {
+  memset(out, 0, sizeof(*out));
+  size_t n = atomic_load_explicit(&t->n_shards, memory_order_acquire);
+  for (size_t i = 0; i < n; i++) {
+    trace_shard *sh = atomic_load_explicit(&t->shards[i], memory_order_acquire);
+    if (!sh) continue;
+    out->spans_ended += atomic_load_explicit(&sh->ended, memory_order_relaxed);
+    out->spans_dropped += atomic_load_explicit(&sh->dropped, memory_order_relaxed);
+  }
+  out->spans_exported = atomic_load_explicit(&t->exported, memory_order_relaxed);
+  out->export_failures = atomic_load_explicit(&t->failures, memory_order_relaxed);
+}

@@ -1,0 +1,365 @@
+#!/usr/bin/python3
+"""Tracing of uringrpc-server (--trace, --otlp-endpoint) against a real OTLP/HTTP receiver:
+an http.server on loopback that decodes each POST /v1/traces body with Python classes that
+Debian's protoc generates here from proto/opentelemetry (the official field numbers), and
+python3-grpcio clients sending W3C traceparent/tracestate metadata.
+
+  propagation   a call with a sampled traceparent: the server span has the client's trace id,
+                its span id as parent, the tracestate, kind SERVER, name
+                "helloworld.Greeter/SayHello", rpc.system/service/method, status code 0 and
+                status UNSET; bad traceparents (zero ids, uppercase, version ff, duplicated)
+                start new root traces; NOT_FOUND (Health/Check of an unknown service) stays
+                UNSET, UNIMPLEMENTED (an unknown method) is ERROR; an unsampled parent gives no
+                span; the resource carries --trace-service-name and OTEL_RESOURCE_ATTRIBUTES;
+                the export carries OTEL_EXPORTER_OTLP_HEADERS
+  deadline_cancel  a call past its deadline (DEADLINE_EXCEEDED, ERROR) and one the client
+                cancels (CANCELLED, UNSET), both continuing the client's trace
+  collector_down  the endpoint refuses connections: 3000 calls are all answered, fast, and
+                uringrpc_spans_dropped_total rises (admin /metrics)
+  collector_503 the receiver answers 503 for a while (the exporter retries with backoff and
+                the shards drop what does not fit) and then 200: exports resume, calls made
+                afterwards arrive
+
+Only processes this test started are signalled, by PID; temporary directories are removed.
+"""
+import http.server
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Server, Skip, TestFailure, check, log  # noqa: E402
+
+try:
+    import grpc
+except ImportError:  # pragma: no cover - depends on the host
+    grpc = None
+
+TID = "0af7651916cd43dd8448eb211c80319c"
+PID = "b7ad6b7169203331"
+
+
+def otlp_modules(proto_dir, out_dir):
+    protos = ["opentelemetry/proto/common/v1/common.proto",
+              "opentelemetry/proto/resource/v1/resource.proto",
+              "opentelemetry/proto/trace/v1/trace.proto",
+              "opentelemetry/proto/collector/trace/v1/trace_service.proto"]
+    cmd = ["/usr/bin/protoc", f"-I{proto_dir}", f"--python_out={out_dir}", *protos]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise TestFailure(f"protoc failed: {' '.join(cmd)}\n{r.stderr}")
+    sys.path.insert(0, out_dir)
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+    return trace_service_pb2
+
+
+class Receiver:
+    """OTLP/HTTP receiver: decodes every export; answers `status` (changeable)."""
+
+    def __init__(self, pb2):
+        self.pb2 = pb2
+        self.status = 200
+        self.requests = []   # (headers, ExportTraceServiceRequest)
+        self.refused = 0
+        self.lock = threading.Lock()
+        recv = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with recv.lock:
+                    status = recv.status
+                    if status == 200:
+                        req = recv.pb2.ExportTraceServiceRequest()
+                        req.ParseFromString(body)
+                        recv.requests.append((self.path, dict(self.headers), req))
+                    else:
+                        recv.refused += 1
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-protobuf")
+                out = recv.pb2.ExportTraceServiceResponse().SerializeToString() \
+                    if status == 200 else b""
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}/v1/traces"
+
+    def spans(self):
+        with self.lock:
+            out = []
+            for _, _, req in self.requests:
+                for rs in req.resource_spans:
+                    for ss in rs.scope_spans:
+                        out.extend((rs.resource, s) for s in ss.spans)
+            return out
+
+    def wait_spans(self, n, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.spans()
+            if len(got) >= n:
+                return got
+            time.sleep(0.05)
+        got = self.spans()
+        raise TestFailure(f"{len(got)} spans arrived within {timeout} s, expected {n}")
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def attrs(kvs):
+    out = {}
+    for kv in kvs:
+        v = kv.value
+        out[kv.key] = getattr(v, v.WhichOneof("value")) if v.WhichOneof("value") else None
+    return out
+
+
+def setup(args):
+    if grpc is None:
+        raise Skip("python3-grpcio is not installed")
+    if not os.access("/usr/bin/protoc", os.X_OK):
+        raise Skip("/usr/bin/protoc missing (protobuf-compiler)")
+    tmp = tempfile.TemporaryDirectory(prefix="urpc-otlp-")
+    pb2 = otlp_modules(args.proto_dir, tmp.name)
+    return tmp, pb2
+
+
+def case_propagation(args):
+    tmp, pb2 = setup(args)
+    st = harness.Stubs(args.proto_dir)
+    recv = Receiver(pb2)
+    env = dict(os.environ, OTEL_RESOURCE_ATTRIBUTES="deployment.environment=it",
+               OTEL_EXPORTER_OTLP_HEADERS="x-api-key=s3cret")
+    try:
+        with Server(args.server, "--otlp-endpoint", recv.endpoint, "--trace-service-name",
+                    "greeter-it", "--trace-batch-delay", "100", env=env) as srv:
+            with grpc.insecure_channel(srv.target) as ch:
+                hello = ch.unary_unary("/helloworld.Greeter/SayHello",
+                                       request_serializer=st.hw.HelloRequest.SerializeToString,
+                                       response_deserializer=st.hw.HelloReply.FromString)
+                md = [("traceparent", f"00-{TID}-{PID}-01"), ("tracestate", "congo=t61rcWkgMzE")]
+                hello(st.hw.HelloRequest(name="traced"), metadata=md, timeout=10)
+                spans = recv.wait_spans(1)
+                res, s = spans[0]
+                check(s.trace_id.hex() == TID, f"trace id {s.trace_id.hex()}")
+                check(s.parent_span_id.hex() == PID, f"parent {s.parent_span_id.hex()}")
+                check(len(s.span_id) == 8 and s.span_id.hex() != PID, "span id")
+                check(s.trace_state == "congo=t61rcWkgMzE", f"trace_state {s.trace_state!r}")
+                check(s.name == "helloworld.Greeter/SayHello", f"name {s.name!r}")
+                check(s.kind == 2, f"kind {s.kind}, want SPAN_KIND_SERVER (2)")
+                check(s.flags == 0x301, f"flags {s.flags:#x}: sampled, remote parent")
+                a = attrs(s.attributes)
+                check(a.get("rpc.system") == "grpc", f"attributes {a}")
+                check(a.get("rpc.service") == "helloworld.Greeter", f"attributes {a}")
+                check(a.get("rpc.method") == "SayHello", f"attributes {a}")
+                check(a.get("rpc.grpc.status_code") == 0, f"attributes {a}")
+                check(s.status.code == 0, f"status {s.status.code}")
+                check(s.end_time_unix_nano >= s.start_time_unix_nano > 1600000000 * 10**9,
+                      "times")
+                check(abs(s.start_time_unix_nano / 1e9 - time.time()) < 60, "start time now")
+                ra = attrs(res.attributes)
+                check(ra.get("service.name") == "greeter-it", f"resource {ra}")
+                check(ra.get("deployment.environment") == "it", f"resource {ra}")
+                with recv.lock:
+                    path, headers, _ = recv.requests[0]
+                check(path == "/v1/traces", f"path {path}")
+                check(headers.get("x-api-key") == "s3cret", f"headers {headers}")
+                check(headers.get("Content-Type") == "application/x-protobuf", f"{headers}")
+
+                bad = [f"00-{'0' * 32}-{PID}-01", f"00-{TID}-{'0' * 16}-01",
+                       f"00-{TID.upper()}-{PID}-01", f"ff-{TID}-{PID}-01", f"00-{TID}-{PID}-01-x",
+                       "garbage"]
+                for tp in bad:
+                    hello(st.hw.HelloRequest(name="bad"), metadata=[("traceparent", tp)],
+                          timeout=10)
+                hello(st.hw.HelloRequest(name="dup"), timeout=10,
+                      metadata=[("traceparent", f"00-{TID}-{PID}-01"),
+                                ("traceparent", f"00-{TID}-{PID}-01")])
+                hello(st.hw.HelloRequest(name="unsampled"), timeout=10,
+                      metadata=[("traceparent", f"00-{TID}-{PID}-00")])
+                health = ch.unary_unary("/grpc.health.v1.Health/Check",
+                                        request_serializer=st.health.HealthCheckRequest
+                                        .SerializeToString,
+                                        response_deserializer=st.health.HealthCheckResponse
+                                        .FromString)
+                try:
+                    health(st.health.HealthCheckRequest(service="nope"), timeout=10)
+                    raise TestFailure("Health/Check of an unknown service succeeded")
+                except grpc.RpcError as e:
+                    check(e.code() == grpc.StatusCode.NOT_FOUND, f"got {e.code()}")
+                nope = ch.unary_unary("/helloworld.Greeter/Nope")
+                try:
+                    nope(b"", timeout=10)
+                    raise TestFailure("an unknown method succeeded")
+                except grpc.RpcError as e:
+                    check(e.code() == grpc.StatusCode.UNIMPLEMENTED, f"got {e.code()}")
+                n_bad = len(bad) + 1
+                spans = recv.wait_spans(1 + n_bad + 2)
+                time.sleep(0.5)  # an unsampled call's span would have come by now
+                spans = recv.spans()
+                check(len(spans) == 1 + n_bad + 2, f"{len(spans)} spans: the unsampled call "
+                      "made one?")
+                roots = [s for _, s in spans[1:1 + n_bad]]
+                for s in roots:
+                    check(s.trace_id.hex() != TID and s.parent_span_id == b"",
+                          f"a bad traceparent continued: {s}")
+                check(len({s.trace_id for s in roots}) == n_bad, "root trace ids repeat")
+                by_name = {s.name: s for _, s in spans}
+                hc = by_name["grpc.health.v1.Health/Check"]
+                check(attrs(hc.attributes)["rpc.grpc.status_code"] == 5, "NOT_FOUND code")
+                check(hc.status.code == 0, "NOT_FOUND is no server error: status UNSET")
+                un = by_name["helloworld.Greeter/Nope"]
+                check(attrs(un.attributes)["rpc.grpc.status_code"] == 12, "UNIMPLEMENTED code")
+                check(un.status.code == 2, "UNIMPLEMENTED: status ERROR")
+            srv.stop()
+    finally:
+        recv.close()
+        tmp.cleanup()
+
+
+def many_calls(st, target, n, max_seconds):
+    with grpc.insecure_channel(target) as ch:
+        hello = ch.unary_unary("/helloworld.Greeter/SayHello",
+                               request_serializer=st.hw.HelloRequest.SerializeToString,
+                               response_deserializer=st.hw.HelloReply.FromString)
+        t0 = time.monotonic()
+        futs = []
+        for i in range(n):
+            futs.append(hello.future(st.hw.HelloRequest(name=f"n{i}"), timeout=30))
+            if len(futs) >= 64:
+                futs.pop(0).result()
+        for f in futs:
+            f.result()
+        took = time.monotonic() - t0
+        log(f"{n} calls in {took:.2f} s")
+        check(took < max_seconds, f"{n} calls took {took:.1f} s with the collector away")
+
+
+def case_collector_down(args):
+    if grpc is None:
+        raise Skip("python3-grpcio is not installed")
+    st = harness.Stubs(args.proto_dir)
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: connections are refused
+    with Server(args.server, "--otlp-endpoint", f"http://127.0.0.1:{port}/v1/traces",
+                "--trace-queue-size", "64", "--trace-batch-size", "16", "--trace-batch-delay",
+                "50", "--admin-listen", "127.0.0.1:0") as srv:
+        many_calls(st, srv.target, 3000, 60)
+        m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_dropped_total") > 0)
+        dropped = m.get("uringrpc_spans_dropped_total")
+        log(f"dropped {dropped:g}, exported {m.get('uringrpc_spans_exported_total'):g}")
+        check(dropped > 0, "no span dropped with the collector down")
+        check(m.get("uringrpc_spans_exported_total") == 0, "exported with no collector?")
+        srv.stop()
+
+
+def case_collector_503(args):
+    tmp, pb2 = setup(args)
+    st = harness.Stubs(args.proto_dir)
+    recv = Receiver(pb2)
+    recv.status = 503
+    try:
+        with Server(args.server, "--otlp-endpoint", recv.endpoint, "--trace-queue-size", "64",
+                    "--trace-batch-size", "16", "--trace-batch-delay", "50",
+                    "--admin-listen", "127.0.0.1:0") as srv:
+            many_calls(st, srv.target, 2000, 60)
+            m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_dropped_total") > 0)
+            check(m.get("uringrpc_spans_dropped_total") > 0, "nothing dropped while 503")
+            check(recv.refused > 1, f"{recv.refused} exports tried while 503: no retries?")
+            recv.status = 200
+            # the batch in flight is retried within its timeout; later calls are exported
+            with grpc.insecure_channel(srv.target) as ch:
+                hello = ch.unary_unary("/helloworld.Greeter/SayHello",
+                                       request_serializer=st.hw.HelloRequest.SerializeToString,
+                                       response_deserializer=st.hw.HelloReply.FromString)
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    hello(st.hw.HelloRequest(name="after"), timeout=10,
+                          metadata=[("traceparent", f"00-{TID}-{PID}-01")])
+                    if any(s.trace_id.hex() == TID for _, s in recv.spans()):
+                        break
+                    time.sleep(0.2)
+                check(any(s.trace_id.hex() == TID for _, s in recv.spans()),
+                      "exports did not resume once the collector answered 200")
+            m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_exported_total") > 0)
+            check(m.get("uringrpc_spans_exported_total") > 0, "exported counter")
+            srv.stop()
+    finally:
+        recv.close()
+        tmp.cleanup()
+
+
+def case_deadline_cancel(args):
+    """A Ping the server holds 3 s: one past the client's 300 ms deadline (the server span ends
+    DEADLINE_EXCEEDED, ERROR, or CANCELLED when grpcio's reset wins the race), one cancelled by
+    the client after 300 ms (CANCELLED, status UNSET); both keep the client's trace."""
+    tmp, pb2 = setup(args)
+    st = harness.Stubs(args.proto_dir)
+    recv = Receiver(pb2)
+    try:
+        with Server(args.server, "--otlp-endpoint", recv.endpoint, "--trace-batch-delay",
+                    "100") as srv:
+            with grpc.insecure_channel(srv.target) as ch:
+                ping = ch.unary_unary("/fgrpc.PingServer/Ping",
+                                      request_serializer=st.ping.PingMessage.SerializeToString,
+                                      response_deserializer=st.ping.PingMessage.FromString)
+                tid2 = TID[:-1] + "d"
+                try:
+                    ping(st.ping.PingMessage(delayNanos=3 * 10**9), timeout=0.3,
+                         metadata=[("traceparent", f"00-{TID}-{PID}-01")])
+                    raise TestFailure("a Ping past its deadline succeeded")
+                except grpc.RpcError as e:
+                    check(e.code() == grpc.StatusCode.DEADLINE_EXCEEDED, f"got {e.code()}")
+                fut = ping.future(st.ping.PingMessage(delayNanos=3 * 10**9), timeout=30,
+                                  metadata=[("traceparent", f"00-{tid2}-{PID}-01")])
+                time.sleep(0.3)
+                fut.cancel()
+                spans = {s.trace_id.hex(): s for _, s in recv.wait_spans(2)}
+                d, c = spans.get(TID), spans.get(tid2)
+                check(d is not None and c is not None, f"spans {list(spans)}")
+                dcode = attrs(d.attributes)["rpc.grpc.status_code"]
+                check(dcode in (4, 1), f"deadline call ended {dcode}")
+                check(d.status.code == (2 if dcode == 4 else 0), f"status {d.status.code}")
+                check(attrs(c.attributes)["rpc.grpc.status_code"] == 1, "cancelled call code")
+                check(c.status.code == 0, "CANCELLED is no server error: status UNSET")
+                check(c.name == "fgrpc.PingServer/Ping", f"name {c.name}")
+                check(c.end_time_unix_nano - c.start_time_unix_nano < 2 * 10**9,
+                      "the cancelled span ended when the client cancelled")
+            srv.stop()
+    finally:
+        recv.close()
+        tmp.cleanup()
+
+
+CASES = {"propagation": case_propagation, "deadline_cancel": case_deadline_cancel, "collector_down": case_collector_down,
+         "collector_503": case_collector_503}
+
+
+def main():
+    harness.run_cases(CASES, harness.parse_args())
+
+
+if __name__ == "__main__":
+    main()
