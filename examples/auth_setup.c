@@ -106,32 +106,40 @@ int auth_setup_start(auth_setup *a, urpc_server *s, urpc_metrics *m) {
   return 0;
 }
 
-static void jwt_poll(auth_setup *a, bool force) {
-  char why[512];
+/* Re-reads `path` with `load` when `force`d or when its stamp moved since the last read; a file
+ * that does not load leaves what is in force, saying so in one line. */
+static void reload_if_changed(const char *path, long long stamp[3], bool force,
+                              int (*load)(void *obj, const char *path, char *why, size_t len),
+                              void *obj, const char *what, const char *current) {
   long long now[3];
-  if (!a->jwt_verifier) return;
-  file_stamp(a->jwt_keys_file, now);
-  if (!force && memcmp(now, a->jwt_stamp, sizeof(now)) == 0) return;
-  memcpy(a->jwt_stamp, now, sizeof(now));
-  if (urpc_jwt_load_keys_file(a->jwt_verifier, a->jwt_keys_file, why, sizeof(why)) < 0)
-    fprintf(stderr, "uringrpc-server: JWT keys reload failed, keeping the current keys: %s\n", why);
+  file_stamp(path, now);
+  if (!force && memcmp(now, stamp, sizeof(now)) == 0) return;
+  memcpy(stamp, now, 3 * sizeof(*now));
+  char why[512] = "";
+  if (load(obj, path, why, sizeof(why)) < 0)
+    fprintf(stderr, "uringrpc-server: %s reload failed, keeping the current %s: %s\n", what,
+            current, why);
+  else if (why[0]) /* the loader's summary, e.g. how many keys */
+    fprintf(stderr, "uringrpc-server: %s reloaded: %s\n", what, why);
   else
-    fprintf(stderr, "uringrpc-server: JWT keys reloaded: %s\n", why);
+    fprintf(stderr, "uringrpc-server: %s reloaded from %s\n", what, path);
+}
+
+static int load_keys(void *jwt, const char *path, char *why, size_t len) {
+  return urpc_jwt_load_keys_file(jwt, path, why, len);
+}
+
+static int load_policy(void *authz, const char *path, char *why, size_t len) {
+  return urpc_authz_load_file(authz, path, why, len);
 }
 
 void auth_setup_poll(auth_setup *a, bool force) {
-  jwt_poll(a, force);
-  if (!a->authz) return;
-  long long now[3];
-  file_stamp(a->policy_file, now);
-  if (!force && memcmp(now, a->stamp, sizeof(now)) == 0) return;
-  memcpy(a->stamp, now, sizeof(now));
-  char why[512];
-  if (urpc_authz_load_file(a->authz, a->policy_file, why, sizeof(why)) < 0)
-    fprintf(stderr, "uringrpc-server: authz policy reload failed, keeping the current policy: %s\n",
-            why);
-  else
-    fprintf(stderr, "uringrpc-server: authz policy reloaded from %s\n", a->policy_file);
+  if (a->jwt_verifier)
+    reload_if_changed(a->jwt_keys_file, a->jwt_stamp, force, load_keys, a->jwt_verifier, "JWT keys",
+                      "keys");
+  if (a->authz)
+    reload_if_changed(a->policy_file, a->stamp, force, load_policy, a->authz, "authz policy",
+                      "policy");
 }
 
 void auth_setup_free(auth_setup *a) {

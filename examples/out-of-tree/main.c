@@ -25,9 +25,9 @@
 #include "orders.pb-c.h"               /* protoc-c, run by uringrpc_add_protos() */
 #include "orders_server_descriptors.h" /* the embedded descriptor set, likewise */
 
-#define MAX_NAME    64
-#define GRACE_MS    10000
-#define DRAIN_STEP  100
+#define MAX_NAME   64
+#define GRACE_MS   10000
+#define DRAIN_STEP 100
 
 /* ---- the store: every order, in memory, behind a lock ------------------------------------ */
 
@@ -138,8 +138,8 @@ static void list_pump(urpc_call *call, list_state *st) {
     int rc = urpc_call_send(call, &msg.base);
     if (rc == -EAGAIN) return;
     if (rc < 0) {
-      list_finish(call, st, rc == -ECANCELED ? URPC_STATUS_CANCELLED
-                                             : URPC_STATUS_RESOURCE_EXHAUSTED);
+      list_finish(call, st,
+                  rc == -ECANCELED ? URPC_STATUS_CANCELLED : URPC_STATUS_RESOURCE_EXHAUSTED);
       return;
     }
   }

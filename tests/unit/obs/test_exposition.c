@@ -394,7 +394,7 @@ Test(exposition, end_reports_a_failure_still_in_the_buffer) {
 /* Once the stream has failed, later calls say so even if their own bytes fit in the buffer. */
 Test(exposition, a_failed_stream_stays_failed) {
   obs_out o;
-    obs_out_init(&o, dev_full(false), false);
+  obs_out_init(&o, dev_full(false), false);
   char big[8192];
   memset(big, 'x', sizeof(big) - 1);
   big[sizeof(big) - 1] = 0;
