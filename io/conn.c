@@ -24,6 +24,18 @@ const tls_peer *io_conn_tls_peer(const io_conn *c) {
   return c->tls && tls_conn_ready(c->tls) ? tls_conn_peer(c->tls) : NULL;
 }
 
+int io_conn_peer_addr(io_conn *c, struct sockaddr_storage *out, socklen_t *len) {
+  if (!c->peer_len) {
+    socklen_t n = sizeof(c->peer);
+    if (getpeername(c->fd, (struct sockaddr *)&c->peer, &n) < 0) return -errno;
+    if (!n || n > sizeof(c->peer)) return -EAFNOSUPPORT; /* not IP: a socket pair in a test */
+    c->peer_len = (uint8_t)n;
+  }
+  memcpy(out, &c->peer, c->peer_len);
+  *len = c->peer_len;
+  return 0;
+}
+
 void io_conn_release(io_conn *c) {
   io_shard *s = c->shard;
   if (!c->closing || c->in_flush || c->in_cb || s->be->conn_held(c)) return;

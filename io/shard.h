@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "core/counter.h"
 #include "core/outq.h"
@@ -163,5 +164,8 @@ io_shard *io_conn_shard(const io_conn *c);
 bool io_conn_is_tls(const io_conn *c);
 /* The TLS peer of a connection past its handshake, or NULL for plaintext. */
 const tls_peer *io_conn_tls_peer(const io_conn *c);
+/* The peer's socket address: getpeername at the first ask, then kept (a connection that never
+ * asks pays nothing). Returns 0, or -errno. Shard thread. */
+int io_conn_peer_addr(io_conn *c, struct sockaddr_storage *out, socklen_t *len);
 
 #endif

@@ -4,6 +4,7 @@
 #define URPC_IO_SHARD_IMPL_H
 
 #include <liburing.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -48,9 +49,11 @@ struct io_conn {
   io_conn *closed_next; /* epoll: the shard's ep_closed list */
   io_conn *prev, *next; /* all live connections of the shard */
   core_outq out;
-  tls_conn *tls;        /* TLS inside this connection, or NULL */
-  core_outq plain;      /* TLS: the layer above's output, before sealing */
-  core_timer handshake; /* TLS: closes a connection stuck in its handshake */
+  tls_conn *tls;            /* TLS inside this connection, or NULL */
+  core_outq plain;          /* TLS: the layer above's output, before sealing */
+  core_timer handshake;     /* TLS: closes a connection stuck in its handshake */
+  uint8_t peer_len;         /* io_conn_peer_addr's cache: 0 until asked */
+  struct sockaddr_in6 peer; /* (or a sockaddr_in) */
 };
 
 /* The kernel side of a shard. Every hook runs on the shard thread. */

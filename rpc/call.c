@@ -439,11 +439,16 @@ int urpc_call_on_end(urpc_call *call, void (*fn)(void *arg), void *arg) {
   return core_arena_defer(&call->arena, fn, arg);
 }
 
-static const char *arena_strdup(core_arena *a, const char *s) {
-  if (!s) return NULL;
-  size_t n = strlen(s) + 1;
-  char *d = core_arena_alloc(a, n);
-  return d ? memcpy(d, s, n) : NULL;
+const char *rpc_call_strndup(urpc_call *call, const void *p, size_t n) {
+  char *d = core_arena_alloc(&call->arena, n + 1);
+  if (!d) return NULL;
+  memcpy(d, p, n);
+  d[n] = '\0';
+  return d;
+}
+
+static const char *call_strdup(urpc_call *call, const char *s) {
+  return s ? rpc_call_strndup(call, s, strlen(s)) : NULL;
 }
 
 /* Shard thread, once the headers are in: the connection's identity, copied so that the call
@@ -453,12 +458,21 @@ void rpc_call_take_peer(urpc_call *call) {
   if (!p) return;
   call->peer.tls = true;
   call->peer.verified = p->verified;
-  call->peer.spiffe_id = arena_strdup(&call->arena, p->spiffe_id);
-  call->peer.subject = arena_strdup(&call->arena, p->subject);
-  call->peer.dns_name = arena_strdup(&call->arena, p->dns);
-  call->peer.server_name = arena_strdup(&call->arena, p->sni);
+  call->peer.spiffe_id = call_strdup(call, p->spiffe_id);
+  call->peer.subject = call_strdup(call, p->subject);
+  call->peer.dns_name = call_strdup(call, p->dns);
+  call->peer.server_name = call_strdup(call, p->sni);
 }
 
 void urpc_call_peer(const urpc_call *call, urpc_peer *out) {
   *out = call->peer;
+}
+
+int urpc_call_peer_address(const urpc_call *call, struct sockaddr_storage *out, socklen_t *len) {
+  if (!call->conn || !call->conn->io) return -ENOTCONN;
+  return io_conn_peer_addr(call->conn->io, out, len);
+}
+
+const char *urpc_call_authority(const urpc_call *call) {
+  return call->authority;
 }

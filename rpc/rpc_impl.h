@@ -161,6 +161,7 @@ struct urpc_call {
   rpc_md_list req_md, init_md, trail_md;
   void *user;            /* urpc_call_set_user */
   urpc_peer peer;        /* copied into the arena when the headers are in */
+  const char *authority; /* :authority (arena), kept only when interceptors may ask for it */
   uint8_t req_encoding;  /* rpc_encoding of the request (grpc-encoding) */
   uint8_t resp_encoding; /* rpc_encoding wanted for responses (urpc_call_set_compression) */
   uint8_t resp_encoded;  /* rpc_encoding announced in the response headers */
@@ -294,6 +295,8 @@ urpc_call *rpc_call_new(rpc_conn *conn, int32_t stream_id);
 /* The connection is going: the call no longer counts against it (it may outlive it). */
 void rpc_call_detach(urpc_call *call);
 /* A message for the client, formatted into the call's arena (`fallback` if that is full). */
+/* A NUL-terminated copy of p[0..n) in the call's arena, or NULL. */
+const char *rpc_call_strndup(urpc_call *call, const void *p, size_t n);
 const char *rpc_call_printf(urpc_call *call, const char *fallback, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Shard thread: the call was cancelled; its pending urpc_call_defer functions run at the next

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -431,6 +432,13 @@ typedef struct urpc_peer {
 } urpc_peer;
 /* Fills `out` for the call's client. Any thread holding the call. */
 void urpc_call_peer(const urpc_call *call, urpc_peer *out);
+/* The client's socket address (IPv4 or IPv6, with its port), for logs and spans: 0, or
+ * -ENOTCONN once its connection is gone. Shard thread: an interceptor's hooks, a handler that
+ * runs on the shard. An interceptor that wants it at the end takes it in on_start. */
+int urpc_call_peer_address(const urpc_call *call, struct sockaddr_storage *out, socklen_t *len);
+/* The :authority the client addressed ("host[:port]"), or NULL when it sent none. Kept only on
+ * a server with interceptors (their hooks and handlers may read it). */
+const char *urpc_call_authority(const urpc_call *call);
 /* A pointer an authentication interceptor attaches to the call (auth/'s verified token) for
  * the interceptors after it and the handler; it must live as long as the call (e.g.
  * urpc_call_alloc). Shard thread, in on_start; read from anywhere holding the call. */
