@@ -2,8 +2,8 @@
  * traceparent/tracestate metadata, a new span id from the shard's own PRNG, the sampling
  * decision; at its end, a span record from the shard's pool onto the shard's ring.
  *
- * Shard threads only touch their own trace_shard (made at the shard's first call, published
- * with a release store as metrics.c does) and the call's arena: no lock, no malloc per call. */
+ * Shard threads only touch their own lane (obs/handoff.h: made at the shard's first call, its
+ * local state the shard's PRNG) and the call's arena: no lock, no malloc per call. */
 #include <errno.h>
 #include <stddef.h>
 #include <math.h>
@@ -67,8 +67,9 @@ static uint64_t get64(const uint8_t *p) {
   return v;
 }
 
-void trace_rng_seed(uint64_t s[4]);
-void trace_rng_seed(uint64_t s[4]) {
+/* obs_handoff's init_local: each lane's PRNG (four uint64_t). */
+static void rng_seed(void *local) {
+  uint64_t *s = local;
   if (getrandom(s, 4 * sizeof(uint64_t), 0) != 4 * sizeof(uint64_t)) {
     /* no getrandom (seccomp?): still distinct per shard and per start */
     uint64_t x = core_now_ns() ^ (uint64_t)(uintptr_t)s;
@@ -85,21 +86,8 @@ void trace_rng_seed(uint64_t s[4]) {
 
 /* ---- the interceptor ---- */
 
-static trace_shard *shard_of(urpc_tracer *t, urpc_call *call) {
-  int i = urpc_call_shard(call);
-  if (i < 0 || i >= TRACE_MAX_SHARDS) return NULL;
-  trace_shard *sh = atomic_load_explicit(&t->shards[i], memory_order_relaxed);
-  if (sh) return sh;
-  sh = trace_shard_new(t); /* once per shard, at its first call */
-  if (!sh) return NULL;
-  /* release: the exporter, loading it with acquire, sees the rings initialised */
-  atomic_store_explicit(&t->shards[i], sh, memory_order_release);
-  size_t n = atomic_load_explicit(&t->n_shards, memory_order_relaxed);
-  while (n < (size_t)i + 1 &&
-         !atomic_compare_exchange_weak_explicit(&t->n_shards, &n, (size_t)i + 1,
-                                                memory_order_release, memory_order_relaxed)) {
-  }
-  return sh;
+static obs_lane *lane_of(urpc_tracer *t, urpc_call *call) {
+  return obs_handoff_lane(&t->handoff, urpc_call_shard(call));
 }
 
 static bool ratio_sampled(const urpc_tracer *t, const uint8_t trace_id[16]) {
@@ -159,8 +147,9 @@ static void take_tracestate(urpc_call *call, trace_call *c) {
 static urpc_status_code on_start(urpc_call *call, void *user, void **state, const char **msg) {
   (void)msg;
   urpc_tracer *t = user;
-  trace_shard *sh = shard_of(t, call);
-  if (!sh) return URPC_STATUS_OK; /* out of memory: the call goes on untraced */
+  obs_lane *lane = lane_of(t, call);
+  if (!lane) return URPC_STATUS_OK; /* out of memory: the call goes on untraced */
+  uint64_t *rng = lane->local;
   trace_call *c = urpc_call_alloc(call, sizeof(*c));
   if (!c) return URPC_STATUS_OK;
   memset(c, 0, offsetof(trace_call, traceparent));
@@ -185,12 +174,12 @@ static urpc_status_code on_start(urpc_call *call, void *user, void **state, cons
     take_tracestate(call, c);
   } else {
     do {
-      put64(c->info.trace_id, rng_next(sh->rng));
-      put64(c->info.trace_id + 8, rng_next(sh->rng));
+      put64(c->info.trace_id, rng_next(rng));
+      put64(c->info.trace_id + 8, rng_next(rng));
     } while (!(get64(c->info.trace_id) | get64(c->info.trace_id + 8)));
   }
   uint64_t sid;
-  do sid = rng_next(sh->rng);
+  do sid = rng_next(rng);
   while (!sid);
   put64(c->info.span_id, sid);
   c->info.sampled = sample(t, c, parent_flags);
@@ -215,22 +204,13 @@ static bool server_error(urpc_status_code code) {
   }
 }
 
-static inline void bump(_Atomic uint64_t *c) {
-  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
-}
-
 static void on_end(urpc_call *call, const urpc_call_end *end, void *user, void *state) {
   urpc_tracer *t = user;
   trace_call *c = state;
   if (!c || !c->info.sampled) return;
-  trace_shard *sh = shard_of(t, call);
-  if (!sh) return;
-  bump(&sh->ended);
-  urpc_span *s = core_spsc_pop(&sh->free);
-  if (!s) {
-    bump(&sh->dropped);
-    return;
-  }
+  obs_lane *lane = lane_of(t, call);
+  urpc_span *s = lane ? obs_lane_take(lane) : NULL;
+  if (!s) return; /* counted */
   memcpy(s->trace_id, c->info.trace_id, 16);
   memcpy(s->span_id, c->info.span_id, 8);
   memcpy(s->parent_span_id, c->parent_span_id, 8);
@@ -266,7 +246,7 @@ static void on_end(urpc_call *call, const urpc_call_end *end, void *user, void *
     memcpy(s->attrs, x->attrs, x->n_attrs * sizeof(urpc_span_attr));
     memcpy(s->events, x->events, x->n_events * sizeof(urpc_span_event));
   }
-  if (!core_spsc_push(&sh->full, s)) bump(&sh->dropped); /* cannot happen: it holds the pool */
+  obs_lane_publish(lane, s);
 }
 
 const urpc_trace_info *urpc_call_trace(const urpc_call *call) {
@@ -486,13 +466,14 @@ int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m
   t->o.resource_attributes = dup_or_null(o->resource_attributes, &oom);
   t->ratio_bound = (uint64_t)ldexp(o->ratio, 63);
   if (o->ratio >= 1) t->ratio_bound = UINT64_MAX;
-  t->pool = 2;
-  while (t->pool < o->max_queue_size) t->pool *= 2;
-  t->batch_max = o->max_export_batch_size < t->pool / 2 ? o->max_export_batch_size : t->pool / 2;
+  obs_handoff_init(&t->handoff, sizeof(urpc_span), o->max_queue_size, 4 * sizeof(uint64_t),
+                   rng_seed); /* the bounds were checked above */
+  size_t half = t->handoff.cap / 2;
+  t->batch_max = o->max_export_batch_size < half ? o->max_export_batch_size : half;
   t->batch = calloc(t->batch_max, sizeof(*t->batch));
   t->batch_from = calloc(t->batch_max, sizeof(*t->batch_from));
   int rc = oom || !t->batch || !t->batch_from ? -ENOMEM : 0;
-  if (!rc && t->o.endpoint) rc = otlp_exporter_new(&t->o, &t->stop, &t->otlp);
+  if (!rc && t->o.endpoint) rc = otlp_exporter_new(&t->o, &t->handoff.stop, &t->otlp);
   urpc_interceptor ic = {.on_start = on_start, .on_end = on_end, .user = t};
   if (!rc) rc = urpc_server_add_interceptor(s, &ic);
   if (!rc && m) {
@@ -520,9 +501,8 @@ int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m
 
 void urpc_tracer_free(urpc_tracer *t) {
   if (!t) return;
-  trace_export_stop(t);
-  size_t n = atomic_load_explicit(&t->n_shards, memory_order_acquire);
-  for (size_t i = 0; i < n; i++) trace_shard_free(atomic_load(&t->shards[i]));
+  obs_handoff_stop(&t->handoff);
+  obs_handoff_dispose(&t->handoff);
   if (t->otlp) otlp_exporter_free(t->otlp);
   free_strings(&t->o);
   free(t->batch);
@@ -532,13 +512,7 @@ void urpc_tracer_free(urpc_tracer *t) {
 
 void urpc_tracer_get_stats(urpc_tracer *t, urpc_tracer_stats *out) {
   memset(out, 0, sizeof(*out));
-  size_t n = atomic_load_explicit(&t->n_shards, memory_order_acquire);
-  for (size_t i = 0; i < n; i++) {
-    trace_shard *sh = atomic_load_explicit(&t->shards[i], memory_order_acquire);
-    if (!sh) continue;
-    out->spans_ended += atomic_load_explicit(&sh->ended, memory_order_relaxed);
-    out->spans_dropped += atomic_load_explicit(&sh->dropped, memory_order_relaxed);
-  }
+  obs_handoff_counts(&t->handoff, &out->spans_ended, &out->spans_dropped);
   out->spans_exported = atomic_load_explicit(&t->exported, memory_order_relaxed);
   out->export_failures = atomic_load_explicit(&t->failures, memory_order_relaxed);
 }

@@ -1,28 +1,16 @@
 /* Tracing internals shared by trace.c (the interceptor, on shard threads) and trace_export.c
  * (the exporter thread). Private to obs/.
  *
- * Each shard owns a pool of span records and two single-producer single-consumer rings: `full`
- * (shard → exporter: finished spans) and `free` (exporter → shard: records to reuse). Both
- * rings hold every record, so a push never fails; a shard with no free record drops the span. */
+ * Spans go from the shards to the exporter thread through obs/handoff.h's per-shard lanes (a
+ * pool of span records, rings both ways); a shard with no free record drops the span. */
 #ifndef URPC_OBS_TRACE_IMPL_H
 #define URPC_OBS_TRACE_IMPL_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 
-#include "core/spsc.h"
+#include "obs/handoff.h"
 #include "obs/tracecontext.h"
 #include "obs/urpc_trace.h"
-
-#define TRACE_MAX_SHARDS 1024 /* as the server's */
-
-typedef struct trace_shard {
-  core_spsc full, free;
-  void **full_slots, **free_slots;
-  urpc_span *records;
-  uint64_t rng[4];                 /* xoshiro256**, shard thread only */
-  _Atomic uint64_t ended, dropped; /* one writer (the shard): relaxed load + store */
-} trace_shard;
 
 typedef struct otlp_exporter otlp_exporter; /* otlp_export.c */
 
@@ -30,20 +18,15 @@ struct urpc_tracer {
   urpc_server *server;
   urpc_trace_options o; /* strings owned (copied) */
   uint64_t ratio_bound; /* traceidratio: sample when the id's low 63 bits are below this */
-  size_t pool;          /* records per shard, a power of two */
-  _Atomic(trace_shard *) shards[TRACE_MAX_SHARDS];
-  _Atomic size_t n_shards; /* shards[n_shards..] are all NULL */
+  /* span records from the shards; each lane's local state is its xoshiro256** PRNG */
+  obs_handoff handoff;
 
   /* exporter thread */
-  pthread_t thread;
-  bool thread_started;
-  _Atomic bool stop;
-  _Atomic uint64_t flush_req, flush_done;
   _Atomic uint64_t exported, failures;
   /* Records taken from the shards, given back after their export: at most batch_max, which
    * is max_export_batch_size but at most half a shard's pool, so a batch can always fill. */
   urpc_span **batch;
-  trace_shard **batch_from;
+  obs_lane **batch_from;
   size_t n_batch, batch_max;
   uint64_t batch_first_ns;
   otlp_exporter *otlp; /* NULL without an endpoint */
@@ -51,9 +34,6 @@ struct urpc_tracer {
 
 /* trace_export.c */
 int trace_export_start(urpc_tracer *t);
-void trace_export_stop(urpc_tracer *t);
-trace_shard *trace_shard_new(urpc_tracer *t);
-void trace_shard_free(trace_shard *sh);
 
 /* otlp_http.c: one batch to the collector, with retries and backoff (none once `*stop`), within
  * the export timeout. Returns 0 when the collector accepted it. */
