@@ -1,6 +1,7 @@
 /* uringrpc-server: serves the example services, health, on [::]:50051 by default.
  * Prints one line when serving ("uringrpc-server listening on ADDR shards=N io=uring"), stops on
- * SIGINT/SIGTERM and then prints each shard's counters. */
+ * SIGINT/SIGTERM and then prints each shard's counters (after the access log's last lines, when
+ * it goes to stdout). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 
 #include "print_config.h"
 #include "services.h"
+#include "access_log_setup.h"
 #include "auth_setup.h"
 #include "trace_setup.h"
 #include "urpc_admin.h"
@@ -88,11 +90,11 @@ static void usage(FILE *f) {
           "(a bad token is still refused)\n"
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
-          "%s"
+          "%s%s"
           "  --print-config            print the effective options (key=value lines) and exit\n"
           "  --help                    this text\n"
           "  --version                 the version\n",
-          trace_setup_usage);
+          trace_setup_usage, access_log_setup_usage);
 }
 
 static int parse_int(const char *flag, const char *v, long min, long max, long *out) {
@@ -117,7 +119,7 @@ static int parse_seconds(const char *flag, const char *v, long min, unsigned *ms
 }
 
 static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace_s,
-                      const char **admin_listen, auth_setup *auth) {
+                      const char **admin_listen, auth_setup *auth, access_log_setup *alog) {
   enum {
     OPT_LISTEN = 1,
     OPT_SHARDS,
@@ -161,6 +163,8 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     OPT_JWT_AUDIENCE,
     OPT_JWT_LEEWAY,
     OPT_JWT_OPTIONAL,
+    OPT_ACCESS_LOG,
+    OPT_ACCESS_LOG_SAMPLE,
     OPT_HELP,
     OPT_VERSION
   };
@@ -207,6 +211,8 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       {"jwt-audience", required_argument, NULL, OPT_JWT_AUDIENCE},
       {"jwt-leeway", required_argument, NULL, OPT_JWT_LEEWAY},
       {"jwt-optional", no_argument, NULL, OPT_JWT_OPTIONAL},
+      {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+      {"access-log-sample", required_argument, NULL, OPT_ACCESS_LOG_SAMPLE},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -382,6 +388,12 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     case OPT_JWT_OPTIONAL:
       auth->jwt.optional = true;
       break;
+    case OPT_ACCESS_LOG:
+      alog->path = optarg;
+      break;
+    case OPT_ACCESS_LOG_SAMPLE:
+      if (parse_int("--access-log-sample", optarg, 1, 1000000, &alog->sample) < 0) return 2;
+      break;
     case OPT_HELP:
       usage(stdout);
       return 0;
@@ -414,6 +426,7 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
                     "need --jwt-jwks FILE\n");
     return 2;
   }
+  if (access_log_setup_check(alog)) return 2;
   if (optind < argc) {
     fprintf(stderr, "uringrpc-server: unexpected argument '%s': see --help\n", argv[optind]);
     return 2;
@@ -459,14 +472,16 @@ static void print_stats(urpc_server *s) {
 
 /* Until SIGINT/SIGTERM: SIGHUP, or a change to the certificate files (checked every second:
  * how SPIRE's agent and spiffe-helper deliver rotated SVIDs), reloads TLS; the same for the
- * authorization policy and the JWT keys files. */
+ * authorization policy and the JWT keys files. SIGHUP also has the access log's writer reopen
+ * its file (logrotate). Signals come through a signalfd: no handler runs. */
 static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, int sfd,
-                         auth_setup *auth) {
+                         auth_setup *auth, access_log_setup *alog) {
   char why[512];
   file_stamp stamp = tls_files_stamp(opts);
   for (;;) {
     int sig = urpc_signals_wait_timeout(sfd, 1000);
     if (sig < 0 || sig == SIGINT || sig == SIGTERM) return sig;
+    if (sig == SIGHUP) access_log_setup_reopen(alog);
     auth_setup_poll(auth, sig == SIGHUP);
     file_stamp now = tls_files_stamp(opts);
     if (sig != SIGHUP && (!opts->tls_listen || memcmp(&now, &stamp, sizeof(now)) == 0)) continue;
@@ -484,8 +499,8 @@ static int wait_for_stop(urpc_server *server, const urpc_server_options *opts, i
  * SIGKILL): stop accepting, GOAWAY every connection, let calls in flight finish for up to
  * `grace_s`; a second signal, or the end of the grace period, cuts what is left. */
 static void serve(urpc_server *server, const urpc_server_options *opts, int sfd, long grace_s,
-                  auth_setup *auth) {
-  if (wait_for_stop(server, opts, sfd, auth) < 0 || grace_s == 0) return;
+                  auth_setup *auth, access_log_setup *alog) {
+  if (wait_for_stop(server, opts, sfd, auth, alog) < 0 || grace_s == 0) return;
   fprintf(stderr,
           "uringrpc-server: shutting down: finishing calls in flight for up to %ld s (signal "
           "again to stop now)\n",
@@ -513,13 +528,14 @@ int main(int argc, char **argv) {
   long grace_s = 10;
   const char *admin_listen = NULL;
   auth_setup auth = {0};
-  trace_setup trace = {0}; /* examples/trace_setup.c: --trace, --otlp-*, --trace-* */
+  trace_setup trace = {0};     /* examples/trace_setup.c: --trace, --otlp-*, --trace-* */
+  access_log_setup alog = {0}; /* examples/access_log_setup.c: --access-log* */
   if (trace_setup_take_flags(&trace, &argc, argv)) return 2;
-  int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen, &auth);
+  int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen, &auth, &alog);
   if (rc >= 0) return rc;
   if (print_only)
     return print_config(stdout, &opts, grace_s, admin_listen, &auth) |
-           trace_setup_print(stdout, &trace);
+           trace_setup_print(stdout, &trace) | access_log_setup_print(stdout, &alog);
 
   /* Each connection is a descriptor, and the default --max-connections follows the soft file
    * limit: take what the hard limit allows, as Go programs do. */
@@ -550,18 +566,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "uringrpc-server: cannot set up the metrics\n");
     return 1;
   }
-  if (auth_setup_start(&auth, server, metrics) < 0) {
+  /* the access log first: calls the interceptors after it refuse are logged too */
+  if (access_log_setup_start(&alog, server, metrics) < 0 ||
+      auth_setup_start(&auth, server, metrics) < 0 ||
+      trace_setup_start(&trace, server, metrics) < 0) {
     demo_stop();
     urpc_server_free(server);
     urpc_metrics_free(metrics);
     auth_setup_free(&auth);
-    return 1;
-  }
-  if (trace_setup_start(&trace, server, metrics) < 0) {
-    demo_stop();
-    urpc_server_free(server);
-    urpc_metrics_free(metrics);
-    auth_setup_free(&auth);
+    trace_setup_free(&trace);
+    access_log_setup_free(&alog);
     return 1;
   }
   char why[512];
@@ -591,14 +605,16 @@ int main(int argc, char **argv) {
          admin ? urpc_admin_address(admin) : "");
   fflush(stdout);
 
-  serve(server, &opts, sfd, grace_s, &auth);
+  serve(server, &opts, sfd, grace_s, &auth, &alog);
   urpc_server_stop(server);
   demo_stop(); /* answers pending async calls; their shards drop them if already closed */
   urpc_server_wait(server);
   urpc_admin_stop(admin); /* /readyz said 503 while the server drained */
+  access_log_setup_flush(&alog);
   print_stats(server);
   urpc_server_free(server);
   trace_setup_free(&trace); /* exports what is left */
+  access_log_setup_free(&alog);
   urpc_metrics_free(metrics);
   auth_setup_free(&auth);
   close(sfd);

@@ -1,0 +1,224 @@
+/* One access log record -> one JSON line (the keys and their order: urpc_access_log.h). Runs on
+ * the writer thread, never on a shard.
+ *
+ * Strings from the network are escaped here: `"` and `\` with a backslash, control characters
+ * (and DEL) as \b \f \n \r \t or \u00XX, and every byte that does not start a well-formed UTF-8
+ * sequence (stray continuation bytes, overlong forms, surrogates, code points past U+10FFFF, a
+ * sequence cut short, e.g. by the field bound) as \ufffd, so a line is always valid JSON in
+ * valid UTF-8. Each input byte becomes at most 6 output bytes, which with the bounded fields
+ * keeps a line under URPC_ACCESS_LOG_LINE_MAX. */
+#include <arpa/inet.h>
+#include <string.h>
+#include <time.h>
+
+#include "obs/access_log_impl.h"
+
+_Static_assert(4 * (6 * URPC_ACCESS_LOG_FIELD_MAX + 2) + 1024 <= URPC_ACCESS_LOG_LINE_MAX,
+               "four escaped fields and the rest of a line fit the line bound");
+
+static const char *const code_names[] = {
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+};
+
+const char *access_log_code_name(urpc_status_code code) {
+  return (unsigned)code < sizeof(code_names) / sizeof(code_names[0]) ? code_names[code] : "UNKNOWN";
+}
+
+static char *put(char *o, const char *s) {
+  size_t n = strlen(s);
+  memcpy(o, s, n);
+  return o + n;
+}
+
+static char *put_u64(char *o, uint64_t v) {
+  char tmp[20];
+  int n = 0;
+  do tmp[n++] = (char)('0' + v % 10);
+  while (v /= 10);
+  while (n) *o++ = tmp[--n];
+  return o;
+}
+
+static const char hex[] = "0123456789abcdef";
+
+/* The length of the well-formed UTF-8 sequence at p[0..n), n >= 1 and p[0] >= 0x80, or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+  unsigned char c = p[0];
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xbf; /* the range of the second byte */
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0; /* overlong */
+    if (c == 0xed) hi = 0x9f; /* surrogates */
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90; /* overlong */
+    if (c == 0xf4) hi = 0x8f; /* past U+10FFFF */
+  } else {
+    return 0; /* a continuation byte, C0/C1 (overlong) or F5..FF */
+  }
+  if (n < len || p[1] < lo || p[1] > hi) return 0;
+  for (size_t i = 2; i < len; i++)
+    if ((p[i] & 0xc0) != 0x80) return 0;
+  return len;
+}
+
+/* `s` as a JSON string, or null. */
+static char *put_str(char *o, const access_str *s) {
+  if (!s->present) return put(o, "null");
+  const unsigned char *p = (const unsigned char *)s->bytes;
+  size_t n = s->len < URPC_ACCESS_LOG_FIELD_MAX ? s->len : URPC_ACCESS_LOG_FIELD_MAX;
+  *o++ = '"';
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    if (c >= 0x80) {
+      size_t len = utf8_seq(p + i, n - i);
+      if (len) {
+        memcpy(o, p + i, len);
+        o += len;
+        i += len;
+      } else {
+        o = put(o, "\\ufffd");
+        i++;
+      }
+      continue;
+    }
+    i++;
+    if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else if (c >= 0x20 && c != 0x7f) {
+      *o++ = (char)c;
+    } else if (c == '\n') {
+      o = put(o, "\\n");
+    } else if (c == '\r') {
+      o = put(o, "\\r");
+    } else if (c == '\t') {
+      o = put(o, "\\t");
+    } else if (c == '\b') {
+      o = put(o, "\\b");
+    } else if (c == '\f') {
+      o = put(o, "\\f");
+    } else {
+      o = put(o, "\\u00");
+      *o++ = hex[c >> 4];
+      *o++ = hex[c & 15];
+    }
+  }
+  *o++ = '"';
+  return o;
+}
+
+/* RFC 3339, UTC, microseconds. */
+static char *put_time(char *o, uint64_t unix_us) {
+  time_t sec = (time_t)(unix_us / 1000000u);
+  unsigned us = (unsigned)(unix_us % 1000000u);
+  struct tm tm;
+  if (!gmtime_r(&sec, &tm)) memset(&tm, 0, sizeof(tm));
+  unsigned v[6] = {(unsigned)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday,
+                   (unsigned)tm.tm_hour,        (unsigned)tm.tm_min,     (unsigned)tm.tm_sec};
+  static const char sep[] = "--T::.";
+  *o++ = '"';
+  for (int i = 0; i < 6; i++) {
+    if (i == 0) {
+      for (unsigned d = 1000; d; d /= 10) *o++ = (char)('0' + v[0] / d % 10);
+    } else {
+      *o++ = (char)('0' + v[i] / 10 % 10);
+      *o++ = (char)('0' + v[i] % 10);
+    }
+    *o++ = sep[i];
+  }
+  for (unsigned d = 100000; d; d /= 10) *o++ = (char)('0' + us / d % 10);
+  return put(o, "Z\"");
+}
+
+/* "a.b.c.d:port" or "[v6]:port" (IPv4-mapped shown as IPv4), or null. */
+static char *put_peer(char *o, const access_addr *a) {
+  char ip[INET6_ADDRSTRLEN];
+  unsigned port;
+  bool v6 = false;
+  if (a->sa.sa_family == AF_INET) {
+    if (!inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip))) return put(o, "null");
+    port = ntohs(a->in.sin_port);
+  } else if (a->sa.sa_family == AF_INET6) {
+    const struct in6_addr *x = &a->in6.sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(x)) {
+      if (!inet_ntop(AF_INET, x->s6_addr + 12, ip, sizeof(ip))) return put(o, "null");
+    } else {
+      if (!inet_ntop(AF_INET6, x, ip, sizeof(ip))) return put(o, "null");
+      v6 = true;
+    }
+    port = ntohs(a->in6.sin6_port);
+  } else {
+    return put(o, "null");
+  }
+  *o++ = '"';
+  if (v6) *o++ = '[';
+  o = put(o, ip);
+  if (v6) *o++ = ']';
+  *o++ = ':';
+  o = put_u64(o, port);
+  *o++ = '"';
+  return o;
+}
+
+size_t access_log_format(const access_record *r, char *out) {
+  char *o = out;
+  o = put(o, "{\"time\":");
+  o = put_time(o, r->start_unix_us);
+  o = put(o, ",\"peer\":");
+  o = put_peer(o, &r->peer);
+  o = put(o, ",\"spiffe_id\":");
+  o = put_str(o, &r->spiffe_id);
+  o = put(o, ",\"authority\":");
+  o = put_str(o, &r->authority);
+  o = put(o, ",\"method\":");
+  o = put_str(o, &r->method);
+  o = put(o, ",\"status\":");
+  o = put_u64(o, (uint64_t)r->status);
+  o = put(o, ",\"code\":\"");
+  o = put(o, access_log_code_name(r->status));
+  o = put(o, "\",\"duration_us\":");
+  o = put_u64(o, r->duration_us);
+  o = put(o, ",\"bytes_in\":");
+  o = put_u64(o, r->bytes_in);
+  o = put(o, ",\"bytes_out\":");
+  o = put_u64(o, r->bytes_out);
+  o = put(o, ",\"msgs_in\":");
+  o = put_u64(o, r->msgs_in);
+  o = put(o, ",\"msgs_out\":");
+  o = put_u64(o, r->msgs_out);
+  o = put(o, ",\"trace_id\":");
+  if (r->has_trace) {
+    *o++ = '"';
+    for (int i = 0; i < 16; i++) {
+      *o++ = hex[r->trace_id[i] >> 4];
+      *o++ = hex[r->trace_id[i] & 15];
+    }
+    *o++ = '"';
+  } else {
+    o = put(o, "null");
+  }
+  o = put(o, ",\"user_agent\":");
+  o = put_str(o, &r->user_agent);
+  o = put(o, r->cancelled ? ",\"cancelled\":true}\n" : ",\"cancelled\":false}\n");
+  return (size_t)(o - out);
+}
