@@ -2,11 +2,11 @@
  * the writer thread, never on a shard.
  *
  * Strings from the network are escaped here: `"` and `\` with a backslash, control characters
- * (and DEL) as \b \f \n \r \t or \u00XX, and every byte that does not start a well-formed UTF-8
- * sequence (stray continuation bytes, overlong forms, surrogates, code points past U+10FFFF, a
- * sequence cut short, e.g. by the field bound) as \ufffd, so a line is always valid JSON in
- * valid UTF-8. Each input byte becomes at most 6 output bytes, which with the bounded fields
- * keeps a line under URPC_ACCESS_LOG_LINE_MAX. */
+ * (and DEL) as \b \f \n \r \t or \u00XX, and each maximal ill-formed UTF-8 subpart (stray
+ * continuation bytes, overlong forms, surrogates, code points past U+10FFFF, a sequence cut
+ * short, e.g. by the field bound) as \ufffd, so a line is always valid JSON in valid UTF-8. Each
+ * input byte becomes at most 6 output bytes, which with the bounded fields keeps a line under
+ * URPC_ACCESS_LOG_LINE_MAX. */
 #include <arpa/inet.h>
 #include <string.h>
 #include <time.h>
@@ -57,11 +57,14 @@ static char *put_u64(char *o, uint64_t v) {
 
 static const char hex[] = "0123456789abcdef";
 
-/* The length of the well-formed UTF-8 sequence at p[0..n), n >= 1 and p[0] >= 0x80, or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n) {
+/* The UTF-8 sequence at p[0..n), n >= 1 and p[0] >= 0x80: its length when well-formed
+ * (*valid), else the length of its maximal ill-formed subpart, which becomes one U+FFFD (as
+ * Unicode recommends, and Python's and WHATWG's decoders do). */
+static size_t utf8_seq(const unsigned char *p, size_t n, bool *valid) {
   unsigned char c = p[0];
   size_t len;
   unsigned char lo = 0x80, hi = 0xbf; /* the range of the second byte */
+  *valid = false;
   if (c >= 0xc2 && c <= 0xdf) {
     len = 2;
   } else if (c >= 0xe0 && c <= 0xef) {
@@ -73,11 +76,12 @@ static size_t utf8_seq(const unsigned char *p, size_t n) {
     if (c == 0xf0) lo = 0x90; /* overlong */
     if (c == 0xf4) hi = 0x8f; /* past U+10FFFF */
   } else {
-    return 0; /* a continuation byte, C0/C1 (overlong) or F5..FF */
+    return 1; /* a continuation byte, C0/C1 (overlong) or F5..FF */
   }
-  if (n < len || p[1] < lo || p[1] > hi) return 0;
+  if (n < 2 || p[1] < lo || p[1] > hi) return 1;
   for (size_t i = 2; i < len; i++)
-    if ((p[i] & 0xc0) != 0x80) return 0;
+    if (i >= n || (p[i] & 0xc0) != 0x80) return i;
+  *valid = true;
   return len;
 }
 
@@ -90,15 +94,15 @@ static char *put_str(char *o, const access_str *s) {
   for (size_t i = 0; i < n;) {
     unsigned char c = p[i];
     if (c >= 0x80) {
-      size_t len = utf8_seq(p + i, n - i);
-      if (len) {
+      bool valid;
+      size_t len = utf8_seq(p + i, n - i, &valid);
+      if (valid) {
         memcpy(o, p + i, len);
         o += len;
-        i += len;
       } else {
         o = put(o, "\\ufffd");
-        i++;
       }
+      i += len;
       continue;
     }
     i++;
