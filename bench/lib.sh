@@ -263,6 +263,7 @@ start_server() {
   local name=$1 tag=$2
   local out=$OUT_DIR/$name.$tag.stdout err=$OUT_DIR/$name.$tag.stderr
   server_argv "$name"
+  : >"$out" # exists before the first read below (the background job may open it later)
   taskset -c "$SERVER_CPU" "${SRV_ARGV[@]}" >"$out" 2>"$err" &
   SRV_PID=$! # taskset execs the server: same PID
   STARTED_PIDS+=("$SRV_PID")

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# What tracing costs unary calls: uringrpc-server with --trace exporting over OTLP/HTTP to a
-# local sink (bench/otlp_sink.py, pinned with the client) against the same binary without
-# tracing, in the same run, through unary.sh (servers alternate A B A B within every round),
-# once per sampling ratio. Clients send no traceparent: every call is a root, sampled at the
-# ratio (traceidratio). The exporter thread runs beside the shard (both on SERVER_CPU), so its
-# CPU is in the server's.
+# What tracing and the access log cost unary calls: uringrpc-server with --trace exporting over
+# OTLP/HTTP to a local sink (bench/otlp_sink.py, pinned with the client), and with
+# --access-log writing to a file under the results directory, each against the same binary
+# without them, in the same run, through unary.sh (servers alternate A B A B within every
+# round): once per sampling ratio, then once for the access log. Clients send no traceparent:
+# every call is a root, sampled at the ratio (traceidratio). The exporter and the log writer
+# threads run beside the shard (all on SERVER_CPU), so their CPU is in the server's.
 #
 # h2load counts a gRPC error as a success; every uringrpc run's exit stats are read and the run
 # fails if any call failed.
 #
 # Environment (defaults in brackets; the rest as unary.sh):
-#   RATIOS ["1 0.01"]  ROUNDS [5]  SCENARIOS [16x32]  N_BIG [200000]  BUILD_DIR [build]
+#   RATIOS ["1 0.01"] (tracing runs; "" for none)  ACCESS_LOG [1] (0: no access log run)
+#   ACCESS_LOG_SAMPLE [1]  ROUNDS [5]  SCENARIOS [16x32]  N_BIG [200000]  BUILD_DIR [build]
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT_DIR=$(cd "$BENCH_DIR/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT_DIR/build}
 TOP_OUT=${OUT_DIR:-$BUILD_DIR/bench-results/trace-$(date +%Y%m%d-%H%M%S)}
-RATIOS=${RATIOS:-1 0.01}
+RATIOS=${RATIOS-1 0.01}
+ACCESS_LOG=${ACCESS_LOG:-1}
+ACCESS_LOG_SAMPLE=${ACCESS_LOG_SAMPLE:-1}
 mkdir -p "$TOP_OUT"
 
 cmake --build "$BUILD_DIR" -j2 --target uringrpc-server >>"$TOP_OUT/build.log" 2>&1 || {
@@ -28,21 +32,26 @@ cmake --build "$BUILD_DIR" -j2 --target uringrpc-server >>"$TOP_OUT/build.log" 2
 sink_pid=
 cleanup() { [ -z "$sink_pid" ] || kill "$sink_pid" 2>/dev/null || true; }
 trap cleanup EXIT
-exec 3< <(exec taskset -c "${CLIENT_CPU:-1}" /usr/bin/python3 -B "$BENCH_DIR/otlp_sink.py" 2>&1)
-sink_pid=$!
-read -r -t 10 sink_port <&3 || {
-  echo "trace.sh: the OTLP sink did not start" >&2
-  exit 1
-}
-cat <&3 >"$TOP_OUT/sink.log" &
+if [ -n "$RATIOS" ]; then
+  exec 3< <(exec taskset -c "${CLIENT_CPU:-1}" /usr/bin/python3 -B "$BENCH_DIR/otlp_sink.py" 2>&1)
+  sink_pid=$!
+  read -r -t 10 sink_port <&3 || {
+    echo "trace.sh: the OTLP sink did not start" >&2
+    exit 1
+  }
+  cat <&3 >"$TOP_OUT/sink.log" &
+fi
 
 export URPC_BIN=${URPC_BIN:-$BUILD_DIR/examples/uringrpc-server} BUILD_DIR
 export SERVERS="uringrpc-base uringrpc" URPC_BASE_BIN=$URPC_BIN URPC_BASE_ARGS=""
 export ROUNDS=${ROUNDS:-5} SCENARIOS=${SCENARIOS:-16x32} BUILD=0
 
-for ratio in $RATIOS; do
-  export OUT_DIR=$TOP_OUT/ratio-$ratio
-  export URPC_ARGS="--otlp-endpoint http://127.0.0.1:$sink_port/v1/traces --trace-sampler traceidratio --trace-sampler-arg $ratio --trace-batch-delay 200"
+# One run: unary.sh with URPC_ARGS against no flags, its calls checked, its summary line.
+run() { # <label> <out dir name> <flags...>
+  local label=$1 name=$2
+  shift 2
+  export OUT_DIR=$TOP_OUT/$name URPC_ARGS="$*"
+  mkdir -p "$OUT_DIR"
   "$BENCH_DIR/unary.sh"
   bad=0
   for f in "$OUT_DIR"/uringrpc*.stdout; do
@@ -55,7 +64,7 @@ for ratio in $RATIOS; do
     fi
   done
   [ $bad = 0 ] || exit 1
-  /usr/bin/python3 - "$OUT_DIR/results.tsv" "$ratio" <<'PY' | tee -a "$TOP_OUT/trace-summary.txt"
+  /usr/bin/python3 - "$OUT_DIR/results.tsv" "$label" <<'PY' | tee -a "$TOP_OUT/trace-summary.txt"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 by = {}
@@ -71,12 +80,24 @@ for scen, rounds in by.items():
     if not pairs:
         continue
     base = statistics.median(b for b, _ in pairs)
-    traced = statistics.median(t for _, t in pairs)
+    on = statistics.median(t for _, t in pairs)
     rel = statistics.median((t - b) / b * 100 for b, t in pairs)
-    print(f"ratio {sys.argv[2]} {scen}: server CPU us/req (medians) off {base:.3f}, "
-          f"traced {traced:.3f}; per-round difference median {rel:+.1f} %")
+    print(f"{sys.argv[2]} {scen}: server CPU us/req (medians) off {base:.3f}, "
+          f"on {on:.3f}; per-round difference median {rel:+.1f} %")
 PY
+}
+
+for ratio in $RATIOS; do
+  run "trace ratio $ratio" "ratio-$ratio" --otlp-endpoint "http://127.0.0.1:$sink_port/v1/traces" \
+    --trace-sampler traceidratio --trace-sampler-arg "$ratio" --trace-batch-delay 200
 done
+if [ "$ACCESS_LOG" = 1 ]; then
+  # the file is appended to by every round's server: its size says the lines were written
+  run "access log 1/$ACCESS_LOG_SAMPLE" access-log --access-log "$TOP_OUT/access-log/access.log" \
+    --access-log-sample "$ACCESS_LOG_SAMPLE"
+  echo "access log: $(wc -l <"$TOP_OUT/access-log/access.log") lines in $TOP_OUT/access-log/access.log" |
+    tee -a "$TOP_OUT/trace-summary.txt"
+fi
 cleanup
 sink_pid=
 sleep 0.2

@@ -131,25 +131,37 @@ static char *put_str(char *o, const access_str *s) {
   return o;
 }
 
-/* RFC 3339, UTC, microseconds. */
+/* RFC 3339, UTC, microseconds. Lines come in time order, so the date and time up to the
+ * second are made once a second (per thread) and copied. */
 static char *put_time(char *o, uint64_t unix_us) {
-  time_t sec = (time_t)(unix_us / 1000000u);
+  static _Thread_local struct {
+    bool valid;
+    uint64_t sec;
+    char text[20]; /* "YYYY-MM-DDTHH:MM:SS" */
+  } cache;
+  uint64_t sec = unix_us / 1000000u;
   unsigned us = (unsigned)(unix_us % 1000000u);
-  struct tm tm;
-  if (!gmtime_r(&sec, &tm)) memset(&tm, 0, sizeof(tm));
-  unsigned v[6] = {(unsigned)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday,
-                   (unsigned)tm.tm_hour,        (unsigned)tm.tm_min,     (unsigned)tm.tm_sec};
-  static const char sep[] = "--T::.";
-  *o++ = '"';
-  for (int i = 0; i < 6; i++) {
-    if (i == 0) {
-      for (unsigned d = 1000; d; d /= 10) *o++ = (char)('0' + v[0] / d % 10);
-    } else {
-      *o++ = (char)('0' + v[i] / 10 % 10);
-      *o++ = (char)('0' + v[i] % 10);
+  if (!cache.valid || cache.sec != sec) {
+    time_t t = (time_t)sec;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) memset(&tm, 0, sizeof(tm));
+    unsigned v[6] = {(unsigned)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday,
+                     (unsigned)tm.tm_hour,        (unsigned)tm.tm_min,     (unsigned)tm.tm_sec};
+    static const char sep[] = "--T::";
+    char *c = cache.text;
+    for (unsigned d = 1000; d; d /= 10) *c++ = (char)('0' + v[0] / d % 10);
+    for (int i = 1; i < 6; i++) {
+      *c++ = sep[i - 1];
+      *c++ = (char)('0' + v[i] / 10 % 10);
+      *c++ = (char)('0' + v[i] % 10);
     }
-    *o++ = sep[i];
+    cache.sec = sec;
+    cache.valid = true;
   }
+  *o++ = '"';
+  memcpy(o, cache.text, sizeof(cache.text) - 1);
+  o += sizeof(cache.text) - 1;
+  *o++ = '.';
   for (unsigned d = 100000; d; d /= 10) *o++ = (char)('0' + us / d % 10);
   return put(o, "Z\"");
 }
