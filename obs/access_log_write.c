@@ -102,30 +102,20 @@ static void reopen(urpc_access_log *l) {
   LOG_INFO("access log: reopened %s", l->path);
 }
 
-/* Formats what the shards handed over into the buffer. Returns whether any record came. */
-static bool drain(urpc_access_log *l) {
-  bool any = false;
-  size_t n = obs_handoff_lanes(&l->handoff);
-  for (size_t i = 0; i < n; i++) {
-    obs_lane *lane = obs_handoff_lane_at(&l->handoff, i);
-    if (!lane) continue;
-    const access_record *r;
-    while ((r = obs_lane_next(lane))) {
-      if (ACCESS_LOG_BUF - l->buf_len < URPC_ACCESS_LOG_LINE_MAX) write_out(l);
-      if (!l->buf_len) l->buf_first_ns = core_now_ns();
-      l->buf_len += access_log_format(r, l->buf + l->buf_len);
-      l->buf_lines++;
-      obs_lane_give_back(lane, (void *)r);
-      any = true;
-    }
-  }
-  return any;
+/* A record a shard handed over, formatted into the buffer and given back. */
+static void take_record(void *arg, obs_lane *lane, void *record) {
+  urpc_access_log *l = arg;
+  if (ACCESS_LOG_BUF - l->buf_len < URPC_ACCESS_LOG_LINE_MAX) write_out(l);
+  if (!l->buf_len) l->buf_first_ns = core_now_ns();
+  l->buf_len += access_log_format(record, l->buf + l->buf_len);
+  l->buf_lines++;
+  obs_lane_give_back(lane, record);
 }
 
 bool access_log_writer_step(void *arg, bool urgent) {
   urpc_access_log *l = arg;
   uint64_t reopen_req = atomic_load_explicit(&l->reopen_req, memory_order_relaxed);
-  bool any = drain(l);
+  bool any = obs_handoff_drain(&l->handoff, take_record, l);
   if (reopen_req != l->reopen_done) {
     write_out(l); /* what came before the request goes to the old file */
     reopen(l);

@@ -79,6 +79,22 @@ void obs_handoff_counts(obs_handoff *h, uint64_t *taken, uint64_t *dropped) {
   }
 }
 
+bool obs_handoff_drain(obs_handoff *h, void (*take)(void *arg, obs_lane *lane, void *record),
+                       void *arg) {
+  bool any = false;
+  size_t n = obs_handoff_lanes(h);
+  for (size_t i = 0; i < n; i++) {
+    obs_lane *l = obs_handoff_lane_at(h, i);
+    if (!l) continue;
+    void *r;
+    while ((r = core_spsc_pop(&l->full))) {
+      take(arg, l, r);
+      any = true;
+    }
+  }
+  return any;
+}
+
 static void *consumer_main(void *arg) {
   obs_handoff *h = arg;
   for (;;) {

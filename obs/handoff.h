@@ -96,10 +96,10 @@ static inline size_t obs_handoff_lanes(obs_handoff *h) {
   return atomic_load_explicit(&h->n_lanes, memory_order_acquire);
 }
 
-/* The next filled record of `l`, or NULL. */
-static inline void *obs_lane_next(obs_lane *l) {
-  return core_spsc_pop(&l->full);
-}
+/* Hands every filled record of every lane to `take` (with its lane), which gives it back with
+ * obs_lane_give_back, at once or later. Returns whether any came. */
+bool obs_handoff_drain(obs_handoff *h, void (*take)(void *arg, obs_lane *lane, void *record),
+                       void *arg);
 
 /* Gives a record back to its lane's pool once done with it. */
 static inline void obs_lane_give_back(obs_lane *l, void *record) {

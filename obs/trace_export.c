@@ -25,30 +25,19 @@ static void export_batch(urpc_tracer *t) {
   t->n_batch = 0;
 }
 
-/* Moves what the shards handed over into the batch, exporting each time it fills. Returns
- * whether any span came. */
-static bool drain(urpc_tracer *t) {
-  bool any = false;
-  size_t n = obs_handoff_lanes(&t->handoff);
-  for (size_t i = 0; i < n; i++) {
-    obs_lane *l = obs_handoff_lane_at(&t->handoff, i);
-    if (!l) continue;
-    urpc_span *s;
-    while ((s = obs_lane_next(l))) {
-      if (!t->n_batch) t->batch_first_ns = core_now_ns();
-      t->batch_from[t->n_batch] = l;
-      t->batch[t->n_batch++] = s;
-      any = true;
-      if (t->n_batch == t->batch_max) export_batch(t);
-    }
-  }
-  return any;
+/* A span a shard handed over joins the batch, exported when it fills. */
+static void take_span(void *arg, obs_lane *l, void *span) {
+  urpc_tracer *t = arg;
+  if (!t->n_batch) t->batch_first_ns = core_now_ns();
+  t->batch_from[t->n_batch] = l;
+  t->batch[t->n_batch++] = span;
+  if (t->n_batch == t->batch_max) export_batch(t);
 }
 
 /* One turn of the exporter thread (obs/handoff.c runs it; urgent: a flush or the end). */
 static bool exporter_step(void *arg, bool urgent) {
   urpc_tracer *t = arg;
-  bool any = drain(t);
+  bool any = obs_handoff_drain(&t->handoff, take_span, t);
   if (urgent ||
       (t->n_batch && core_now_ns() - t->batch_first_ns >= t->o.schedule_delay_ms * 1000000ull))
     export_batch(t);
