@@ -56,7 +56,7 @@ typedef struct urpc_access_log_options {
   /* Lines wait at most this long in the writer's buffer; default 100. */
   unsigned flush_interval_ms;
   /* Records each shard holds for the writer; beyond, lines are dropped and counted. Default
-   * 1024 (about 1.2 KiB each, made at a shard's first call). */
+   * 1024 (about 1.1 KiB each, made at a shard's first call). */
   unsigned queue_size;
 } urpc_access_log_options;
 
