@@ -20,12 +20,22 @@ typedef Opentelemetry__Proto__Trace__V1__Status Status;
 
 typedef struct span_parts span_parts;
 
+#define N_CODES 17 /* URPC_STATUS_OK .. URPC_STATUS_UNAUTHENTICATED */
+
+typedef struct blob {
+  uint8_t *p;
+  size_t len;
+} blob;
+
 struct otlp_resource {
   span_parts *parts; /* scratch for otlp_encode, `cap` spans */
-  Span **list;
   size_t *sizes;
+  uint8_t *scratch; /* `cap` method parts for methods without an index */
   size_t cap;
-  uint8_t *buf; /* the last body */
+  blob *methods; /* the method parts kept, by method index */
+  size_t n_methods;
+  blob outcome[N_CODES][2]; /* [status code][span status ERROR] */
+  uint8_t *buf;             /* the last body */
   size_t buf_cap;
   size_t n;
   KeyValue kv[MAX_RESOURCE_ATTRS];
@@ -105,6 +115,8 @@ static int add_resource_attr(void *arg, const char *k, const char *v) {
   return 0;
 }
 
+static int pack_outcomes(otlp_resource *r);
+
 int otlp_resource_new(const char *service_name, const char *attributes, otlp_resource **out) {
   otlp_resource *r = calloc(1, sizeof(*r));
   if (!r) return -ENOMEM;
@@ -113,8 +125,8 @@ int otlp_resource_new(const char *service_name, const char *attributes, otlp_res
   r->kvp[0] = &r->kv[0];
   r->kvp[1] = &r->kv[1];
   r->n = 2;
-  int rc = 0;
-  if (attributes) {
+  int rc = pack_outcomes(r);
+  if (!rc && attributes) {
     r->strings = strdup(attributes);
     rc = r->strings ? each_pair(r->strings, add_resource_attr, r) : -ENOMEM;
   }
@@ -129,24 +141,35 @@ int otlp_resource_new(const char *service_name, const char *attributes, otlp_res
 void otlp_resource_free(otlp_resource *r) {
   if (!r) return;
   free(r->parts);
-  free(r->list);
   free(r->sizes);
+  free(r->scratch);
+  for (size_t i = 0; i < r->n_methods; i++) free(r->methods[i].p);
+  free(r->methods);
+  for (int c = 0; c < N_CODES; c++) free(r->outcome[c][0].p), free(r->outcome[c][1].p);
   free(r->buf);
   free(r->strings);
   free(r);
 }
 
-#define SPAN_ATTRS (4 + URPC_SPAN_MAX_ATTRS)
+/* Each Span goes out as the concatenation of three packed Span messages, which a protobuf
+ * parser merges into one (repeated fields append, the others are set in only one part):
+ *   - the method's part: name, kind, rpc.system / rpc.service / rpc.method — the same for every
+ *     call of a method, so packed once per method and kept;
+ *   - the outcome's part: rpc.grpc.status_code and the span status — one of 2 × 17, packed once;
+ *   - the span's own part: ids, times, flags, tracestate, the handler's attributes and events.
+ * protobuf-c sizes a nested message again at each level it packs: the attributes, two levels
+ * deep, were most of the exporter's CPU when every span packed them. */
+#define METHODS_CACHED  4096 /* methods (dense index) whose part is kept */
+#define METHOD_PART_MAX (3 * URPC_SPAN_NAME_MAX + 128) /* name, service, method and framing */
 
 struct span_parts {
   Span span;
-  Status status;
-  KeyValue kv[SPAN_ATTRS];
-  AnyValue v[SPAN_ATTRS];
-  KeyValue *kvp[SPAN_ATTRS];
+  KeyValue kv[URPC_SPAN_MAX_ATTRS];
+  AnyValue v[URPC_SPAN_MAX_ATTRS];
+  KeyValue *kvp[URPC_SPAN_MAX_ATTRS];
   Opentelemetry__Proto__Trace__V1__Span__Event ev[URPC_SPAN_MAX_EVENTS];
   Opentelemetry__Proto__Trace__V1__Span__Event *evp[URPC_SPAN_MAX_EVENTS];
-  char service[URPC_SPAN_NAME_MAX];
+  blob method; /* in the cache, or in the batch's scratch (a method without an index) */
 };
 
 static size_t varint_len(size_t v) {
@@ -166,82 +189,145 @@ static uint8_t *put_field(uint8_t *w, unsigned field, size_t len) {
   return w;
 }
 
+/* The method's part of a span named `name` ("pkg.Service/Method") into out[0..METHOD_PART_MAX). */
+static size_t pack_method_part(const urpc_span *s, uint8_t *out) {
+  char service[URPC_SPAN_NAME_MAX];
+  memcpy(service, s->name, s->service_len);
+  service[s->service_len] = '\0';
+  const char *method = s->name[s->service_len] == '/' ? s->name + s->service_len + 1 : "";
+  KeyValue kv[3];
+  AnyValue v[3];
+  KeyValue *kvp[3] = {&kv[0], &kv[1], &kv[2]};
+  set_string(&kv[0], &v[0], "rpc.system", "grpc");
+  set_string(&kv[1], &v[1], "rpc.service", service);
+  set_string(&kv[2], &v[2], "rpc.method", method);
+  Span sp = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+  sp.name = (char *)s->name;
+  sp.kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
+  sp.n_attributes = 3;
+  sp.attributes = kvp;
+  return opentelemetry__proto__trace__v1__span__pack(&sp, out);
+}
+
+static int pack_outcomes(otlp_resource *r) {
+  for (int code = 0; code < N_CODES; code++)
+    for (int error = 0; error < 2; error++) {
+      KeyValue kv;
+      AnyValue v;
+      KeyValue *kvp = &kv;
+      set_int(&kv, &v, "rpc.grpc.status_code", code);
+      Status st = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
+      if (error) st.code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+      Span sp = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+      sp.n_attributes = 1;
+      sp.attributes = &kvp;
+      sp.status = &st;
+      blob *b = &r->outcome[code][error];
+      b->len = opentelemetry__proto__trace__v1__span__get_packed_size(&sp);
+      b->p = malloc(b->len);
+      if (!b->p) return -ENOMEM;
+      opentelemetry__proto__trace__v1__span__pack(&sp, b->p);
+    }
+  return 0;
+}
+
+/* The method's part of span `s`: kept per method index, else packed into `scratch`. */
+static int method_part(otlp_resource *r, const urpc_span *s, uint8_t *scratch, blob *out) {
+  uint32_t i = s->method_index;
+  if (i && i < METHODS_CACHED) {
+    if (i >= r->n_methods) {
+      size_t n = r->n_methods ? r->n_methods : 16;
+      while (n <= i) n *= 2;
+      blob *m = realloc(r->methods, n * sizeof(*m));
+      if (!m) return -ENOMEM;
+      memset(m + r->n_methods, 0, (n - r->n_methods) * sizeof(*m));
+      r->methods = m;
+      r->n_methods = n;
+    }
+    blob *b = &r->methods[i];
+    if (!b->p) {
+      uint8_t tmp[METHOD_PART_MAX];
+      size_t len = pack_method_part(s, tmp);
+      if (!(b->p = malloc(len))) return -ENOMEM;
+      memcpy(b->p, tmp, len);
+      b->len = len;
+    }
+    *out = *b;
+    return 0;
+  }
+  *out = (blob){scratch, pack_method_part(s, scratch)};
+  return 0;
+}
+
+/* The span's own part (see above), to be packed by protobuf-c. */
+static void own_part(const urpc_span *s, span_parts *p) {
+  Span *sp = &p->span;
+  opentelemetry__proto__trace__v1__span__init(sp);
+  sp->trace_id = (ProtobufCBinaryData){16, (uint8_t *)s->trace_id};
+  sp->span_id = (ProtobufCBinaryData){8, (uint8_t *)s->span_id};
+  if (s->has_parent) sp->parent_span_id = (ProtobufCBinaryData){8, (uint8_t *)s->parent_span_id};
+  sp->trace_state = (char *)s->tracestate;
+  /* W3C flags, and HAS_IS_REMOTE | IS_REMOTE: our parent, if any, is in another process */
+  sp->flags = s->flags | 0x100u | (s->has_parent ? 0x200u : 0);
+  sp->start_time_unix_nano = s->start_unix_ns;
+  sp->end_time_unix_nano = s->end_unix_ns;
+  size_t na = s->n_attrs < URPC_SPAN_MAX_ATTRS ? s->n_attrs : URPC_SPAN_MAX_ATTRS;
+  for (size_t k = 0; k < na; k++) {
+    const urpc_span_attr *a = &s->attrs[k];
+    if (a->is_int)
+      set_int(&p->kv[k], &p->v[k], a->key, a->int_value);
+    else
+      set_string(&p->kv[k], &p->v[k], a->key, a->string_value);
+    p->kvp[k] = &p->kv[k];
+  }
+  sp->n_attributes = na;
+  sp->attributes = p->kvp;
+  sp->dropped_attributes_count = s->dropped_attrs;
+  size_t ne = s->n_events < URPC_SPAN_MAX_EVENTS ? s->n_events : URPC_SPAN_MAX_EVENTS;
+  for (size_t k = 0; k < ne; k++) {
+    opentelemetry__proto__trace__v1__span__event__init(&p->ev[k]);
+    p->ev[k].time_unix_nano = s->events[k].time_unix_ns;
+    p->ev[k].name = (char *)s->events[k].name;
+    p->evp[k] = &p->ev[k];
+  }
+  sp->n_events = ne;
+  sp->events = p->evp;
+  sp->dropped_events_count = s->dropped_events;
+}
+
+static const blob *outcome_part(const otlp_resource *r, const urpc_span *s) {
+  unsigned code = (unsigned)s->status < N_CODES ? (unsigned)s->status : URPC_STATUS_UNKNOWN;
+  return &r->outcome[code][s->error];
+}
+
+static int reserve(otlp_resource *r, size_t n) {
+  if (n <= r->cap) return 0;
+  span_parts *parts = malloc(n * sizeof(*parts)); /* each field used is set below */
+  size_t *sizes = malloc(n * sizeof(*sizes));
+  uint8_t *scratch = malloc(n * METHOD_PART_MAX);
+  if (!parts || !sizes || !scratch) {
+    free(parts);
+    free(sizes);
+    free(scratch);
+    return -ENOMEM;
+  }
+  free(r->parts);
+  free(r->sizes);
+  free(r->scratch);
+  r->parts = parts;
+  r->sizes = sizes;
+  r->scratch = scratch;
+  r->cap = n;
+  return 0;
+}
+
 int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const uint8_t **out,
                 size_t *len) {
-  if (n > r->cap) {
-    span_parts *parts = malloc(n * sizeof(*parts)); /* each field used is set below */
-    Span **list = malloc(n * sizeof(*list));
-    size_t *sizes = malloc(n * sizeof(*sizes));
-    if (!parts || !list || !sizes) {
-      free(parts);
-      free(list);
-      free(sizes);
-      return -ENOMEM;
-    }
-    free(r->parts);
-    free(r->list);
-    free(r->sizes);
-    r->parts = parts;
-    r->list = list;
-    r->sizes = sizes;
-    r->cap = n;
-  }
-  span_parts *parts = r->parts;
-  Span **list = r->list;
-  for (size_t i = 0; i < n; i++) {
-    const urpc_span *s = spans[i];
-    span_parts *p = &parts[i];
-    Span *sp = &p->span;
-    opentelemetry__proto__trace__v1__span__init(sp);
-    sp->trace_id = (ProtobufCBinaryData){16, (uint8_t *)s->trace_id};
-    sp->span_id = (ProtobufCBinaryData){8, (uint8_t *)s->span_id};
-    if (s->has_parent) sp->parent_span_id = (ProtobufCBinaryData){8, (uint8_t *)s->parent_span_id};
-    sp->trace_state = (char *)s->tracestate;
-    /* W3C flags, and HAS_IS_REMOTE | IS_REMOTE: our parent, if any, is in another process */
-    sp->flags = s->flags | 0x100u | (s->has_parent ? 0x200u : 0);
-    sp->name = (char *)s->name;
-    sp->kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
-    sp->start_time_unix_nano = s->start_unix_ns;
-    sp->end_time_unix_nano = s->end_unix_ns;
-    memcpy(p->service, s->name, s->service_len);
-    p->service[s->service_len] = '\0';
-    const char *method = s->name[s->service_len] == '/' ? s->name + s->service_len + 1 : "";
-    set_string(&p->kv[0], &p->v[0], "rpc.system", "grpc");
-    set_string(&p->kv[1], &p->v[1], "rpc.service", p->service);
-    set_string(&p->kv[2], &p->v[2], "rpc.method", method);
-    set_int(&p->kv[3], &p->v[3], "rpc.grpc.status_code", (int64_t)s->status);
-    size_t na = 4;
-    for (size_t k = 0; k < s->n_attrs && k < URPC_SPAN_MAX_ATTRS; k++, na++) {
-      const urpc_span_attr *a = &s->attrs[k];
-      if (a->is_int)
-        set_int(&p->kv[na], &p->v[na], a->key, a->int_value);
-      else
-        set_string(&p->kv[na], &p->v[na], a->key, a->string_value);
-    }
-    for (size_t k = 0; k < na; k++) p->kvp[k] = &p->kv[k];
-    sp->n_attributes = na;
-    sp->attributes = p->kvp;
-    sp->dropped_attributes_count = s->dropped_attrs;
-    size_t ne = s->n_events < URPC_SPAN_MAX_EVENTS ? s->n_events : URPC_SPAN_MAX_EVENTS;
-    for (size_t k = 0; k < ne; k++) {
-      opentelemetry__proto__trace__v1__span__event__init(&p->ev[k]);
-      p->ev[k].time_unix_nano = s->events[k].time_unix_ns;
-      p->ev[k].name = (char *)s->events[k].name;
-      p->evp[k] = &p->ev[k];
-    }
-    sp->n_events = ne;
-    sp->events = p->evp;
-    sp->dropped_events_count = s->dropped_events;
-    opentelemetry__proto__trace__v1__status__init(&p->status);
-    if (s->error)
-      p->status.code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
-    sp->status = &p->status;
-    list[i] = sp;
-  }
+  int rc = reserve(r, n);
+  if (rc) return rc;
   /* The three wrappers (ExportTraceServiceRequest.resource_spans = 1, ResourceSpans.resource
-   * = 1 and .scope_spans = 2, ScopeSpans.scope = 1 and .spans = 2) are framed here and each
-   * Span packed by protobuf-c once: packing the request whole would make protobuf-c size every
-   * span again at each level of nesting. */
+   * = 1 and .scope_spans = 2, ScopeSpans.scope = 1 and .spans = 2) are framed here, so that
+   * nothing is sized twice. */
   Opentelemetry__Proto__Common__V1__InstrumentationScope scope =
       OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
   scope.name = "uringrpc";
@@ -254,7 +340,12 @@ int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const
   size_t res_len = opentelemetry__proto__resource__v1__resource__get_packed_size(&res);
   size_t ss_len = 1 + varint_len(scope_len) + scope_len;
   for (size_t i = 0; i < n; i++) {
-    r->sizes[i] = opentelemetry__proto__trace__v1__span__get_packed_size(list[i]);
+    span_parts *p = &r->parts[i];
+    own_part(spans[i], p);
+    rc = method_part(r, spans[i], r->scratch + i * METHOD_PART_MAX, &p->method);
+    if (rc) return rc;
+    r->sizes[i] = opentelemetry__proto__trace__v1__span__get_packed_size(&p->span) + p->method.len +
+                  outcome_part(r, spans[i])->len;
     ss_len += 1 + varint_len(r->sizes[i]) + r->sizes[i];
   }
   size_t rs_len = 1 + varint_len(res_len) + res_len + 1 + varint_len(ss_len) + ss_len;
@@ -274,8 +365,14 @@ int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const
   w = put_field(w, 1, scope_len); /* ScopeSpans.scope */
   w += opentelemetry__proto__common__v1__instrumentation_scope__pack(&scope, w);
   for (size_t i = 0; i < n; i++) {
+    const span_parts *p = &r->parts[i];
+    const blob *o = outcome_part(r, spans[i]);
     w = put_field(w, 2, r->sizes[i]); /* ScopeSpans.spans */
-    w += opentelemetry__proto__trace__v1__span__pack(list[i], w);
+    w += opentelemetry__proto__trace__v1__span__pack(&p->span, w);
+    memcpy(w, p->method.p, p->method.len);
+    w += p->method.len;
+    memcpy(w, o->p, o->len);
+    w += o->len;
   }
   *len = (size_t)(w - r->buf);
   *out = r->buf;

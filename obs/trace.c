@@ -57,14 +57,16 @@ static uint64_t rng_next(uint64_t s[4]) {
   return r;
 }
 
+/* Big-endian, as ids are written. */
 static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+  v = __builtin_bswap64(v);
+  memcpy(p, &v, 8);
 }
 
 static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-  return v;
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
 }
 
 void trace_rng_seed(uint64_t s[4]);
@@ -125,6 +127,11 @@ static bool sample(const urpc_tracer *t, const trace_call *c, uint8_t parent_fla
   }
 }
 
+/* Most calls carry other metadata (user-agent): one byte tells them apart. */
+static inline bool key_is(const char *key, const char *want) {
+  return key[0] == want[0] && !strcmp(key, want);
+}
+
 /* The call's tracestate: every tracestate header joined with ',' (RFC 9110 list rules), kept
  * only when valid and under the bound. */
 static void take_tracestate(urpc_call *call, trace_call *c) {
@@ -133,7 +140,7 @@ static void take_tracestate(urpc_call *call, trace_call *c) {
     const char *key;
     const uint8_t *v;
     size_t len;
-    if (urpc_call_metadata_at(call, i, &key, &v, &len) || strcmp(key, "tracestate")) continue;
+    if (urpc_call_metadata_at(call, i, &key, &v, &len) || !key_is(key, "tracestate")) continue;
     total += len + (count++ ? 1 : 0);
   }
   if (!count || total > OBS_TRACESTATE_MAX) return;
@@ -144,7 +151,7 @@ static void take_tracestate(urpc_call *call, trace_call *c) {
     const char *key;
     const uint8_t *v;
     size_t len;
-    if (urpc_call_metadata_at(call, i, &key, &v, &len) || strcmp(key, "tracestate")) continue;
+    if (urpc_call_metadata_at(call, i, &key, &v, &len) || !key_is(key, "tracestate")) continue;
     if (at) s[at++] = ',';
     memcpy(s + at, v, len);
     at += len;
@@ -173,7 +180,7 @@ static urpc_status_code on_start(urpc_call *call, void *user, void **state, cons
     const char *key;
     const uint8_t *v;
     size_t len;
-    if (urpc_call_metadata_at(call, i, &key, &v, &len) || strcmp(key, "traceparent")) continue;
+    if (urpc_call_metadata_at(call, i, &key, &v, &len) || !key_is(key, "traceparent")) continue;
     if (++seen == 1) parsed = obs_traceparent_parse((const char *)v, len, &parent) == 0;
   }
   uint8_t parent_flags = 0;
@@ -237,7 +244,7 @@ static void on_end(urpc_call *call, const urpc_call_end *end, void *user, void *
   s->has_parent = c->has_parent;
   s->flags = OBS_TRACE_FLAG_SAMPLED;
   s->start_unix_ns = c->start_unix_ns;
-  s->end_unix_ns = c->start_unix_ns + end->duration_ns;
+  s->end_unix_ns = unix_now_ns(); /* sampled calls only: the interceptor has no_duration */
   s->status = end->status;
   s->error = server_error(end->status);
   s->cancelled = end->cancelled;
@@ -253,6 +260,7 @@ static void on_end(urpc_call *call, const urpc_call_end *end, void *user, void *
   s->name[len] = '\0';
   const char *slash = memchr(s->name, '/', len);
   s->service_len = (uint16_t)(slash ? (size_t)(slash - s->name) : len);
+  s->method_index = urpc_call_method_index(call);
   if (c->tracestate)
     memcpy(s->tracestate, c->tracestate, c->tracestate_len + 1);
   else
@@ -493,7 +501,7 @@ int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m
   t->batch_from = calloc(t->batch_max, sizeof(*t->batch_from));
   int rc = oom || !t->batch || !t->batch_from ? -ENOMEM : 0;
   if (!rc && t->o.endpoint) rc = otlp_exporter_new(&t->o, &t->stop, &t->otlp);
-  urpc_interceptor ic = {.on_start = on_start, .on_end = on_end, .user = t};
+  urpc_interceptor ic = {.on_start = on_start, .on_end = on_end, .user = t, .no_duration = true};
   if (!rc) rc = urpc_server_add_interceptor(s, &ic);
   if (!rc && m) {
     rc = urpc_metrics_add_family(m, "uringrpc_spans_dropped_total", "counter",

@@ -5,7 +5,7 @@
  * pools run dry and they drop (and count) spans instead of waiting.
  *
  * Shards are never woken for this and never wake the exporter: it polls the rings every
- * POLL_NS when they were empty (a few hundred cheap wake-ups a second). */
+ * POLL_NS (a few hundred cheap wake-ups a second). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,10 +59,8 @@ static void export_batch(urpc_tracer *t) {
   t->n_batch = 0;
 }
 
-/* Moves what the shards handed over into the batch, exporting each time it fills. Returns
- * whether any span came. */
-static bool drain(urpc_tracer *t) {
-  bool any = false;
+/* Moves what the shards handed over into the batch, exporting each time it fills. */
+static void drain(urpc_tracer *t) {
   size_t n = atomic_load_explicit(&t->n_shards, memory_order_acquire);
   for (size_t i = 0; i < n; i++) {
     /* acquire: pairs with the shard's release store that published its rings */
@@ -73,11 +71,9 @@ static bool drain(urpc_tracer *t) {
       if (!t->n_batch) t->batch_first_ns = core_now_ns();
       t->batch_from[t->n_batch] = sh;
       t->batch[t->n_batch++] = s;
-      any = true;
       if (t->n_batch == t->batch_max) export_batch(t);
     }
   }
-  return any;
 }
 
 static void *exporter_main(void *arg) {
@@ -85,23 +81,25 @@ static void *exporter_main(void *arg) {
   for (;;) {
     bool stop = atomic_load_explicit(&t->stop, memory_order_acquire);
     uint64_t req = atomic_load_explicit(&t->flush_req, memory_order_acquire);
-    bool any = drain(t);
+    drain(t);
     if (stop || req != atomic_load_explicit(&t->flush_done, memory_order_relaxed) ||
         (t->n_batch && core_now_ns() - t->batch_first_ns >= t->o.schedule_delay_ms * 1000000ull))
       export_batch(t);
     /* release: the spans exported above happen before a flusher sees its request done */
     atomic_store_explicit(&t->flush_done, req, memory_order_release);
     if (stop) return NULL;
-    if (!any) {
-      struct timespec ts = {0, POLL_NS};
-      nanosleep(&ts, NULL);
-    }
+    /* Even when spans came: a shard's pool (2048 records by default) outlasts POLL_NS at any
+     * rate one shard reaches, and an exporter sharing a core with a shard that woke for every
+     * few spans would cost that shard a context switch each time. */
+    struct timespec ts = {0, POLL_NS};
+    nanosleep(&ts, NULL);
   }
 }
 
 int trace_export_start(urpc_tracer *t) {
   int rc = pthread_create(&t->thread, NULL, exporter_main, t);
   if (rc) return -rc;
+  pthread_setname_np(t->thread, "urpc-trace");
   t->thread_started = true;
   return 0;
 }

@@ -64,6 +64,7 @@ typedef struct urpc_span {
   uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
   char name[URPC_SPAN_NAME_MAX];            /* "package.Service/Method" (truncated if longer) */
   uint16_t service_len;                     /* name[0..service_len) is rpc.service */
+  uint32_t method_index;                    /* urpc_call_method_index: 0 for an unknown path */
   char tracestate[URPC_SPAN_STATE_MAX + 1]; /* as received (when valid), or "" */
   uint8_t n_attrs, n_events;                /* the handler's, below */
   uint16_t dropped_attrs, dropped_events;   /* over the bounds */

@@ -16,6 +16,7 @@ int urpc_server_add_interceptor(urpc_server *s, const urpc_interceptor *ic) {
   chain[s->n_interceptors++] = *ic;
   s->interceptors = chain;
   if (ic->on_message) s->ic_on_message = true;
+  if (!ic->no_duration) s->ic_duration = true;
   return 0;
 }
 
@@ -60,7 +61,7 @@ void rpc_intercept_end(urpc_call *call) {
       .status =
           call->sent_status >= 0 ? (urpc_status_code)call->sent_status : URPC_STATUS_CANCELLED,
       .cancelled = cancelled,
-      .duration_ns = core_now_ns() - call->start_ns,
+      .duration_ns = s->ic_duration ? core_now_ns() - call->start_ns : 0,
       .msgs_in = call->msgs_in,
       .msgs_out = call->msgs_out,
       .bytes_in = call->bytes_in,

@@ -284,6 +284,7 @@ struct urpc_server {
   urpc_interceptor *interceptors; /* the chain, in registration order; fixed once started */
   size_t n_interceptors;
   bool ic_on_message;              /* one of them asked for each message */
+  bool ic_duration;                /* one of them reads urpc_call_end.duration_ns */
   uint32_t max_conns;              /* options.max_connections, or what the file limit allows */
   bool idle_trim;                  /* idle_trim.c knows this nghttp2's allocations (1.52) */
   _Atomic uint32_t n_conns;        /* open, all shards (touched per connection, not per call) */

@@ -195,7 +195,8 @@ typedef enum urpc_health_status {
 typedef struct urpc_call_end {
   urpc_status_code status;      /* the grpc-status the client got; CANCELLED if none (reset) */
   bool cancelled;               /* reset by the client, connection lost, or deadline passed */
-  uint64_t duration_ns;         /* from the request headers in to the call's end */
+  uint64_t duration_ns;         /* from the request headers in to the call's end (0 when every
+                                   interceptor has no_duration) */
   uint64_t msgs_in, msgs_out;   /* request and response messages */
   uint64_t bytes_in, bytes_out; /* DATA payload bytes received and sent */
 } urpc_call_end;
@@ -213,6 +214,9 @@ typedef struct urpc_interceptor {
    * prefix). On the shard thread, in chain order, for
    * interceptors whose on_start ran. */
   void (*on_message)(urpc_call *call, bool received, size_t bytes, void *user, void *state);
+  /* This interceptor never reads urpc_call_end.duration_ns: when no interceptor does, calls
+   * read no clock for it (e.g. a tracer that samples 1 % of calls times those itself). */
+  bool no_duration;
 } urpc_interceptor;
 
 /* Adds `ic` (copied) to the end of the chain. Before start. Returns 0, -EBUSY or -ENOMEM. */

@@ -138,6 +138,56 @@ Test(otlp, encode_decodes_with_the_official_numbers) {
   cr_assert_eq(otlp_resource_new(NULL, "novalue", &res), -EINVAL);
 }
 
+/* The method's part is kept per method index and the outcome's per status: spans of two methods
+ * with every status, over two batches (the second from the kept parts), and a path no method
+ * answers (index 0, packed per span), all decode to their own names, codes and statuses. */
+Test(otlp, kept_parts_decode_per_span) {
+  otlp_resource *res;
+  cr_assert_eq(otlp_resource_new("svc", NULL, &res), 0);
+  static const char *names[3] = {"helloworld.Greeter/SayHello",
+                                 "grpc.testing.TestService/EmptyCall", "no.Such/Thing"};
+  static const uint16_t service_lens[3] = {18, 24, 7};
+  static const uint32_t indices[3] = {1, 7, 0};
+  urpc_span spans[51];
+  const urpc_span *ptrs[51];
+  for (int batch = 0; batch < 2; batch++) {
+    for (int i = 0; i < 51; i++) {
+      int m = i % 3, code = i % 17;
+      spans[i] = make_span((uint8_t)(i + batch), i % 2, (urpc_status_code)code, i % 5 == 0);
+      strcpy(spans[i].name, names[m]);
+      spans[i].service_len = service_lens[m];
+      spans[i].method_index = indices[m];
+      ptrs[i] = &spans[i];
+    }
+    const uint8_t *body;
+    size_t len;
+    cr_assert_eq(otlp_encode(res, ptrs, 51, &body, &len), 0);
+    Request *r = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+        NULL, len, body);
+    cr_assert_not_null(r);
+    const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = r->resource_spans[0]->scope_spans[0];
+    cr_assert_eq(ss->n_spans, 51);
+    for (int i = 0; i < 51; i++) {
+      const Opentelemetry__Proto__Trace__V1__Span *sp = ss->spans[i];
+      int m = i % 3;
+      cr_assert_str_eq(sp->name, names[m]);
+      cr_assert_eq(sp->kind, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER);
+      cr_assert_arr_eq(sp->trace_id.data, spans[i].trace_id, 16);
+      cr_assert_eq(sp->n_attributes, 4);
+      cr_assert_eq(strncmp(sattr(sp->attributes, 4, "rpc.service"), names[m], service_lens[m]), 0);
+      cr_assert_str_eq(sattr(sp->attributes, 4, "rpc.method"), names[m] + service_lens[m] + 1);
+      cr_assert_eq(attr(sp->attributes, 4, "rpc.grpc.status_code")->int_value, i % 17);
+      cr_assert_eq(sp->status->code,
+                   i % 5 == 0
+                       ? OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR
+                       : OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_UNSET);
+    }
+    opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r,
+                                                                                            NULL);
+  }
+  otlp_resource_free(res);
+}
+
 Test(otlp, headers) {
   char *l = otlp_headers_lines("api-key=secret, x-team = a%2Cb");
   cr_assert_not_null(l);

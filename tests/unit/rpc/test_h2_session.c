@@ -138,7 +138,10 @@ static void setup(void) {
   cr_assert_eq(urpc_server_add_service(E.server, &helloworld__greeter__descriptor, m, 1), 0);
   cr_assert_eq(rpc_health_register(E.server), 0);
   for (intptr_t i = 1; i <= 2; i++) {
-    urpc_interceptor ic = {ic_start, ic_end, (void *)i, i == 2 ? ic_message : NULL};
+    urpc_interceptor ic = {.on_start = ic_start,
+                           .on_end = ic_end,
+                           .user = (void *)i,
+                           .on_message = i == 2 ? ic_message : NULL};
     cr_assert_eq(urpc_server_add_interceptor(E.server, &ic), 0);
   }
   cr_assert_eq(rpc_shard_init(&E.sh, E.server, 0), 0);
@@ -853,6 +856,34 @@ H2_TEST(interceptors_run_in_order_and_see_the_end) {
   cr_assert_eq(end->bytes_in, hello_message(msg, "ic"));
   cr_assert_gt(end->bytes_out, 5);
   cr_assert_gt(end->duration_ns, 0);
+}
+
+/* Interceptors that never read the duration (no_duration) spare every call its clock read:
+ * duration_ns is then 0; one interceptor without the flag brings the clock back. */
+H2_TEST(no_clock_read_when_no_interceptor_reads_the_duration) {
+  urpc_server *s;
+  urpc_server_options o;
+  urpc_server_options_init(&o);
+  cr_assert_eq(urpc_server_new(&o, &s), 0);
+  urpc_interceptor quiet = {.on_start = ic_start, .no_duration = true};
+  cr_assert_eq(urpc_server_add_interceptor(s, &quiet), 0);
+  cr_assert_not(s->ic_duration);
+  urpc_interceptor timed = {.on_start = ic_start};
+  cr_assert_eq(urpc_server_add_interceptor(s, &timed), 0);
+  cr_assert(s->ic_duration);
+  urpc_server_free(s);
+
+  E.server->ic_duration = false; /* as if both of setup's interceptors had no_duration */
+  preface();
+  grpc_headers(1, "/helloworld.Greeter/SayHello", 0);
+  uint8_t msg[64];
+  send_data(1, NGHTTP2_FLAG_END_STREAM, msg, hello_message(msg, "quiet"));
+  assert_hello_reply(stream(1), "Hello quiet");
+  rpc_conn_closed(E.conn);
+  E.conn = NULL;
+  cr_assert_eq(IC.n, 4);
+  cr_assert_eq(IC.ev[3].end.duration_ns, 0);
+  cr_assert_eq(IC.ev[3].end.status, URPC_STATUS_OK);
 }
 
 H2_TEST(an_interceptor_sees_each_message_when_it_asks) {
