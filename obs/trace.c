@@ -30,7 +30,7 @@ typedef struct trace_call {
   size_t tracestate_len;
   uint8_t parent_span_id[8];
   bool has_parent;
-  uint64_t start_unix_ns;
+  uint64_t start_ns, start_unix_ns;          /* CLOCK_MONOTONIC, CLOCK_REALTIME */
   char traceparent[OBS_TRACEPARENT_LEN + 1]; /* last: not cleared, written when asked for */
 } trace_call;
 
@@ -83,6 +83,18 @@ void trace_rng_seed(uint64_t s[4]) {
     }
   }
   if (!(s[0] | s[1] | s[2] | s[3])) s[0] = 1;
+}
+
+/* Span times are the calls' monotonic times (the start is the loop turn's, read for free)
+ * moved to the wall clock by an offset each shard takes again every second: one clock read per
+ * span, and a wall clock step shows in spans for at most a second. */
+static uint64_t unix_minus_mono(trace_shard *sh, uint64_t now_ns) {
+  if (!sh->offset_taken_ns || now_ns - sh->offset_taken_ns > 1000000000u) {
+    uint64_t mono = core_now_ns();
+    sh->unix_minus_mono = unix_now_ns() - mono;
+    sh->offset_taken_ns = mono;
+  }
+  return sh->unix_minus_mono;
 }
 
 /* ---- the interceptor ---- */
@@ -201,7 +213,10 @@ static urpc_status_code on_start(urpc_call *call, void *user, void **state, cons
   while (!sid);
   put64(c->info.span_id, sid);
   c->info.sampled = sample(t, c, parent_flags);
-  if (c->info.sampled) c->start_unix_ns = unix_now_ns(); /* unsampled calls need no times */
+  if (c->info.sampled) { /* unsampled calls need no times */
+    c->start_ns = urpc_call_start_ns(call);
+    c->start_unix_ns = c->start_ns + unix_minus_mono(sh, c->start_ns);
+  }
   c->info.tracestate = c->tracestate;
   *state = c; /* info.traceparent: formatted when a handler asks (urpc_call_trace) */
   return URPC_STATUS_OK;
@@ -244,7 +259,8 @@ static void on_end(urpc_call *call, const urpc_call_end *end, void *user, void *
   s->has_parent = c->has_parent;
   s->flags = OBS_TRACE_FLAG_SAMPLED;
   s->start_unix_ns = c->start_unix_ns;
-  s->end_unix_ns = unix_now_ns(); /* sampled calls only: the interceptor has no_duration */
+  /* sampled calls only: one clock read per span (the interceptor has no_duration) */
+  s->end_unix_ns = c->start_unix_ns + (core_now_ns() - c->start_ns);
   s->status = end->status;
   s->error = server_error(end->status);
   s->cancelled = end->cancelled;

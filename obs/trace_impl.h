@@ -21,6 +21,8 @@ typedef struct trace_shard {
   void **full_slots, **free_slots;
   urpc_span *records;
   uint64_t rng[4];                 /* xoshiro256**, shard thread only */
+  uint64_t unix_minus_mono;        /* CLOCK_REALTIME - CLOCK_MONOTONIC, shard thread only, */
+  uint64_t offset_taken_ns;        /* taken at this monotonic time */
   _Atomic uint64_t ended, dropped; /* one writer (the shard): relaxed load + store */
 } trace_shard;
 

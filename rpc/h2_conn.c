@@ -75,7 +75,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
   }
   /* The loop turn's clock: the request came in with this turn's events (one clock read less
    * per call; a sans-IO shard, without a loop, reads the clock). */
-  if (conn->sh->server->ic_duration)
+  if (conn->sh->server->n_interceptors)
     call->start_ns = conn->sh->io ? io_shard_turn_ns(conn->sh->io) : core_now_ns();
   nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
   if (conn->sh->call_pool.live > conn->sh->max_calls) {

@@ -102,6 +102,9 @@ const ProtobufCServiceDescriptor *urpc_call_service_descriptor(const urpc_call *
 unsigned urpc_call_method_flags(const urpc_call *call) {
   return call->method ? call->method->flags : 0;
 }
+uint64_t urpc_call_start_ns(const urpc_call *call) {
+  return call->start_ns;
+}
 uint32_t urpc_call_method_index(const urpc_call *call) {
   return call->method ? call->method->index : 0;
 }

@@ -224,6 +224,9 @@ int urpc_server_add_interceptor(urpc_server *s, const urpc_interceptor *ic);
 /* The per-call `state` of the first interceptor in the chain whose on_start is `on_start`, if
  * that on_start ran for this call; else NULL. Lets a module built as an interceptor (obs/'s
  * tracing) give handlers its per-call data. Any thread holding the call. */
+/* When the call's request headers came in (CLOCK_MONOTONIC ns, the shard's loop turn that read
+ * them; no clock read of its own). On a server with interceptors; else 0. */
+uint64_t urpc_call_start_ns(const urpc_call *call);
 void *urpc_call_interceptor_state(const urpc_call *call,
                                   urpc_status_code (*on_start)(urpc_call *call, void *user,
                                                                void **state, const char **message));
