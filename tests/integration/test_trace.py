@@ -16,6 +16,8 @@ python3-grpcio clients sending W3C traceparent/tracestate metadata.
                 cancels (CANCELLED, UNSET), both continuing the client's trace
   collector_down  the endpoint refuses connections: 3000 calls are all answered, fast, and
                 uringrpc_spans_dropped_total rises (admin /metrics)
+  collector_slow  the receiver takes 2 s per answer: every call is answered, fast, the shards
+                drop what does not fit; once it answers at once, calls made afterwards arrive
   collector_503 the receiver answers 503 for a while (the exporter retries with backoff and
                 the shards drop what does not fit) and then 200: exports resume, calls made
                 afterwards arrive
@@ -63,6 +65,7 @@ class Receiver:
     def __init__(self, pb2):
         self.pb2 = pb2
         self.status = 200
+        self.delay = 0.0     # seconds before each answer (a slow collector)
         self.requests = []   # (headers, ExportTraceServiceRequest)
         self.refused = 0
         self.lock = threading.Lock()
@@ -76,6 +79,7 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                time.sleep(recv.delay)
                 with recv.lock:
                     status = recv.status
                     if status == 200:
@@ -275,6 +279,46 @@ def case_collector_down(args):
         srv.stop()
 
 
+def expect_resumed(st, srv, recv):
+    """The collector is back: calls made now are exported."""
+    # the batch in flight is retried within its timeout; later calls are exported
+    with grpc.insecure_channel(srv.target) as ch:
+        hello = ch.unary_unary("/helloworld.Greeter/SayHello",
+                               request_serializer=st.hw.HelloRequest.SerializeToString,
+                               response_deserializer=st.hw.HelloReply.FromString)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            hello(st.hw.HelloRequest(name="after"), timeout=10,
+                  metadata=[("traceparent", f"00-{TID}-{PID}-01")])
+            if any(s.trace_id.hex() == TID for _, s in recv.spans()):
+                break
+            time.sleep(0.2)
+        check(any(s.trace_id.hex() == TID for _, s in recv.spans()),
+              "exports did not resume once the collector answered at once")
+    m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_exported_total") > 0)
+    check(m.get("uringrpc_spans_exported_total") > 0, "exported counter")
+
+
+def case_collector_slow(args):
+    tmp, pb2 = setup(args)
+    st = harness.Stubs(args.proto_dir)
+    recv = Receiver(pb2)
+    recv.delay = 2.0  # each export waits: the shards' pools fill and spans are dropped
+    try:
+        with Server(args.server, "--otlp-endpoint", recv.endpoint, "--trace-queue-size", "64",
+                    "--trace-batch-size", "16", "--trace-batch-delay", "50",
+                    "--admin-listen", "127.0.0.1:0") as srv:
+            many_calls(st, srv.target, 2000, 60)
+            m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_dropped_total") > 0)
+            check(m.get("uringrpc_spans_dropped_total") > 0, "nothing dropped, collector slow")
+            recv.delay = 0.0
+            expect_resumed(st, srv, recv)
+            srv.stop()
+    finally:
+        recv.close()
+        tmp.cleanup()
+
+
 def case_collector_503(args):
     tmp, pb2 = setup(args)
     st = harness.Stubs(args.proto_dir)
@@ -292,22 +336,7 @@ def case_collector_503(args):
                 time.sleep(0.05)
             check(recv.refused > 1, f"{recv.refused} exports tried while 503: no retries?")
             recv.status = 200
-            # the batch in flight is retried within its timeout; later calls are exported
-            with grpc.insecure_channel(srv.target) as ch:
-                hello = ch.unary_unary("/helloworld.Greeter/SayHello",
-                                       request_serializer=st.hw.HelloRequest.SerializeToString,
-                                       response_deserializer=st.hw.HelloReply.FromString)
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline:
-                    hello(st.hw.HelloRequest(name="after"), timeout=10,
-                          metadata=[("traceparent", f"00-{TID}-{PID}-01")])
-                    if any(s.trace_id.hex() == TID for _, s in recv.spans()):
-                        break
-                    time.sleep(0.2)
-                check(any(s.trace_id.hex() == TID for _, s in recv.spans()),
-                      "exports did not resume once the collector answered 200")
-            m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_exported_total") > 0)
-            check(m.get("uringrpc_spans_exported_total") > 0, "exported counter")
+            expect_resumed(st, srv, recv)
             srv.stop()
     finally:
         recv.close()
@@ -357,7 +386,7 @@ def case_deadline_cancel(args):
 
 
 CASES = {"propagation": case_propagation, "deadline_cancel": case_deadline_cancel, "collector_down": case_collector_down,
-         "collector_503": case_collector_503}
+         "collector_503": case_collector_503, "collector_slow": case_collector_slow}
 
 
 def main():
