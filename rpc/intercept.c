@@ -66,6 +66,7 @@ void rpc_intercept_end(urpc_call *call) {
       .msgs_out = call->msgs_out,
       .bytes_in = call->bytes_in,
       .bytes_out = call->bytes_out,
+      .message = call->sent_status >= 0 ? call->sent_msg : NULL,
   };
   for (size_t i = call->ic_started; i-- > 0;) {
     const urpc_interceptor *ic = &s->interceptors[i];
@@ -84,13 +85,18 @@ void *urpc_call_interceptor_state(const urpc_call *call,
   return NULL;
 }
 
-void rpc_intercept_message_slow(urpc_call *call, bool received, size_t bytes) {
+void rpc_intercept_message_slow(urpc_call *call, bool received, size_t bytes, bool compressed) {
   const urpc_server *s = call->sh->server;
   if (!call->ic_state) return;
+  call->ic_msg_compressed = compressed;
   for (size_t i = 0; i < call->ic_started; i++) {
     const urpc_interceptor *ic = &s->interceptors[i];
     if (ic->on_message) ic->on_message(call, received, bytes, ic->user, call->ic_state[i]);
   }
+}
+
+bool urpc_call_message_compressed(const urpc_call *call) {
+  return call->ic_msg_compressed;
 }
 
 const ProtobufCMethodDescriptor *urpc_call_method_descriptor(const urpc_call *call) {

@@ -199,6 +199,8 @@ typedef struct urpc_call_end {
                                    interceptor has no_duration) */
   uint64_t msgs_in, msgs_out;   /* request and response messages */
   uint64_t bytes_in, bytes_out; /* DATA payload bytes received and sent */
+  const char *message;          /* the grpc-message sent with `status` (not percent-encoded),
+                                   or NULL: none, or a reset; valid during on_end */
 } urpc_call_end;
 
 typedef struct urpc_interceptor {
@@ -211,14 +213,17 @@ typedef struct urpc_interceptor {
   /* Per message, only if set (on_end has the counts; leave it NULL unless each message
    * matters): a request message received (`received`, before decompression) or a response
    * message queued, with its size in bytes as sent (compressed if it is, without the 5-byte
-   * prefix). On the shard thread, in chain order, for
-   * interceptors whose on_start ran. */
+   * prefix; urpc_call_message_compressed says which). On the shard thread, in chain order,
+   * for interceptors whose on_start ran. */
   void (*on_message)(urpc_call *call, bool received, size_t bytes, void *user, void *state);
   /* This interceptor never reads urpc_call_end.duration_ns: when no interceptor does, calls
    * read no clock for it (e.g. a tracer that samples 1 % of calls times those itself). */
   bool no_duration;
 } urpc_interceptor;
 
+/* In an interceptor's on_message: whether that message is compressed (its `bytes` are then
+ * the compressed size). Shard thread. */
+bool urpc_call_message_compressed(const urpc_call *call);
 /* Adds `ic` (copied) to the end of the chain. Before start. Returns 0, -EBUSY or -ENOMEM. */
 int urpc_server_add_interceptor(urpc_server *s, const urpc_interceptor *ic);
 /* The per-call `state` of the first interceptor in the chain whose on_start is `on_start`, if

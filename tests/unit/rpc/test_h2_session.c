@@ -79,8 +79,10 @@ typedef struct ic_event {
   char path[64];
   uint32_t method_index;
   urpc_call_end end;
-  bool received; /* 'm' */
-  size_t bytes;  /* 'm' */
+  bool received;    /* 'm' */
+  size_t bytes;     /* 'm' */
+  bool compressed;  /* 'm' */
+  char message[64]; /* 'e': end.message, copied while it is valid */
 } ic_event;
 
 static struct {
@@ -114,17 +116,21 @@ static void ic_end(urpc_call *call, const urpc_call_end *end, void *user, void *
     ic_event *e = &IC.ev[IC.n++];
     *e = (ic_event){.hook = 'e', .which = which, .end = *end};
     snprintf(e->path, sizeof(e->path), "%s", urpc_call_path(call));
+    snprintf(e->message, sizeof(e->message), "%s", end->message ? end->message : "(null)");
   }
 }
 
 /* Interceptor 2 asks for every message; interceptor 1 does not. */
 static void ic_message(urpc_call *call, bool received, size_t bytes, void *user, void *state) {
-  (void)call;
   int which = (int)(intptr_t)user;
   cr_assert_eq(which, 2, "interceptor %d has no on_message", which);
   cr_assert_eq((intptr_t)state, 100 + which, "per-call state lost");
   if (IC.record_messages && IC.n < 32)
-    IC.ev[IC.n++] = (ic_event){.hook = 'm', .which = which, .received = received, .bytes = bytes};
+    IC.ev[IC.n++] = (ic_event){.hook = 'm',
+                               .which = which,
+                               .received = received,
+                               .bytes = bytes,
+                               .compressed = urpc_call_message_compressed(call)};
 }
 
 static void setup(void) {
@@ -901,12 +907,15 @@ H2_TEST(an_interceptor_sees_each_message_when_it_asks) {
   cr_assert(IC.ev[2].received);
   cr_assert_eq(IC.ev[2].bytes, framed - 5, "received %zu bytes, want the payload's %zu",
                IC.ev[2].bytes, framed - 5);
+  cr_assert_not(IC.ev[2].compressed);
   expect_event(3, 'm', 2);
   cr_assert_not(IC.ev[3].received);
   cr_assert_eq(IC.ev[3].bytes + 5, IC.ev[5].end.bytes_out, "sent %zu bytes of %llu", IC.ev[3].bytes,
                (unsigned long long)IC.ev[5].end.bytes_out);
+  cr_assert_not(IC.ev[3].compressed);
   expect_event(4, 'e', 2);
   expect_event(5, 'e', 1);
+  cr_assert_str_eq(IC.ev[5].message, "(null)", "OK went without a grpc-message");
 }
 
 H2_TEST(an_interceptor_rejects_before_the_handler) {
@@ -925,6 +934,7 @@ H2_TEST(an_interceptor_rejects_before_the_handler) {
   expect_event(0, 's', 1);
   expect_event(1, 'e', 1);
   cr_assert_eq(IC.ev[1].end.status, URPC_STATUS_PERMISSION_DENIED);
+  cr_assert_str_eq(IC.ev[1].message, "denied by the test", "on_end has the grpc-message sent");
 }
 
 H2_TEST(an_interceptor_adds_response_metadata) {
