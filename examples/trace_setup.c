@@ -21,7 +21,9 @@ const char trace_setup_usage[] =
     "  --trace-batch-delay MS    export at least this often (OTEL_BSP_SCHEDULE_DELAY; 5000)\n"
     "  --trace-queue-size N      spans each shard holds for the exporter; beyond: dropped and "
     "counted (OTEL_BSP_MAX_QUEUE_SIZE; 2048)\n"
-    "  --trace-batch-size N      spans per export (OTEL_BSP_MAX_EXPORT_BATCH_SIZE; 512)\n";
+    "  --trace-batch-size N      spans per export (OTEL_BSP_MAX_EXPORT_BATCH_SIZE; 512)\n"
+    "  --trace-message-events    an rpc.message event per gRPC message each way (type, id, size;"
+    " the first 16 of a call, the rest counted as dropped; default off)\n";
 
 static const struct {
   const char *flag;
@@ -64,8 +66,10 @@ int trace_setup_take_flags(trace_setup *t, int *argc, char **argv) {
       while (i < *argc) argv[out++] = argv[i++];
       break;
     }
-    if (!strcmp(argv[i], "--trace")) {
+    bool events = !strcmp(argv[i], "--trace-message-events");
+    if (events || !strcmp(argv[i], "--trace")) {
       t->on = true;
+      t->message_events |= events;
       continue;
     }
     bool taken = false, missing = false;
@@ -137,6 +141,7 @@ static int resolve(const trace_setup *t, urpc_trace_options *o) {
   if (t->batch_delay_ms > 0) o->schedule_delay_ms = (unsigned)t->batch_delay_ms;
   if (t->queue_size > 0) o->max_queue_size = (unsigned)t->queue_size;
   if (t->batch_size > 0) o->max_export_batch_size = (unsigned)t->batch_size;
+  o->message_events = t->message_events;
   return 0;
 }
 
@@ -173,6 +178,7 @@ int trace_setup_print(FILE *f, const trace_setup *t) {
   fprintf(f, "trace-batch-delay=%u\n", o.schedule_delay_ms);
   fprintf(f, "trace-queue-size=%u\n", o.max_queue_size);
   fprintf(f, "trace-batch-size=%u\n", o.max_export_batch_size);
+  fprintf(f, "trace-message-events=%s\n", o.message_events ? "true" : "false");
   return fflush(f) == 0 && !ferror(f) ? 0 : 1;
 }
 

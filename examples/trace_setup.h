@@ -13,6 +13,7 @@
 
 typedef struct trace_setup {
   bool on;
+  bool message_events; /* --trace-message-events */
   const char *endpoint, *sampler, *sampler_arg, *service_name, *headers;
   long batch_delay_ms, queue_size, batch_size; /* -1: not given */
   urpc_tracer *tracer;

@@ -1,9 +1,15 @@
 /* An ExportTraceServiceRequest for a batch of server spans (otlp.h): one ResourceSpans with the
  * tracer's resource, one ScopeSpans ("uringrpc"), and per span the attributes the OpenTelemetry
- * RPC semantic conventions give a gRPC server span. Built with protobuf-c from
- * proto/opentelemetry (the official field numbers). */
+ * RPC semantic conventions (the experimental ones of semconv 1.37 and before, which RPC
+ * instrumentations emit by default) give a gRPC server span: rpc.*, server.* from :authority,
+ * network.* from the client's socket address, error.type and the status message for the
+ * server-side error codes, and rpc.message events. Built with protobuf-c from
+ * proto/opentelemetry (the official field numbers). Exporter thread only: the address is
+ * formatted and the authority parsed here, not on the shards. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +21,7 @@ typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 typedef Opentelemetry__Proto__Trace__V1__Span Span;
 typedef Opentelemetry__Proto__Trace__V1__Status Status;
+typedef Opentelemetry__Proto__Trace__V1__Span__Event Event;
 
 #define MAX_RESOURCE_ATTRS 32
 
@@ -155,22 +162,42 @@ void otlp_resource_free(otlp_resource *r) {
  * parser merges into one (repeated fields append, the others are set in only one part):
  *   - the method's part: name, kind, rpc.system / rpc.service / rpc.method — the same for every
  *     call of a method, so packed once per method and kept;
- *   - the outcome's part: rpc.grpc.status_code and the span status — one of 2 × 17, packed once;
- *   - the span's own part: ids, times, flags, tracestate, the handler's attributes and events.
+ *   - the outcome's part: rpc.grpc.status_code, network.transport, the span status and, for
+ *     ERROR, error.type — one of 2 × 17, packed once;
+ *   - the span's own part: ids, times, flags, tracestate, server.* and network.peer.*, the
+ *     status description, the handler's attributes and events, the message events.
  * protobuf-c sizes a nested message again at each level it packs: the attributes, two levels
  * deep, were most of the exporter's CPU when every span packed them. */
 #define METHODS_CACHED  4096 /* methods (dense index) whose part is kept */
 #define METHOD_PART_MAX (3 * URPC_SPAN_NAME_MAX + 128) /* name, service, method and framing */
 
+/* server.address/port, network.peer.address/port, network.type; then the handler's */
+#define OWN_ATTRS   (5 + URPC_SPAN_MAX_ATTRS)
+#define SPAN_EVENTS (URPC_SPAN_MAX_EVENTS + URPC_SPAN_MAX_MESSAGES)
+#define MSG_ATTRS   3 /* rpc.message.type, .id, .(un)compressed_size */
+
 struct span_parts {
   Span span;
-  KeyValue kv[URPC_SPAN_MAX_ATTRS];
-  AnyValue v[URPC_SPAN_MAX_ATTRS];
-  KeyValue *kvp[URPC_SPAN_MAX_ATTRS];
-  Opentelemetry__Proto__Trace__V1__Span__Event ev[URPC_SPAN_MAX_EVENTS];
-  Opentelemetry__Proto__Trace__V1__Span__Event *evp[URPC_SPAN_MAX_EVENTS];
+  Status status; /* the description only: the outcome's part has the code */
+  KeyValue kv[OWN_ATTRS];
+  AnyValue v[OWN_ATTRS];
+  KeyValue *kvp[OWN_ATTRS];
+  Event ev[SPAN_EVENTS];
+  Event *evp[SPAN_EVENTS];
+  KeyValue msg_kv[URPC_SPAN_MAX_MESSAGES][MSG_ATTRS];
+  AnyValue msg_v[URPC_SPAN_MAX_MESSAGES][MSG_ATTRS];
+  KeyValue *msg_kvp[URPC_SPAN_MAX_MESSAGES][MSG_ATTRS];
+  char peer[INET6_ADDRSTRLEN];
+  char host[URPC_SPAN_AUTHORITY_MAX];
   blob method; /* in the cache, or in the batch's scratch (a method without an index) */
 };
+
+/* grpc's code names, for error.type */
+static const char *const code_names[N_CODES] = {
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
 
 static size_t varint_len(size_t v) {
   size_t n = 1;
@@ -212,15 +239,17 @@ static size_t pack_method_part(const urpc_span *s, uint8_t *out) {
 static int pack_outcomes(otlp_resource *r) {
   for (int code = 0; code < N_CODES; code++)
     for (int error = 0; error < 2; error++) {
-      KeyValue kv;
-      AnyValue v;
-      KeyValue *kvp = &kv;
-      set_int(&kv, &v, "rpc.grpc.status_code", code);
+      KeyValue kv[3];
+      AnyValue v[3];
+      KeyValue *kvp[3] = {&kv[0], &kv[1], &kv[2]};
+      set_int(&kv[0], &v[0], "rpc.grpc.status_code", code);
+      set_string(&kv[1], &v[1], "network.transport", "tcp");
+      set_string(&kv[2], &v[2], "error.type", code_names[code]);
       Status st = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
       if (error) st.code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
       Span sp = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
-      sp.n_attributes = 1;
-      sp.attributes = &kvp;
+      sp.n_attributes = error ? 3 : 2;
+      sp.attributes = kvp;
       sp.status = &st;
       blob *b = &r->outcome[code][error];
       b->len = opentelemetry__proto__trace__v1__span__get_packed_size(&sp);
@@ -259,6 +288,117 @@ static int method_part(otlp_resource *r, const urpc_span *s, uint8_t *scratch, b
   return 0;
 }
 
+int otlp_authority_parse(const char *authority, char *host, size_t cap, int *port) {
+  const char *h = authority, *end, *colon;
+  if (*h == '[') { /* an IPv6 literal: "[::1]" or "[::1]:port" */
+    end = strchr(++h, ']');
+    if (!end) return -EINVAL;
+    colon = end[1] == ':' ? end + 1 : NULL;
+    if (end[1] && !colon) return -EINVAL;
+  } else {
+    colon = strrchr(h, ':');
+    if (colon && memchr(h, ':', (size_t)(colon - h))) return -EINVAL; /* a bare IPv6 address */
+    end = colon ? colon : h + strlen(h);
+  }
+  size_t n = (size_t)(end - h);
+  if (!n || n >= cap) return -EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)h[i] <= ' ' || (unsigned char)h[i] >= 0x7f || h[i] == '/' || h[i] == '@')
+      return -EINVAL;
+  *port = -1;
+  if (colon) {
+    const char *d = colon + 1;
+    long v = 0;
+    if (!*d || strlen(d) > 5) return -EINVAL;
+    for (; *d; d++) {
+      if (!isdigit((unsigned char)*d)) return -EINVAL;
+      v = v * 10 + (*d - '0');
+    }
+    if (v < 1 || v > 65535) return -EINVAL;
+    *port = (int)v;
+  }
+  memcpy(host, h, n);
+  host[n] = '\0';
+  return 0;
+}
+
+/* network.peer.address as text; an IPv4-mapped IPv6 address (a dual-stack listener's IPv4
+ * client) as the IPv4 address it is. Returns the network.type, or NULL. */
+static const char *peer_text(const urpc_span *s, char out[INET6_ADDRSTRLEN]) {
+  static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (s->peer_family == AF_INET6 && !memcmp(s->peer_addr, v4mapped, 12))
+    return inet_ntop(AF_INET, s->peer_addr + 12, out, INET6_ADDRSTRLEN) ? "ipv4" : NULL;
+  if (s->peer_family == AF_INET)
+    return inet_ntop(AF_INET, s->peer_addr, out, INET6_ADDRSTRLEN) ? "ipv4" : NULL;
+  if (s->peer_family == AF_INET6)
+    return inet_ntop(AF_INET6, s->peer_addr, out, INET6_ADDRSTRLEN) ? "ipv6" : NULL;
+  return NULL;
+}
+
+/* The span's own attributes: server.*, network.peer.*, network.type, the handler's. */
+static size_t own_attributes(span_parts *p, const urpc_span *s) {
+  size_t n = 0;
+  int port;
+  if (s->authority[0] && otlp_authority_parse(s->authority, p->host, sizeof(p->host), &port) == 0) {
+    set_string(&p->kv[n], &p->v[n], "server.address", p->host);
+    n++;
+    if (port > 0) {
+      set_int(&p->kv[n], &p->v[n], "server.port", port);
+      n++;
+    }
+  }
+  const char *type = peer_text(s, p->peer);
+  if (type) {
+    set_string(&p->kv[n], &p->v[n], "network.peer.address", p->peer);
+    set_int(&p->kv[n + 1], &p->v[n + 1], "network.peer.port", s->peer_port);
+    set_string(&p->kv[n + 2], &p->v[n + 2], "network.type", type);
+    n += 3;
+  }
+  for (size_t k = 0; k < s->n_attrs && k < URPC_SPAN_MAX_ATTRS; k++, n++) {
+    const urpc_span_attr *a = &s->attrs[k];
+    if (a->is_int)
+      set_int(&p->kv[n], &p->v[n], a->key, a->int_value);
+    else
+      set_string(&p->kv[n], &p->v[n], a->key, a->string_value);
+  }
+  for (size_t k = 0; k < n; k++) p->kvp[k] = &p->kv[k];
+  return n;
+}
+
+static void message_event(span_parts *p, size_t i, Event *e, const urpc_span_message *m) {
+  KeyValue *kv = p->msg_kv[i];
+  AnyValue *v = p->msg_v[i];
+  set_string(&kv[0], &v[0], "rpc.message.type", m->sent ? "SENT" : "RECEIVED");
+  set_int(&kv[1], &v[1], "rpc.message.id", m->id);
+  set_int(&kv[2], &v[2],
+          m->compressed ? "rpc.message.compressed_size" : "rpc.message.uncompressed_size", m->size);
+  for (size_t k = 0; k < MSG_ATTRS; k++) p->msg_kvp[i][k] = &kv[k];
+  e->time_unix_nano = m->time_unix_ns;
+  e->name = "rpc.message";
+  e->n_attributes = MSG_ATTRS;
+  e->attributes = p->msg_kvp[i];
+}
+
+/* The handler's events and the message events, merged in time order (each list is). */
+static size_t own_events(span_parts *p, const urpc_span *s) {
+  size_t nh = s->n_events < URPC_SPAN_MAX_EVENTS ? s->n_events : URPC_SPAN_MAX_EVENTS;
+  size_t nm = s->n_messages < URPC_SPAN_MAX_MESSAGES ? s->n_messages : URPC_SPAN_MAX_MESSAGES;
+  size_t h = 0, m = 0, n = 0;
+  for (; h < nh || m < nm; n++) {
+    Event *e = &p->ev[n];
+    opentelemetry__proto__trace__v1__span__event__init(e);
+    if (m == nm || (h < nh && s->events[h].time_unix_ns <= s->messages[m].time_unix_ns)) {
+      e->time_unix_nano = s->events[h].time_unix_ns;
+      e->name = (char *)s->events[h++].name;
+    } else {
+      message_event(p, m, e, &s->messages[m]);
+      m++;
+    }
+    p->evp[n] = e;
+  }
+  return n;
+}
+
 /* The span's own part (see above), to be packed by protobuf-c. */
 static void own_part(const urpc_span *s, span_parts *p) {
   Span *sp = &p->span;
@@ -271,28 +411,20 @@ static void own_part(const urpc_span *s, span_parts *p) {
   sp->flags = s->flags | 0x100u | (s->has_parent ? 0x200u : 0);
   sp->start_time_unix_nano = s->start_unix_ns;
   sp->end_time_unix_nano = s->end_unix_ns;
-  size_t na = s->n_attrs < URPC_SPAN_MAX_ATTRS ? s->n_attrs : URPC_SPAN_MAX_ATTRS;
-  for (size_t k = 0; k < na; k++) {
-    const urpc_span_attr *a = &s->attrs[k];
-    if (a->is_int)
-      set_int(&p->kv[k], &p->v[k], a->key, a->int_value);
-    else
-      set_string(&p->kv[k], &p->v[k], a->key, a->string_value);
-    p->kvp[k] = &p->kv[k];
-  }
-  sp->n_attributes = na;
+  sp->n_attributes = own_attributes(p, s);
   sp->attributes = p->kvp;
   sp->dropped_attributes_count = s->dropped_attrs;
-  size_t ne = s->n_events < URPC_SPAN_MAX_EVENTS ? s->n_events : URPC_SPAN_MAX_EVENTS;
-  for (size_t k = 0; k < ne; k++) {
-    opentelemetry__proto__trace__v1__span__event__init(&p->ev[k]);
-    p->ev[k].time_unix_nano = s->events[k].time_unix_ns;
-    p->ev[k].name = (char *)s->events[k].name;
-    p->evp[k] = &p->ev[k];
-  }
-  sp->n_events = ne;
+  sp->n_events = own_events(p, s);
   sp->events = p->evp;
-  sp->dropped_events_count = s->dropped_events;
+  uint64_t dropped = (uint64_t)s->dropped_events + s->dropped_messages;
+  sp->dropped_events_count = dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped;
+  /* A description goes only with ERROR (the trace API's rule); a parser merges this Status
+   * with the outcome's part, which has the code. */
+  if (s->error && s->status_message[0]) {
+    opentelemetry__proto__trace__v1__status__init(&p->status);
+    p->status.message = (char *)s->status_message;
+    sp->status = &p->status;
+  }
 }
 
 static const blob *outcome_part(const otlp_resource *r, const urpc_span *s) {

@@ -1,12 +1,15 @@
 /* The tracing interceptor (urpc_trace.h): at a call's start, the parent context from its
  * traceparent/tracestate metadata, a new span id from the shard's own PRNG, the sampling
- * decision; at its end, a span record from the shard's pool onto the shard's ring.
+ * decision and the client's socket address (binary: the exporter formats it); per message,
+ * when asked for, an rpc.message event; at its end, a span record from the shard's pool onto
+ * the shard's ring.
  *
  * Shard threads only touch their own trace_shard (made at the shard's first call, published
  * with a release store as metrics.c does) and the call's arena: no lock, no malloc per call. */
 #include <errno.h>
-#include <stddef.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -23,13 +26,25 @@ typedef struct trace_extra {
   urpc_span_event events[URPC_SPAN_MAX_EVENTS];
 } trace_extra;
 
+/* The call's message events (urpc_trace_options.message_events), made at its first message. */
+typedef struct trace_msgs {
+  uint8_t n;
+  uint16_t sent, received; /* ids so far, the dropped ones included */
+  uint32_t dropped;
+  urpc_span_message m[URPC_SPAN_MAX_MESSAGES];
+} trace_msgs;
+
 typedef struct trace_call {
   urpc_trace_info info;
   trace_extra *extra;
+  trace_msgs *msgs;
   const char *tracestate; /* arena, NUL-terminated, or NULL */
   size_t tracestate_len;
   uint8_t parent_span_id[8];
   bool has_parent;
+  uint8_t peer_family; /* as in urpc_span */
+  uint16_t peer_port;
+  uint8_t peer_addr[16];
   uint64_t start_ns, start_unix_ns;          /* CLOCK_MONOTONIC, CLOCK_REALTIME */
   char traceparent[OBS_TRACEPARENT_LEN + 1]; /* last: not cleared, written when asked for */
 } trace_call;
@@ -98,6 +113,26 @@ static uint64_t unix_minus_mono(trace_shard *sh, uint64_t now_ns) {
 }
 
 /* ---- the interceptor ---- */
+
+/* The client's address, binary: formatting it is the exporter's work. Taken at the start, the
+ * only time the call is sure to still have its connection. */
+static void take_peer(urpc_call *call, trace_call *c) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (urpc_call_peer_address(call, &ss, &len)) return;
+  if (ss.ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+    memcpy(c->peer_addr, &a->sin_addr, 4);
+    c->peer_port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+    memcpy(c->peer_addr, &a->sin6_addr, 16);
+    c->peer_port = ntohs(a->sin6_port);
+  } else {
+    return;
+  }
+  c->peer_family = (uint8_t)ss.ss_family;
+}
 
 static trace_shard *shard_of(urpc_tracer *t, urpc_call *call) {
   int i = urpc_call_shard(call);
@@ -213,9 +248,10 @@ static urpc_status_code on_start(urpc_call *call, void *user, void **state, cons
   while (!sid);
   put64(c->info.span_id, sid);
   c->info.sampled = sample(t, c, parent_flags);
-  if (c->info.sampled) { /* unsampled calls need no times */
+  if (c->info.sampled) { /* unsampled calls need neither times nor the peer */
     c->start_ns = urpc_call_start_ns(call);
     c->start_unix_ns = c->start_ns + unix_minus_mono(sh, c->start_ns);
+    take_peer(call, c);
   }
   c->info.tracestate = c->tracestate;
   *state = c; /* info.traceparent: formatted when a handler asks (urpc_call_trace) */
@@ -241,6 +277,45 @@ static inline void bump(_Atomic uint64_t *c) {
   atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
+/* Set only when urpc_trace_options.message_events: the first URPC_SPAN_MAX_MESSAGES messages
+ * become events, the others are counted. */
+static void on_message(urpc_call *call, bool received, size_t bytes, void *user, void *state) {
+  (void)user;
+  trace_call *c = state;
+  if (!c || !c->info.sampled) return;
+  if (!c->msgs) {
+    c->msgs = urpc_call_alloc(call, sizeof(trace_msgs));
+    if (!c->msgs) return;
+    memset(c->msgs, 0, offsetof(trace_msgs, m));
+  }
+  trace_msgs *t = c->msgs;
+  uint16_t *count = received ? &t->received : &t->sent;
+  if (*count < UINT16_MAX) ++*count;
+  if (t->n == URPC_SPAN_MAX_MESSAGES) {
+    if (t->dropped < UINT32_MAX) t->dropped++;
+    return;
+  }
+  urpc_span_message *m = &t->m[t->n++];
+  m->time_unix_ns = c->start_unix_ns + (core_now_ns() - c->start_ns); /* as the span's times */
+  m->size = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+  m->id = *count;
+  m->sent = !received;
+  m->compressed = urpc_call_message_compressed(call);
+}
+
+/* At most `max` - 1 bytes of `src` and a NUL, cut before a UTF-8 sequence rather than inside
+ * it (OTLP strings must be UTF-8); nothing (empty) when it does not fit and `whole` is asked
+ * for. */
+static void copy_text(char *dst, size_t max, const char *src, bool whole) {
+  size_t n = src ? strnlen(src, max) : 0;
+  if (n == max) {
+    n = whole ? 0 : max - 1;
+    while (n && ((unsigned char)src[n] & 0xc0) == 0x80) n--;
+  }
+  if (n) memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
 static void on_end(urpc_call *call, const urpc_call_end *end, void *user, void *state) {
   urpc_tracer *t = user;
   trace_call *c = state;
@@ -264,6 +339,12 @@ static void on_end(urpc_call *call, const urpc_call_end *end, void *user, void *
   s->status = end->status;
   s->error = server_error(end->status);
   s->cancelled = end->cancelled;
+  copy_text(s->status_message, sizeof(s->status_message), s->error ? end->message : NULL, false);
+  s->peer_family = c->peer_family;
+  s->peer_port = c->peer_port;
+  memcpy(s->peer_addr, c->peer_addr, sizeof(s->peer_addr));
+  /* a cut authority would name another host or port: whole or not at all */
+  copy_text(s->authority, sizeof(s->authority), urpc_call_authority(call), true);
   s->msgs_in = end->msgs_in;
   s->msgs_out = end->msgs_out;
   s->bytes_in = end->bytes_in;
@@ -290,6 +371,10 @@ static void on_end(urpc_call *call, const urpc_call_end *end, void *user, void *
     memcpy(s->attrs, x->attrs, x->n_attrs * sizeof(urpc_span_attr));
     memcpy(s->events, x->events, x->n_events * sizeof(urpc_span_event));
   }
+  const trace_msgs *m = c->msgs;
+  s->n_messages = m ? m->n : 0;
+  s->dropped_messages = m ? m->dropped : 0;
+  if (m) memcpy(s->messages, m->m, m->n * sizeof(urpc_span_message));
   if (!core_spsc_push(&sh->full, s)) bump(&sh->dropped); /* cannot happen: it holds the pool */
 }
 
@@ -517,7 +602,11 @@ int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m
   t->batch_from = calloc(t->batch_max, sizeof(*t->batch_from));
   int rc = oom || !t->batch || !t->batch_from ? -ENOMEM : 0;
   if (!rc && t->o.endpoint) rc = otlp_exporter_new(&t->o, &t->stop, &t->otlp);
-  urpc_interceptor ic = {.on_start = on_start, .on_end = on_end, .user = t, .no_duration = true};
+  urpc_interceptor ic = {.on_start = on_start,
+                         .on_end = on_end,
+                         .user = t,
+                         .on_message = o->message_events ? on_message : NULL,
+                         .no_duration = true};
   if (!rc) rc = urpc_server_add_interceptor(s, &ic);
   if (!rc && m) {
     rc = urpc_metrics_add_family(m, "uringrpc_spans_dropped_total", "counter",
