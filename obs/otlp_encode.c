@@ -34,10 +34,25 @@ typedef struct blob {
   size_t len;
 } blob;
 
+/* A connection's part of its spans (see otlp_encode): server.* and network.* attributes. */
+#define PEER_CACHE    64
+#define PEER_PART_MAX (URPC_SPAN_AUTHORITY_MAX + 160) /* host, peer address, keys, framing */
+typedef struct peer_entry {
+  uint8_t family;
+  uint16_t port;
+  uint16_t len; /* of bytes; 0: empty */
+  uint8_t addr[16];
+  char authority[URPC_SPAN_AUTHORITY_MAX];
+  uint64_t batch; /* the last batch a span used it in */
+  uint8_t bytes[PEER_PART_MAX];
+} peer_entry;
+
 struct otlp_resource {
   span_parts *parts; /* scratch for otlp_encode, `cap` spans */
   size_t *sizes;
-  uint8_t *scratch; /* `cap` method parts for methods without an index */
+  uint8_t *scratch; /* `cap` × SCRATCH: parts packed for one span only */
+  peer_entry peers[PEER_CACHE];
+  uint64_t batch; /* batches encoded */
   size_t cap;
   blob *methods; /* the method parts kept, by method index */
   size_t n_methods;
@@ -158,21 +173,23 @@ void otlp_resource_free(otlp_resource *r) {
   free(r);
 }
 
-/* Each Span goes out as the concatenation of three packed Span messages, which a protobuf
+/* Each Span goes out as the concatenation of four packed Span messages, which a protobuf
  * parser merges into one (repeated fields append, the others are set in only one part):
  *   - the method's part: name, kind, rpc.system / rpc.service / rpc.method — the same for every
  *     call of a method, so packed once per method and kept;
+ *   - the connection's part: server.* (from :authority), network.peer.*, network.type — the
+ *     same for the calls of a connection, kept in a small table;
  *   - the outcome's part: rpc.grpc.status_code, network.transport, the span status and, for
  *     ERROR, error.type — one of 2 × 17, packed once;
- *   - the span's own part: ids, times, flags, tracestate, server.* and network.peer.*, the
- *     status description, the handler's attributes and events, the message events.
+ *   - the span's own part: ids, times, flags, tracestate, the status description, the
+ *     handler's attributes and events, the message events.
  * protobuf-c sizes a nested message again at each level it packs: the attributes, two levels
  * deep, were most of the exporter's CPU when every span packed them. */
 #define METHODS_CACHED  4096 /* methods (dense index) whose part is kept */
 #define METHOD_PART_MAX (3 * URPC_SPAN_NAME_MAX + 128) /* name, service, method and framing */
 
-/* server.address/port, network.peer.address/port, network.type; then the handler's */
-#define OWN_ATTRS   (5 + URPC_SPAN_MAX_ATTRS)
+#define SCRATCH     (METHOD_PART_MAX + PEER_PART_MAX)
+#define OWN_ATTRS   URPC_SPAN_MAX_ATTRS
 #define SPAN_EVENTS (URPC_SPAN_MAX_EVENTS + URPC_SPAN_MAX_MESSAGES)
 #define MSG_ATTRS   3 /* rpc.message.type, .id, .(un)compressed_size */
 
@@ -187,9 +204,8 @@ struct span_parts {
   KeyValue msg_kv[URPC_SPAN_MAX_MESSAGES][MSG_ATTRS];
   AnyValue msg_v[URPC_SPAN_MAX_MESSAGES][MSG_ATTRS];
   KeyValue *msg_kvp[URPC_SPAN_MAX_MESSAGES][MSG_ATTRS];
-  char peer[INET6_ADDRSTRLEN];
-  char host[URPC_SPAN_AUTHORITY_MAX];
   blob method; /* in the cache, or in the batch's scratch (a method without an index) */
+  blob peer;   /* in the cache, or in the batch's scratch */
 };
 
 /* grpc's code names, for error.type */
@@ -335,25 +351,75 @@ static const char *peer_text(const urpc_span *s, char out[INET6_ADDRSTRLEN]) {
   return NULL;
 }
 
-/* The span's own attributes: server.*, network.peer.*, network.type, the handler's. */
-static size_t own_attributes(span_parts *p, const urpc_span *s) {
+/* The connection's attributes of span `s` (server.*, network.peer.*, network.type) packed as
+ * a Span into out[0..PEER_PART_MAX). */
+static size_t pack_peer_part(const urpc_span *s, uint8_t *out) {
+  KeyValue kv[5];
+  AnyValue v[5];
+  KeyValue *kvp[5];
+  char host[URPC_SPAN_AUTHORITY_MAX], peer[INET6_ADDRSTRLEN];
   size_t n = 0;
   int port;
-  if (s->authority[0] && otlp_authority_parse(s->authority, p->host, sizeof(p->host), &port) == 0) {
-    set_string(&p->kv[n], &p->v[n], "server.address", p->host);
+  if (s->authority[0] && otlp_authority_parse(s->authority, host, sizeof(host), &port) == 0) {
+    set_string(&kv[n], &v[n], "server.address", host);
     n++;
     if (port > 0) {
-      set_int(&p->kv[n], &p->v[n], "server.port", port);
+      set_int(&kv[n], &v[n], "server.port", port);
       n++;
     }
   }
-  const char *type = peer_text(s, p->peer);
+  const char *type = peer_text(s, peer);
   if (type) {
-    set_string(&p->kv[n], &p->v[n], "network.peer.address", p->peer);
-    set_int(&p->kv[n + 1], &p->v[n + 1], "network.peer.port", s->peer_port);
-    set_string(&p->kv[n + 2], &p->v[n + 2], "network.type", type);
+    set_string(&kv[n], &v[n], "network.peer.address", peer);
+    set_int(&kv[n + 1], &v[n + 1], "network.peer.port", s->peer_port);
+    set_string(&kv[n + 2], &v[n + 2], "network.type", type);
     n += 3;
   }
+  for (size_t k = 0; k < n; k++) kvp[k] = &kv[k];
+  Span sp = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+  sp.n_attributes = n;
+  sp.attributes = kvp;
+  return opentelemetry__proto__trace__v1__span__pack(&sp, out);
+}
+
+static uint32_t peer_hash(const urpc_span *s) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  const uint8_t *k[3] = {s->peer_addr, (const uint8_t *)&s->peer_port,
+                         (const uint8_t *)s->authority};
+  size_t n[3] = {sizeof(s->peer_addr), sizeof(s->peer_port), strlen(s->authority)};
+  for (int i = 0; i < 3; i++)
+    for (size_t j = 0; j < n[i]; j++) h = (h ^ k[i][j]) * 16777619u;
+  return h ^ s->peer_family;
+}
+
+static bool peer_same(const peer_entry *e, const urpc_span *s) {
+  return e->len && e->family == s->peer_family && e->port == s->peer_port &&
+         !memcmp(e->addr, s->peer_addr, sizeof(e->addr)) && !strcmp(e->authority, s->authority);
+}
+
+/* The connection's part of span `s`: kept per (client address, :authority) in a small table
+ * (the spans of a batch come from a few connections), else packed into `scratch` — also when
+ * the slot is taken by another connection earlier in this batch, whose span still points
+ * at it. */
+static blob peer_part(otlp_resource *r, const urpc_span *s, uint8_t *scratch) {
+  peer_entry *e = &r->peers[peer_hash(s) % PEER_CACHE];
+  if (peer_same(e, s)) {
+    e->batch = r->batch;
+    return (blob){e->bytes, e->len};
+  }
+  if (e->len && e->batch == r->batch) return (blob){scratch, pack_peer_part(s, scratch)};
+  e->len = (uint16_t)pack_peer_part(s, e->bytes);
+  e->family = s->peer_family;
+  e->port = s->peer_port;
+  memcpy(e->addr, s->peer_addr, sizeof(e->addr));
+  memcpy(e->authority, s->authority, sizeof(e->authority));
+  e->batch = r->batch;
+  return (blob){e->bytes, e->len};
+}
+
+/* The handler's attributes. */
+static size_t own_attributes(span_parts *p, const urpc_span *s) {
+  size_t n = 0;
   for (size_t k = 0; k < s->n_attrs && k < URPC_SPAN_MAX_ATTRS; k++, n++) {
     const urpc_span_attr *a = &s->attrs[k];
     if (a->is_int)
@@ -436,7 +502,7 @@ static int reserve(otlp_resource *r, size_t n) {
   if (n <= r->cap) return 0;
   span_parts *parts = malloc(n * sizeof(*parts)); /* each field used is set below */
   size_t *sizes = malloc(n * sizeof(*sizes));
-  uint8_t *scratch = malloc(n * METHOD_PART_MAX);
+  uint8_t *scratch = malloc(n * SCRATCH);
   if (!parts || !sizes || !scratch) {
     free(parts);
     free(sizes);
@@ -457,6 +523,7 @@ int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const
                 size_t *len) {
   int rc = reserve(r, n);
   if (rc) return rc;
+  r->batch++;
   /* The three wrappers (ExportTraceServiceRequest.resource_spans = 1, ResourceSpans.resource
    * = 1 and .scope_spans = 2, ScopeSpans.scope = 1 and .spans = 2) are framed here, so that
    * nothing is sized twice. */
@@ -474,10 +541,12 @@ int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const
   for (size_t i = 0; i < n; i++) {
     span_parts *p = &r->parts[i];
     own_part(spans[i], p);
-    rc = method_part(r, spans[i], r->scratch + i * METHOD_PART_MAX, &p->method);
+    uint8_t *scratch = r->scratch + i * SCRATCH;
+    rc = method_part(r, spans[i], scratch, &p->method);
     if (rc) return rc;
+    p->peer = peer_part(r, spans[i], scratch + METHOD_PART_MAX);
     r->sizes[i] = opentelemetry__proto__trace__v1__span__get_packed_size(&p->span) + p->method.len +
-                  outcome_part(r, spans[i])->len;
+                  p->peer.len + outcome_part(r, spans[i])->len;
     ss_len += 1 + varint_len(r->sizes[i]) + r->sizes[i];
   }
   size_t rs_len = 1 + varint_len(res_len) + res_len + 1 + varint_len(ss_len) + ss_len;
@@ -503,6 +572,8 @@ int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const
     w += opentelemetry__proto__trace__v1__span__pack(&p->span, w);
     memcpy(w, p->method.p, p->method.len);
     w += p->method.len;
+    memcpy(w, p->peer.p, p->peer.len);
+    w += p->peer.len;
     memcpy(w, o->p, o->len);
     w += o->len;
   }
