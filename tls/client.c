@@ -72,3 +72,46 @@ tls_conn *tls_client_conn_new(tls_ctx *ctx, const char *server_name) {
   }
   return c;
 }
+
+/* RFC 8446 6.2's names for the alerts a refusing server sends; wolfSSL 5.5 lacks some. */
+static const char *alert_name(int a) {
+  static const struct {
+    int code;
+    const char *name;
+  } names[] = {{40, "handshake_failure"},       {42, "bad_certificate"},
+               {43, "unsupported_certificate"}, {44, "certificate_revoked"},
+               {45, "certificate_expired"},     {46, "certificate_unknown"},
+               {47, "illegal_parameter"},       {48, "unknown_ca"},
+               {49, "access_denied"},           {50, "decode_error"},
+               {51, "decrypt_error"},           {70, "protocol_version"},
+               {71, "insufficient_security"},   {80, "internal_error"},
+               {109, "missing_extension"},      {112, "unrecognized_name"},
+               {116, "certificate_required"},   {120, "no_application_protocol"}};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (names[i].code == a) return names[i].name;
+  return "alert";
+}
+
+/* A client session's failure, in words for its caller: `what` failed ("TLS handshake",
+ * "TLS"), with the server's alert when it sent one (TLS 1.3 servers refuse a client
+ * certificate after the client has finished its handshake, so it shows up on a read). */
+void tls_client_failed(tls_conn *c, const char *what, int e) {
+  if (c->why) return; /* the verify callback named the reason */
+  WOLFSSL_ALERT_HISTORY h;
+  if (e == FATAL_ERROR && wolfSSL_get_alert_history(c->ssl, &h) == WOLFSSL_SUCCESS &&
+      h.last_rx.code >= 0) {
+    int a = h.last_rx.code;
+    tls_conn_set_error(c, TLS_FAIL_PROTOCOL, "%s with %s failed: the server sent %s (%d)%s", what,
+                       c->server_name, alert_name(a), a,
+                       a == 116             ? ": it requires a client certificate"
+                       : a >= 42 && a <= 49 ? ": it refused our client certificate"
+                       : a == 120           ? ": it does not speak the protocol we offered (ALPN)"
+                                            : "");
+    return;
+  }
+  char msg[80];
+  tls_conn_set_error(c, e == DOMAIN_NAME_MISMATCH ? TLS_FAIL_PEER_CERT : TLS_FAIL_PROTOCOL,
+                     "%s with %s failed: %s", what, c->server_name,
+                     e == DOMAIN_NAME_MISMATCH ? "the server's certificate does not name it"
+                                               : wolfSSL_ERR_error_string((unsigned long)e, msg));
+}

@@ -151,33 +151,10 @@ const char *tls_conn_error(const tls_conn *c) {
   return c->why;
 }
 
-/* A client's failed handshake, in words for its caller. */
-static void note_client_failure(tls_conn *c, int e) {
-  if (c->why) return; /* the verify callback named the reason */
-  WOLFSSL_ALERT_HISTORY h;
-  if (e == FATAL_ERROR && wolfSSL_get_alert_history(c->ssl, &h) == WOLFSSL_SUCCESS &&
-      h.last_rx.code >= 0) {
-    int a = h.last_rx.code;
-    tls_conn_set_error(c, TLS_FAIL_PROTOCOL,
-                       "TLS handshake with %s failed: the server sent alert %s (%d)%s",
-                       c->server_name, wolfSSL_alert_desc_string_long(a), a,
-                       a == 116                        ? ": it requires a client certificate"
-                       : a == 42 || a == 48 || a == 49 ? ": it refused our client certificate"
-                       : a == 120 ? ": it does not speak the protocol we offered (ALPN)"
-                                  : "");
-    return;
-  }
-  char msg[80];
-  tls_conn_set_error(c, e == DOMAIN_NAME_MISMATCH ? TLS_FAIL_PEER_CERT : TLS_FAIL_PROTOCOL,
-                     "TLS handshake with %s failed: %s", c->server_name,
-                     e == DOMAIN_NAME_MISMATCH ? "the server's certificate does not name it"
-                                               : wolfSSL_ERR_error_string((unsigned long)e, msg));
-}
-
 /* One line per failed handshake, and its reason for the stats. */
 static void note_failure(tls_conn *c, int e) {
   if (c->ctx->client) {
-    note_client_failure(c, e);
+    tls_client_failed(c, "TLS handshake", e);
     return;
   }
   if (c->said_why) return; /* the client-certificate check named the reason */
@@ -257,11 +234,7 @@ int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
     int e = wolfSSL_get_error(c->ssl, r);
     if (e == WOLFSSL_ERROR_WANT_READ) break;
     rc = e == WOLFSSL_ERROR_ZERO_RETURN ? TLS_CLOSED : -EPROTO;
-    if (rc < 0 && c->ctx->client) {
-      char msg[80];
-      tls_conn_set_error(c, TLS_FAIL_PROTOCOL, "TLS from %s failed: %s", c->server_name,
-                         wolfSSL_ERR_error_string((unsigned long)e, msg));
-    }
+    if (rc < 0 && c->ctx->client) tls_client_failed(c, "TLS", e);
   }
   if (rc < 0) c->failed = true;
   c->in = NULL;

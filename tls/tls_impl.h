@@ -48,6 +48,8 @@ int tls_ctx_use_ca(tls_ctx *t, const char *ca_file, char *why, size_t why_len);
 tls_conn *tls_conn_alloc(tls_ctx *ctx);
 void tls_conn_set_error(tls_conn *c, tls_failure f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* client.c: a client session's failure `e` of `what` ("TLS handshake", "TLS"), in words. */
+void tls_client_failed(tls_conn *c, const char *what, int e);
 /* peer.c: the identity a certificate carries, and the peer's read at the handshake's end. */
 void tls_cert_ids(WOLFSSL_X509 *x, char **spiffe, char **dns);
 void tls_read_peer(tls_conn *c);
