@@ -33,6 +33,7 @@ python3-grpcio clients sending W3C traceparent/tracestate metadata.
 
 Only processes this test started are signalled, by PID; temporary directories are removed.
 """
+import contextlib
 import http.server
 import os
 import ssl
@@ -456,12 +457,27 @@ def export_failures(st, srv, recv, kind):
     return lines[0]
 
 
-def case_tls_export(args):
+@contextlib.contextmanager
+def tls_receiver(args, client_ca=None, client=None):
+    """Stubs, a fresh PKI (with the client certificate `client`, (name, san), if given) and a
+    TLS receiver (requiring client certificates of `client_ca`, if given); closed after."""
     tmp, pb2 = setup(args)
-    st = harness.Stubs(args.proto_dir)
     pki = Pki()
-    recv = Receiver(pb2, tls_context(pki))
+    if client:
+        pki.client(*client)
+    recv = Receiver(pb2, tls_context(pki, client_ca))
     try:
+        yield harness.Stubs(args.proto_dir), pki, recv
+    finally:
+        recv.close()
+        tmp.cleanup()
+
+
+QUICK_GIVE_UP = dict(os.environ, OTEL_EXPORTER_OTLP_TIMEOUT="1000")  # a batch failed in 1 s
+
+
+def case_tls_export(args):
+    with tls_receiver(args) as (st, pki, recv):
         with Server(args.server, "--otlp-endpoint", recv.endpoint, "--otlp-ca-file",
                     pki.path("ca.pem"), "--trace-batch-delay", "100", *harness.ADMIN) as srv:
             first, second = tids(5, 1), tids(3, 2)
@@ -480,46 +496,30 @@ def case_tls_export(args):
                 check(not recv.peer_certs, "a client certificate was sent unasked")
             res = srv.stop()
             check("OTLP export" not in res.stderr, f"export trouble logged:\n{res.stderr}")
-    finally:
-        recv.close()
-        tmp.cleanup()
 
 
 def case_tls_wrong_ca(args):
-    tmp, pb2 = setup(args)
-    st = harness.Stubs(args.proto_dir)
-    pki = Pki()
-    recv = Receiver(pb2, tls_context(pki))
-    env = dict(os.environ, OTEL_EXPORTER_OTLP_TIMEOUT="1000")  # give up on a batch in 1 s
-    try:
+    with tls_receiver(args) as (st, pki, recv):
         with Server(args.server, "--otlp-endpoint", recv.endpoint, "--otlp-ca-file",
                     pki.path("other.pem"), "--trace-batch-delay", "50", *harness.ADMIN,
-                    env=env) as srv:
+                    env=QUICK_GIVE_UP) as srv:
             line = export_failures(st, srv, recv, "unknown CA")
             check(pki.path("other.pem") in line, f"the bundle is not named: {line}")
             log(line)
-    finally:
-        recv.close()
-        tmp.cleanup()
 
 
 def case_tls_mtls(args):
-    tmp, pb2 = setup(args)
-    st = harness.Stubs(args.proto_dir)
-    pki = Pki()
     spiffe = "spiffe://example.org/ns/obs/sa/exporter"
-    pki.client("exporter", f"URI:{spiffe}")
-    recv = Receiver(pb2, tls_context(pki, client_ca="ca.pem"))
-    env = dict(os.environ, OTEL_EXPORTER_OTLP_TIMEOUT="1000")
-    common = ["--otlp-endpoint", recv.endpoint, "--otlp-ca-file", pki.path("ca.pem"),
-              "--trace-batch-delay", "50", *harness.ADMIN]
-    try:
-        with Server(args.server, *common, env=env) as srv:
+    with tls_receiver(args, client_ca="ca.pem", client=("exporter", f"URI:{spiffe}")) \
+            as (st, pki, recv):
+        common = ["--otlp-endpoint", recv.endpoint, "--otlp-ca-file", pki.path("ca.pem"),
+                  "--trace-batch-delay", "50", *harness.ADMIN]
+        with Server(args.server, *common, env=QUICK_GIVE_UP) as srv:
             log(export_failures(st, srv, recv, "certificate"))
         with recv.lock:
             recv.tls_errors.clear()
         with Server(args.server, *common, "--otlp-client-cert", pki.path("exporter.pem"),
-                    "--otlp-client-key", pki.path("exporter.key"), env=env) as srv:
+                    "--otlp-client-key", pki.path("exporter.key"), env=QUICK_GIVE_UP) as srv:
             sent = tids(4, 3)
             traced_calls(st, srv.target, sent)
             expect_exactly(recv, sent)
@@ -531,9 +531,6 @@ def case_tls_mtls(args):
             srv.wait_metrics(lambda m: m.get("uringrpc_spans_exported_total") == 4) \
                 .expect("uringrpc_spans_exported_total", 4)
             srv.stop()
-    finally:
-        recv.close()
-        tmp.cleanup()
 
 
 def case_tls_bad_files(args):

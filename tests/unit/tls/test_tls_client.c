@@ -171,6 +171,13 @@ static void seal(end *e, const char *text) {
   core_outq_dispose(&plain);
 }
 
+static void expect_connected(pair *p) {
+  cr_assert_eq(p->cli.rc, 0, "%s", tls_conn_error(p->cli.c));
+  cr_assert_geq(p->srv.rc, 0);
+  cr_assert(tls_conn_ready(p->cli.c) && tls_conn_ready(p->srv.c));
+  cr_assert_null(tls_conn_error(p->cli.c));
+}
+
 static void expect_refused(pair *p, const char *words) {
   cr_assert_lt(p->cli.rc, 0, "the client accepted the server");
   cr_assert_not(tls_conn_ready(p->srv.c), "the server finished a handshake the client refused");
@@ -184,9 +191,7 @@ Test(tls_client, handshake_and_data_with_the_right_ca) {
   pair p;
   tls_client_config cfg = {.ca_file = path("ca.pem"), .alpn = "h2"};
   connect_pair(&p, &cfg, "localhost", false);
-  cr_assert_eq(p.cli.rc, 0, "%s", tls_conn_error(p.cli.c));
-  cr_assert(tls_conn_ready(p.cli.c) && tls_conn_ready(p.srv.c));
-  cr_assert_null(tls_conn_error(p.cli.c));
+  expect_connected(&p);
   const tls_peer *server = tls_conn_peer(p.cli.c);
   cr_assert(server->verified);
   cr_assert_str_eq(server->alpn, "h2");
@@ -209,8 +214,7 @@ Test(tls_client, an_ip_address_matches_its_ip_san) {
   pair p;
   tls_client_config cfg = {.ca_file = path("ca.pem"), .alpn = "h2"};
   connect_pair(&p, &cfg, "127.0.0.1", false);
-  cr_assert_eq(p.cli.rc, 0, "%s", tls_conn_error(p.cli.c));
-  cr_assert(tls_conn_ready(p.cli.c) && tls_conn_ready(p.srv.c));
+  expect_connected(&p);
   cr_assert_null(tls_conn_peer(p.srv.c)->sni, "an address literal went out as SNI");
   free_pair(&p);
 }
@@ -254,9 +258,7 @@ Test(tls_client, mtls_client_certificate_seen_by_the_server) {
                            .cert_file = path("cli.pem"),
                            .key_file = path("cli.key")};
   connect_pair(&p, &cfg, "localhost", true);
-  cr_assert_eq(p.cli.rc, 0, "%s", tls_conn_error(p.cli.c));
-  cr_assert_geq(p.srv.rc, 0);
-  cr_assert(tls_conn_ready(p.srv.c));
+  expect_connected(&p);
   const tls_peer *client = tls_conn_peer(p.srv.c);
   cr_assert(client->verified);
   cr_assert_str_eq(client->spiffe_id, CLIENT_ID);
@@ -285,8 +287,7 @@ Test(tls_client, expected_spiffe_id) {
   tls_client_config cfg = {
       .ca_file = path("ca.pem"), .alpn = "h2", .expected_spiffe_id = SERVER_ID};
   connect_pair(&p, &cfg, "localhost", false);
-  cr_assert_eq(p.cli.rc, 0, "%s", tls_conn_error(p.cli.c));
-  cr_assert(tls_conn_ready(p.cli.c) && tls_conn_ready(p.srv.c));
+  expect_connected(&p);
   free_pair(&p);
 
   cfg.expected_spiffe_id = "spiffe://example.org/someone-else";
