@@ -557,12 +557,13 @@ int main(int argc, char **argv) {
     auth_setup_free(&auth);
     return 1;
   }
-  if (trace_setup_start(&trace, server, metrics) < 0) {
+  int trace_rc = trace_setup_start(&trace, server, metrics);
+  if (trace_rc) {
     demo_stop();
     urpc_server_free(server);
     urpc_metrics_free(metrics);
     auth_setup_free(&auth);
-    return 1;
+    return trace_rc;
   }
   char why[512];
   if (urpc_server_start(server, why, sizeof(why)) < 0) {

@@ -532,6 +532,15 @@ int urpc_trace_options_from_env(urpc_trace_options *o) {
   }
   if ((v = env("OTEL_EXPORTER_OTLP_TRACES_HEADERS")) || (v = env("OTEL_EXPORTER_OTLP_HEADERS")))
     o->headers = v;
+  if ((v = env("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE")) ||
+      (v = env("OTEL_EXPORTER_OTLP_CERTIFICATE")))
+    o->ca_file = v;
+  if ((v = env("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE")) ||
+      (v = env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")))
+    o->client_cert_file = v;
+  if ((v = env("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY")) ||
+      (v = env("OTEL_EXPORTER_OTLP_CLIENT_KEY")))
+    o->client_key_file = v;
   if (env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")) {
     if (env_uint("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", &o->export_timeout_ms)) rc = -EINVAL;
   } else if (env_uint("OTEL_EXPORTER_OTLP_TIMEOUT", &o->export_timeout_ms)) {
@@ -548,19 +557,27 @@ int urpc_trace_options_from_env(urpc_trace_options *o) {
 
 /* ---- the tracer ---- */
 
-static size_t collect_dropped(void *arg, urpc_metrics_sample *out, size_t cap) {
-  urpc_tracer_stats st;
-  urpc_tracer_get_stats(arg, &st);
-  if (!cap) return 0;
-  out[0] = (urpc_metrics_sample){.label_value = NULL, .value = st.spans_dropped};
-  return 1;
-}
+static const struct {
+  const char *name, *help;
+  size_t field; /* offsetof urpc_tracer_stats */
+} counters[TRACE_COUNTERS] = {
+    {"uringrpc_spans_dropped_total", "Sampled spans dropped: the shard's span queue was full.",
+     offsetof(urpc_tracer_stats, spans_dropped)},
+    {"uringrpc_spans_exported_total", "Spans the collector accepted.",
+     offsetof(urpc_tracer_stats, spans_exported)},
+    {"uringrpc_spans_export_failed_total",
+     "Spans given up on: the collector did not take them within the export timeout (network, "
+     "TLS or HTTP failures).",
+     offsetof(urpc_tracer_stats, export_failures)},
+};
 
-static size_t collect_exported(void *arg, urpc_metrics_sample *out, size_t cap) {
+static size_t collect_counter(void *arg, urpc_metrics_sample *out, size_t cap) {
+  const trace_metric *tm = arg;
   urpc_tracer_stats st;
-  urpc_tracer_get_stats(arg, &st);
+  urpc_tracer_get_stats(tm->tracer, &st);
   if (!cap) return 0;
-  out[0] = (urpc_metrics_sample){.label_value = NULL, .value = st.spans_exported};
+  out[0] = (urpc_metrics_sample){.label_value = NULL,
+                                 .value = *(uint64_t *)((char *)&st + counters[tm->i].field)};
   return 1;
 }
 
@@ -576,6 +593,18 @@ static void free_strings(urpc_trace_options *o) {
   free((char *)o->headers);
   free((char *)o->service_name);
   free((char *)o->resource_attributes);
+  free((char *)o->ca_file);
+  free((char *)o->client_cert_file);
+  free((char *)o->client_key_file);
+}
+
+int urpc_trace_options_check(const urpc_trace_options *o, char *why, size_t why_len) {
+  if (!o->endpoint) return 0;
+  _Atomic bool stop = false;
+  otlp_exporter *e;
+  int rc = otlp_exporter_new(o, &stop, &e, why, why_len);
+  if (!rc) otlp_exporter_free(e);
+  return rc;
 }
 
 int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m,
@@ -593,6 +622,9 @@ int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m
   t->o.headers = dup_or_null(o->headers, &oom);
   t->o.service_name = dup_or_null(o->service_name ? o->service_name : "uringrpc", &oom);
   t->o.resource_attributes = dup_or_null(o->resource_attributes, &oom);
+  t->o.ca_file = dup_or_null(o->ca_file, &oom);
+  t->o.client_cert_file = dup_or_null(o->client_cert_file, &oom);
+  t->o.client_key_file = dup_or_null(o->client_key_file, &oom);
   t->ratio_bound = (uint64_t)ldexp(o->ratio, 63);
   if (o->ratio >= 1) t->ratio_bound = UINT64_MAX;
   t->pool = 2;
@@ -601,20 +633,18 @@ int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m
   t->batch = calloc(t->batch_max, sizeof(*t->batch));
   t->batch_from = calloc(t->batch_max, sizeof(*t->batch_from));
   int rc = oom || !t->batch || !t->batch_from ? -ENOMEM : 0;
-  if (!rc && t->o.endpoint) rc = otlp_exporter_new(&t->o, &t->stop, &t->otlp);
+  char why[256];
+  if (!rc && t->o.endpoint) rc = otlp_exporter_new(&t->o, &t->stop, &t->otlp, why, sizeof(why));
   urpc_interceptor ic = {.on_start = on_start,
                          .on_end = on_end,
                          .user = t,
                          .on_message = o->message_events ? on_message : NULL,
                          .no_duration = true};
   if (!rc) rc = urpc_server_add_interceptor(s, &ic);
-  if (!rc && m) {
-    rc = urpc_metrics_add_family(m, "uringrpc_spans_dropped_total", "counter",
-                                 "Sampled spans dropped: the shard's span queue was full.", NULL,
-                                 collect_dropped, t);
-    if (!rc)
-      rc = urpc_metrics_add_family(m, "uringrpc_spans_exported_total", "counter",
-                                   "Spans the collector accepted.", NULL, collect_exported, t);
+  for (int i = 0; !rc && m && i < TRACE_COUNTERS; i++) {
+    t->metrics[i] = (trace_metric){t, i};
+    rc = urpc_metrics_add_family(m, counters[i].name, "counter", counters[i].help, NULL,
+                                 collect_counter, &t->metrics[i]);
   }
   if (!rc) rc = trace_export_start(t);
   if (rc) {

@@ -12,7 +12,9 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "obs/trace_impl.h"
+#include "tls/tls.h"
 
 #define POLL_NS 2000000 /* 2 ms: a shard at 100k spans/s fills 200 slots meanwhile */
 
@@ -78,6 +80,7 @@ static void drain(urpc_tracer *t) {
 
 static void *exporter_main(void *arg) {
   urpc_tracer *t = arg;
+  core_log_set_tag("otlp exporter"); /* its lines: failed exports */
   for (;;) {
     bool stop = atomic_load_explicit(&t->stop, memory_order_acquire);
     uint64_t req = atomic_load_explicit(&t->flush_req, memory_order_acquire);
@@ -87,7 +90,10 @@ static void *exporter_main(void *arg) {
       export_batch(t);
     /* release: the spans exported above happen before a flusher sees its request done */
     atomic_store_explicit(&t->flush_done, req, memory_order_release);
-    if (stop) return NULL;
+    if (stop) {
+      tls_thread_exit(); /* the handshakes of https exports */
+      return NULL;
+    }
     /* Even when spans came: a shard's pool (2048 records by default) outlasts POLL_NS at any
      * rate one shard reaches, and an exporter sharing a core with a shard that woke for every
      * few spans would cost that shard a context switch each time. */

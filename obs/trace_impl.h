@@ -26,7 +26,14 @@ typedef struct trace_shard {
   _Atomic uint64_t ended, dropped; /* one writer (the shard): relaxed load + store */
 } trace_shard;
 
-typedef struct otlp_exporter otlp_exporter; /* otlp_export.c */
+typedef struct otlp_exporter otlp_exporter; /* otlp_http.c */
+
+/* A counter family's argument: which tracer, which of trace.c's counters. */
+#define TRACE_COUNTERS 3
+typedef struct trace_metric {
+  urpc_tracer *tracer;
+  int i;
+} trace_metric;
 
 struct urpc_tracer {
   urpc_server *server;
@@ -49,6 +56,7 @@ struct urpc_tracer {
   size_t n_batch, batch_max;
   uint64_t batch_first_ns;
   otlp_exporter *otlp; /* NULL without an endpoint */
+  trace_metric metrics[TRACE_COUNTERS];
 };
 
 /* trace_export.c */
@@ -58,8 +66,10 @@ trace_shard *trace_shard_new(urpc_tracer *t);
 void trace_shard_free(trace_shard *sh);
 
 /* otlp_http.c: one batch to the collector, with retries and backoff (none once `*stop`), within
- * the export timeout. Returns 0 when the collector accepted it. */
-int otlp_exporter_new(const urpc_trace_options *o, _Atomic bool *stop, otlp_exporter **out);
+ * the export timeout. Returns 0 when the collector accepted it. otlp_exporter_new reads the TLS
+ * files of an https endpoint; it returns 0, or -errno with one line in `why`. */
+int otlp_exporter_new(const urpc_trace_options *o, _Atomic bool *stop, otlp_exporter **out,
+                      char *why, size_t why_len);
 int otlp_exporter_send(otlp_exporter *e, const urpc_span *const *spans, size_t n);
 void otlp_exporter_free(otlp_exporter *e);
 

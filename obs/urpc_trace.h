@@ -97,10 +97,18 @@ typedef struct urpc_span {
 typedef struct urpc_trace_options {
   urpc_trace_sampler sampler;
   double ratio; /* for the *traceidratio samplers, 0..1; default 1 */
-  /* Where spans go: an OTLP/HTTP traces URL ("http://host:4318/v1/traces"), or NULL for none
-   * (then only `on_span` sees them). */
+  /* Where spans go: an OTLP/HTTP traces URL ("http://host:4318/v1/traces", or https:// for
+   * TLS, default port 443), or NULL for none (then only `on_span` sees them). */
   const char *endpoint;
-  const char *headers;             /* OTEL_EXPORTER_OTLP_HEADERS form: "k=v,k2=v2", or NULL */
+  const char *headers; /* OTEL_EXPORTER_OTLP_HEADERS form: "k=v,k2=v2", or NULL */
+  /* https endpoints (read once, by urpc_tracer_new; unused for http): the PEM CA bundle the
+   * collector's certificate must verify against (NULL: the system's,
+   * /etc/ssl/certs/ca-certificates.crt), and a client certificate chain and its PEM key for
+   * collectors that require one (mTLS; both or neither). The collector's certificate must also
+   * name the endpoint's host (DNS or IP subjectAltName). TLS 1.3 only. */
+  const char *ca_file;             /* OTEL_EXPORTER_OTLP_(TRACES_)CERTIFICATE */
+  const char *client_cert_file;    /* OTEL_EXPORTER_OTLP_(TRACES_)CLIENT_CERTIFICATE */
+  const char *client_key_file;     /* OTEL_EXPORTER_OTLP_(TRACES_)CLIENT_KEY */
   const char *service_name;        /* resource service.name; default "uringrpc" */
   const char *resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES form: "k=v,k2=v2", or NULL */
   unsigned export_timeout_ms;      /* one export (connect, send, answer); default 10000 */
@@ -121,17 +129,25 @@ typedef struct urpc_trace_options {
 void urpc_trace_options_init(urpc_trace_options *o);
 /* Overrides `o` with the OpenTelemetry SDK environment variables that are set:
  * OTEL_TRACES_SAMPLER(_ARG), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is) or
- * OTEL_EXPORTER_OTLP_ENDPOINT (+ "/v1/traces"), OTEL_EXPORTER_OTLP(_TRACES)_HEADERS and
- * _TIMEOUT, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*. Strings point into the
- * environment. Returns 0, or -EINVAL naming nothing (a bad value; `o` is partly updated). */
+ * OTEL_EXPORTER_OTLP_ENDPOINT (+ "/v1/traces"), OTEL_EXPORTER_OTLP(_TRACES)_HEADERS,
+ * _TIMEOUT, _CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY (the _TRACES_ one first),
+ * OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*. Strings point into the environment.
+ * Returns 0, or -EINVAL naming nothing (a bad value; `o` is partly updated). */
 int urpc_trace_options_from_env(urpc_trace_options *o);
+/* What urpc_tracer_new would refuse in `o`, in words: a bad endpoint, headers or resource
+ * attributes, and for an https endpoint a CA bundle, client certificate or key that cannot be
+ * read or used. Returns 0, or -errno with one line in `why` naming the value or file and what
+ * is wrong with it. Any thread. */
+int urpc_trace_options_check(const urpc_trace_options *o, char *why, size_t why_len);
 /* Parses a sampler name ("parentbased_always_on", ...). Returns 0 or -EINVAL. */
 int urpc_trace_sampler_parse(const char *name, urpc_trace_sampler *out);
 
 /* Traces every call of `s` from now on: adds an interceptor, so before urpc_server_start, and
- * starts the exporter thread. `m`, if not NULL, gets uringrpc_spans_dropped_total and
- * uringrpc_spans_exported_total. `o` is copied (its strings too). The tracer must outlive the
- * server. Returns 0, -EINVAL, -ENOMEM, -EBUSY (started) or a pthread error as -errno. */
+ * starts the exporter thread. `m`, if not NULL, gets uringrpc_spans_dropped_total,
+ * uringrpc_spans_exported_total and uringrpc_spans_export_failed_total. `o` is copied (its
+ * strings too). The tracer must outlive the server. Returns 0, -EINVAL (urpc_trace_options_check
+ * says why), -ENOENT or -EACCES (a TLS file), -ENOMEM, -EBUSY (started) or a pthread error as
+ * -errno. A failed export is logged (one line per kind of failure a minute). */
 int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m,
                     urpc_tracer **out);
 /* Exports what the shards handed over so far, waiting at most `timeout_ms`. Any thread but a

@@ -491,7 +491,8 @@ static otlp_exporter *exporter(int port, unsigned timeout_ms, _Atomic bool *stop
   o.headers = "api-key=secret";
   o.export_timeout_ms = timeout_ms;
   otlp_exporter *e;
-  cr_assert_eq(otlp_exporter_new(&o, stop, &e), 0);
+  char why[256];
+  cr_assert_eq(otlp_exporter_new(&o, stop, &e, why, sizeof(why)), 0, "%s", why);
   return e;
 }
 
@@ -565,15 +566,29 @@ Test(otlp, endpoints) {
   urpc_trace_options o;
   urpc_trace_options_init(&o);
   otlp_exporter *e;
-  static const char *const bad[] = {"ftp://x/", "http://", "http://h:/", "http://h:12x/",
-                                    "http://[::1/"};
+  char why[256];
+  static const char *const bad[] = {"ftp://x/",     "http://",  "http://h:/", "http://h:12x/",
+                                    "http://[::1/", "https://", "https:/x"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     o.endpoint = bad[i];
-    cr_assert_eq(otlp_exporter_new(&o, &stop, &e), -EINVAL, "%s", bad[i]);
+    cr_assert_eq(otlp_exporter_new(&o, &stop, &e, why, sizeof(why)), -EINVAL, "%s", bad[i]);
+    cr_assert_not_null(strstr(why, bad[i]), "%s", why);
   }
-  o.endpoint = "https://collector:4318/v1/traces";
-  cr_assert_eq(otlp_exporter_new(&o, &stop, &e), -ENOTSUP);
   o.endpoint = "http://[::1]:4318";
-  cr_assert_eq(otlp_exporter_new(&o, &stop, &e), 0);
+  cr_assert_eq(otlp_exporter_new(&o, &stop, &e, why, sizeof(why)), 0, "%s", why);
   otlp_exporter_free(e);
+  /* https: the TLS files are read at once, and only for https */
+  o.endpoint = "https://collector/v1/traces";
+  o.ca_file = "/nonexistent/ca.pem";
+  cr_assert_eq(otlp_exporter_new(&o, &stop, &e, why, sizeof(why)), -ENOENT);
+  cr_assert_not_null(strstr(why, "cannot read the CA bundle /nonexistent/ca.pem"), "%s", why);
+  cr_assert_eq(urpc_trace_options_check(&o, why, sizeof(why)), -ENOENT);
+  o.endpoint = "http://collector/v1/traces";
+  cr_assert_eq(urpc_trace_options_check(&o, why, sizeof(why)), 0, "%s", why);
+  if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0) {
+    o.endpoint = "https://collector/v1/traces";
+    o.ca_file = NULL; /* the system's */
+    cr_assert_eq(otlp_exporter_new(&o, &stop, &e, why, sizeof(why)), 0, "%s", why);
+    otlp_exporter_free(e);
+  }
 }

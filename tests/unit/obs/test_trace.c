@@ -482,6 +482,7 @@ Test(trace, full_pool_drops_and_counts) {
   fclose(f);
   cr_assert_not_null(strstr(text, "\nuringrpc_spans_dropped_total 8\n"), "%s", text);
   cr_assert_not_null(strstr(text, "\nuringrpc_spans_exported_total 2\n"), "%s", text);
+  cr_assert_not_null(strstr(text, "\nuringrpc_spans_export_failed_total 0\n"), "%s", text);
   free(text);
 }
 
