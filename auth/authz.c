@@ -195,7 +195,7 @@ int urpc_authz_new(urpc_server *s, const urpc_authz_options *o, urpc_authz **out
   a->server = s;
   a->dry_run = o && o->dry_run;
   pthread_mutex_init(&a->mu, NULL);
-  urpc_interceptor ic = {.on_start = on_start, .user = a};
+  urpc_interceptor ic = {.on_start = on_start, .user = a, .no_duration = true};
   int err = urpc_server_add_interceptor(s, &ic);
   if (err < 0) {
     urpc_authz_free(a);

@@ -174,7 +174,7 @@ int urpc_jwt_new(urpc_server *s, const urpc_jwt_options *o, urpc_jwt **out) {
   }
   int err = oom ? -ENOMEM : 0;
   if (!err && s) {
-    urpc_interceptor ic = {.on_start = on_start, .user = j};
+    urpc_interceptor ic = {.on_start = on_start, .user = j, .no_duration = true};
     err = urpc_server_add_interceptor(s, &ic);
   }
   if (err < 0) {

@@ -52,21 +52,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages for the Kubernetes manifest checks (tests/deploy: kubernetes-models, yaml), into
-# tests/deploy/node_modules, never global, at the versions of tests/deploy/package-lock.json;
-# reinstalled only when that lock file is newer than what npm last installed. Node itself: the
-# machine's node and npm if it has them (Node >= 14), else Debian's.
+# npm packages of the tests, each folder's into its own node_modules, never global, at the
+# versions of its package-lock.json; reinstalled only when that lock file is newer than what npm
+# last installed there: tests/deploy (the Kubernetes manifest checks: kubernetes-models, yaml)
+# and tests/otel (the OpenTelemetry-instrumented gRPC client of test_trace_otel.py). Node
+# itself: the machine's node and npm if it has them (Node >= 14), else Debian's.
 # Skipped where the script runs without the source tree (a container's build stage copies it
 # alone) and for URPC_DEPS=build.
-npm_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/deploy"
-if [ "${URPC_DEPS:-all}" != build ] && [ -f "$npm_dir/package-lock.json" ] &&
-   { [ ! -f "$npm_dir/node_modules/.package-lock.json" ] ||
-     [ "$npm_dir/package-lock.json" -nt "$npm_dir/node_modules/.package-lock.json" ]; }; then
-  if ! command -v npm >/dev/null 2>&1; then
-    echo "install-deps: installing nodejs npm" >&2
-    $sudo apt-get update -qq >/dev/null
-    $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+tests_dir="$(cd "$(dirname "$0")/.." && pwd)/tests"
+for npm_dir in "$tests_dir/deploy" "$tests_dir/otel"; do
+  if [ "${URPC_DEPS:-all}" != build ] && [ -f "$npm_dir/package-lock.json" ] &&
+     { [ ! -f "$npm_dir/node_modules/.package-lock.json" ] ||
+       [ "$npm_dir/package-lock.json" -nt "$npm_dir/node_modules/.package-lock.json" ]; }; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "install-deps: installing nodejs npm" >&2
+      $sudo apt-get update -qq >/dev/null
+      $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
+    echo "install-deps: installing npm packages into tests/$(basename "$npm_dir")/node_modules" >&2
+    (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
-  echo "install-deps: installing npm packages into tests/deploy/node_modules" >&2
-  (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+done

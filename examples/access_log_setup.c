@@ -29,10 +29,14 @@ int access_log_setup_start(access_log_setup *a, urpc_server *s, urpc_metrics *m)
   o.path = a->path;
   if (a->sample) o.sample = (unsigned)a->sample;
   int rc = urpc_access_log_new(s, &o, m, &a->log);
+  if (rc == -ENOMEM || rc == -EAGAIN) {
+    fprintf(stderr, "uringrpc-server: cannot set up the access log: %s\n", strerror(-rc));
+    return 1;
+  }
   if (rc < 0) {
     fprintf(stderr, "uringrpc-server: --access-log %s: cannot open it for appending: %s\n", a->path,
             strerror(-rc));
-    return -1;
+    return 2;
   }
   return 0;
 }

@@ -19,7 +19,8 @@ extern const char access_log_setup_usage[];
 /* After the flags are parsed: 0, or 2 after printing one line for a bad combination. */
 int access_log_setup_check(const access_log_setup *a);
 /* Before urpc_server_start, before interceptors that may refuse calls (so refused calls are
- * logged too). 0, or -1 after printing one line. Nothing when off. */
+ * logged too). 0, or after printing one line 2 (a file that cannot be opened: the exit code of
+ * a usage error) or 1. Nothing when off. */
 int access_log_setup_start(access_log_setup *a, urpc_server *s, urpc_metrics *m);
 /* --print-config's lines for the access log (after tracing's, as in --help). 0, or 1 if
  * writing failed. */

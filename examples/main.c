@@ -567,16 +567,17 @@ int main(int argc, char **argv) {
     return 1;
   }
   /* the access log first: calls the interceptors after it refuse are logged too */
-  if (access_log_setup_start(&alog, server, metrics) < 0 ||
-      auth_setup_start(&auth, server, metrics) < 0 ||
-      trace_setup_start(&trace, server, metrics) < 0) {
+  int setup_rc = access_log_setup_start(&alog, server, metrics);
+  if (!setup_rc && auth_setup_start(&auth, server, metrics) < 0) setup_rc = 1;
+  if (!setup_rc) setup_rc = trace_setup_start(&trace, server, metrics);
+  if (setup_rc) {
     demo_stop();
     urpc_server_free(server);
     urpc_metrics_free(metrics);
     auth_setup_free(&auth);
     trace_setup_free(&trace);
     access_log_setup_free(&alog);
-    return 1;
+    return setup_rc;
   }
   char why[512];
   if (urpc_server_start(server, why, sizeof(why)) < 0) {

@@ -13,7 +13,9 @@
 
 typedef struct trace_setup {
   bool on;
+  bool message_events; /* --trace-message-events */
   const char *endpoint, *sampler, *sampler_arg, *service_name, *headers;
+  const char *ca_file, *client_cert, *client_key;
   long batch_delay_ms, queue_size, batch_size; /* -1: not given */
   urpc_tracer *tracer;
 } trace_setup;
@@ -23,8 +25,9 @@ typedef struct trace_setup {
 int trace_setup_take_flags(trace_setup *t, int *argc, char **argv);
 /* The help lines of those flags. */
 extern const char trace_setup_usage[];
-/* Before urpc_server_start: the environment, then the flags, then the tracer. 0, or -1 after
- * printing one line. Nothing when tracing is off. */
+/* Before urpc_server_start: the environment, then the flags, then the tracer. 0, or after
+ * printing one line 2 (a bad value or file: the exit code of a usage error) or 1. Nothing when
+ * tracing is off. */
 int trace_setup_start(trace_setup *t, urpc_server *s, urpc_metrics *m);
 /* --print-config's lines for tracing (after print_config's, as in --help). 0, 1 if writing
  * failed, 2 for a bad value. */

@@ -81,7 +81,7 @@ typedef enum io_close_reason {
 } io_close_reason;
 
 /* Failed TLS handshakes by cause: tls_failure's, then io's own. */
-enum { IO_TLS_FAIL_TIMEOUT = TLS_FAIL_CLIENT_CERT + 1, IO_TLS_FAIL_EOF, IO_TLS_FAILS };
+enum { IO_TLS_FAIL_TIMEOUT = TLS_FAIL_PEER_CERT + 1, IO_TLS_FAIL_EOF, IO_TLS_FAILS };
 
 /* What a shard counts: written by the shard thread only, readable from any thread. */
 typedef struct io_shard_counters {

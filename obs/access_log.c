@@ -14,7 +14,7 @@
 #include "obs/access_log_impl.h"
 #include "obs/urpc_trace.h"
 
-#define POLL_NS 2000000 /* 2 ms: the writer's nap when the rings were empty (as tracing's) */
+#define POLL_NS 2000000 /* 2 ms: the writer's nap between turns (as tracing's exporter) */
 
 static void take_str(access_str *d, const void *s, size_t len) {
   d->present = s != NULL;
@@ -165,7 +165,12 @@ int urpc_access_log_new(urpc_server *s, const urpc_access_log_options *o, urpc_m
   urpc_interceptor ic = {.on_start = on_start, .on_end = on_end, .user = l};
   if (!rc) rc = urpc_server_add_interceptor(s, &ic);
   if (!rc && m) rc = add_families(m, l);
-  if (!rc) rc = obs_handoff_start(&l->handoff, access_log_writer_step, l, POLL_NS);
+  obs_handoff_thread th = {.step = access_log_writer_step,
+                           .arg = l,
+                           .poll_ns = POLL_NS,
+                           .name = "urpc-access-log",
+                           .log_tag = "access log"};
+  if (!rc) rc = obs_handoff_start(&l->handoff, &th);
   if (rc) {
     /* an interceptor already added points at l: only when metrics failed after it, and then
      * the caller frees the server, not starts it */

@@ -72,7 +72,7 @@ struct urpc_access_log {
 /* access_log_write.c */
 int access_log_writer_open(urpc_access_log *l);
 /* The writer thread's turn (obs_handoff's step). */
-bool access_log_writer_step(void *arg, bool urgent);
+void access_log_writer_step(void *arg, bool urgent);
 void access_log_writer_close(urpc_access_log *l);
 
 #endif

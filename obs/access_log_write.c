@@ -112,10 +112,10 @@ static void take_record(void *arg, obs_lane *lane, void *record) {
   obs_lane_give_back(lane, record);
 }
 
-bool access_log_writer_step(void *arg, bool urgent) {
+void access_log_writer_step(void *arg, bool urgent) {
   urpc_access_log *l = arg;
   uint64_t reopen_req = atomic_load_explicit(&l->reopen_req, memory_order_relaxed);
-  bool any = obs_handoff_drain(&l->handoff, take_record, l);
+  obs_handoff_drain(&l->handoff, take_record, l);
   if (reopen_req != l->reopen_done) {
     write_out(l); /* what came before the request goes to the old file */
     reopen(l);
@@ -123,5 +123,4 @@ bool access_log_writer_step(void *arg, bool urgent) {
   } else if (l->buf_len && (urgent || core_now_ns() - l->buf_first_ns >= l->flush_ns)) {
     write_out(l);
   }
-  return any;
 }

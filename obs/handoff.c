@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 
 int obs_handoff_init(obs_handoff *h, size_t record_size, size_t min_records, size_t local_size,
                      void (*init_local)(void *local)) {
@@ -97,28 +98,27 @@ bool obs_handoff_drain(obs_handoff *h, void (*take)(void *arg, obs_lane *lane, v
 
 static void *consumer_main(void *arg) {
   obs_handoff *h = arg;
+  if (h->t.log_tag) core_log_set_tag(h->t.log_tag);
   for (;;) {
     bool stop = atomic_load_explicit(&h->stop, memory_order_acquire);
     uint64_t req = atomic_load_explicit(&h->flush_req, memory_order_acquire);
-    bool urgent = stop || req != atomic_load_explicit(&h->flush_done, memory_order_relaxed);
-    bool any = h->step(h->arg, urgent);
+    h->t.step(h->t.arg, stop || req != atomic_load_explicit(&h->flush_done, memory_order_relaxed));
     /* release: what the step wrote out happens before a flusher sees its request done */
     atomic_store_explicit(&h->flush_done, req, memory_order_release);
-    if (stop) return NULL;
-    if (!any) {
-      struct timespec ts = {0, (long)h->poll_ns};
-      nanosleep(&ts, NULL);
-    }
+    if (stop) break;
+    struct timespec ts = {0, (long)h->t.poll_ns};
+    nanosleep(&ts, NULL);
   }
+  if (h->t.at_exit) h->t.at_exit(h->t.arg);
+  return NULL;
 }
 
-int obs_handoff_start(obs_handoff *h, bool (*step)(void *arg, bool urgent), void *arg,
-                      uint64_t poll_ns) {
-  h->step = step;
-  h->arg = arg;
-  h->poll_ns = poll_ns < 1000000000u ? poll_ns : 999999999u;
+int obs_handoff_start(obs_handoff *h, const obs_handoff_thread *t) {
+  h->t = *t;
+  if (h->t.poll_ns >= 1000000000u) h->t.poll_ns = 999999999u;
   int rc = pthread_create(&h->thread, NULL, consumer_main, h);
   if (rc) return -rc;
+  if (t->name) pthread_setname_np(h->thread, t->name);
   h->started = true;
   return 0;
 }

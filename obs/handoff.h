@@ -8,9 +8,11 @@
  * what it had to hand over and counts it. A shard never blocks, locks or allocates after its
  * lane exists.
  *
- * The consumer thread calls `step` in a loop and sleeps `poll_ns` after a step that found
- * nothing (shards never wake it). obs_handoff_flush and obs_handoff_stop make the next step
- * "urgent": it must write out everything it holds before returning. */
+ * The consumer thread calls `step` in a loop and sleeps `poll_ns` after each (shards never wake
+ * it): even when records came, since a lane's pool outlasts the nap at any rate one shard
+ * reaches, and a consumer sharing a core with a shard that woke for every few records would
+ * cost that shard a context switch each time. obs_handoff_flush and obs_handoff_stop make the
+ * next step "urgent": it must write out everything it holds before returning. */
 #ifndef URPC_OBS_HANDOFF_H
 #define URPC_OBS_HANDOFF_H
 
@@ -33,15 +35,23 @@ typedef struct obs_lane {
   uint64_t local[];        /* the owner's per-shard state (local_size bytes), shard thread only */
 } obs_lane;
 
+/* The consumer thread. */
+typedef struct obs_handoff_thread {
+  void (*step)(void *arg, bool urgent);
+  void (*at_exit)(void *arg); /* on the thread, after its last step; may be NULL */
+  void *arg;
+  uint64_t poll_ns;    /* the nap after each step, below 1 s */
+  const char *name;    /* the thread's name, 15 bytes at most */
+  const char *log_tag; /* the tag of its core_log lines */
+} obs_handoff_thread;
+
 typedef struct obs_handoff {
   size_t record_size, cap, local_size; /* cap: records per lane, a power of two */
   void (*init_local)(void *local);
   _Atomic(obs_lane *) lanes[OBS_MAX_SHARDS];
   _Atomic size_t n_lanes; /* lanes[n_lanes..] are all NULL */
   /* the consumer thread */
-  bool (*step)(void *arg, bool urgent); /* returns whether any record came */
-  void *arg;
-  uint64_t poll_ns;
+  obs_handoff_thread t;
   pthread_t thread;
   bool started;
   _Atomic bool stop; /* readable by the step (e.g. to give up retries) */
@@ -53,9 +63,8 @@ typedef struct obs_handoff {
  * Returns 0 or -EINVAL. Nothing is allocated until a shard's first call. */
 int obs_handoff_init(obs_handoff *h, size_t record_size, size_t min_records, size_t local_size,
                      void (*init_local)(void *local));
-/* Starts the consumer thread. Returns 0 or -errno. */
-int obs_handoff_start(obs_handoff *h, bool (*step)(void *arg, bool urgent), void *arg,
-                      uint64_t poll_ns);
+/* Starts the consumer thread (`t` is copied). Returns 0 or -errno. */
+int obs_handoff_start(obs_handoff *h, const obs_handoff_thread *t);
 /* Runs one last urgent step and joins the thread (nothing if never started). */
 void obs_handoff_stop(obs_handoff *h);
 /* After stop: frees every lane. */

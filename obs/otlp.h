@@ -25,6 +25,11 @@ void otlp_resource_free(otlp_resource *r);
 int otlp_encode(otlp_resource *r, const urpc_span *const *spans, size_t n, const uint8_t **out,
                 size_t *len);
 
+/* An :authority "host[:port]" (the host a name, an IPv4 address or a bracketed IPv6 literal)
+ * split into `host` (without brackets, at most `cap` - 1 bytes) and `port` (-1 when absent).
+ * Returns 0, or -EINVAL for anything else (no host, a bad port, userinfo, a bare IPv6). */
+int otlp_authority_parse(const char *authority, char *host, size_t cap, int *port);
+
 /* "k=v,k2=v2" (OTEL_EXPORTER_OTLP_HEADERS) as HTTP header lines "k: v\r\n...", malloc'd, values
  * percent-decoded. Returns NULL for a bad list (or out of memory). */
 char *otlp_headers_lines(const char *list);

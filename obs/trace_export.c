@@ -5,10 +5,12 @@
  * pools run dry and they drop (and count) spans instead of waiting.
  *
  * Shards are never woken for this and never wake the exporter: it polls the rings every
- * POLL_NS when they were empty (a few hundred cheap wake-ups a second). The lanes and the
- * thread's loop are obs/handoff.c's. */
+ * POLL_NS (a few hundred cheap wake-ups a second). The lanes and the thread's loop are
+ * obs/handoff.c's. */
 #include "core/clock.h"
+#include "core/log.h"
 #include "obs/trace_impl.h"
+#include "tls/tls.h"
 
 #define POLL_NS 2000000 /* 2 ms: a shard at 100k spans/s fills 200 slots meanwhile */
 
@@ -35,17 +37,27 @@ static void take_span(void *arg, obs_lane *l, void *span) {
 }
 
 /* One turn of the exporter thread (obs/handoff.c runs it; urgent: a flush or the end). */
-static bool exporter_step(void *arg, bool urgent) {
+static void exporter_step(void *arg, bool urgent) {
   urpc_tracer *t = arg;
-  bool any = obs_handoff_drain(&t->handoff, take_span, t);
+  obs_handoff_drain(&t->handoff, take_span, t);
   if (urgent ||
       (t->n_batch && core_now_ns() - t->batch_first_ns >= t->o.schedule_delay_ms * 1000000ull))
     export_batch(t);
-  return any;
+}
+
+static void exporter_exit(void *arg) {
+  (void)arg;
+  tls_thread_exit(); /* the handshakes of https exports */
 }
 
 int trace_export_start(urpc_tracer *t) {
-  return obs_handoff_start(&t->handoff, exporter_step, t, POLL_NS);
+  obs_handoff_thread th = {.step = exporter_step,
+                           .at_exit = exporter_exit,
+                           .arg = t,
+                           .poll_ns = POLL_NS,
+                           .name = "urpc-trace",
+                           .log_tag = "otlp exporter"}; /* its lines: failed exports */
+  return obs_handoff_start(&t->handoff, &th);
 }
 
 int urpc_tracer_flush(urpc_tracer *t, unsigned timeout_ms) {

@@ -419,6 +419,7 @@ int rpc_conn_submit_trailers(nghttp2_session *session, urpc_call *call) {
   if (!nv) nv = stack;
   size_t n = add_status(nv, 0, call->status);
   call->sent_status = (int8_t)call->status;
+  call->sent_msg = call->status_msg;
   n = add_message(call, nv, n, call->status_msg);
   n = rpc_md_to_nv(&call->trail_md, nv, n, cap);
   /* Failing (out of memory), the data provider makes nghttp2 reset the stream. */
@@ -501,6 +502,7 @@ static int respond_trailers_only(urpc_call *call, urpc_status_code code, const c
   nv[1] = (nghttp2_nv)NV("content-type", "application/grpc", NOCOPY);
   size_t n = add_status(nv, 2, code);
   call->sent_status = (int8_t)code;
+  call->sent_msg = msg;
   n = add_message(call, nv, n, msg);
   if (call->bad_encoding) /* tell the client what it may use instead */
     nv[n++] = (nghttp2_nv)NV("grpc-accept-encoding", RPC_ACCEPT_ENCODING, NOCOPY);
@@ -535,7 +537,7 @@ void rpc_conn_respond(urpc_call *call) {
   } else {
     call->responded = 1;
     call->msgs_out = 1;
-    rpc_intercept_message(call, false, call->resp_len - RPC_FRAME_PREFIX);
+    rpc_intercept_message(call, false, call->resp_len - RPC_FRAME_PREFIX, call->resp[0] != 0);
     rv = submit_headers(call, read_response);
     if (rv == 0) rpc_conn_note_window_shut(call);
     core_ctr_inc(&call->sh->stats.calls_ok);

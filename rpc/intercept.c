@@ -16,6 +16,7 @@ int urpc_server_add_interceptor(urpc_server *s, const urpc_interceptor *ic) {
   chain[s->n_interceptors++] = *ic;
   s->interceptors = chain;
   if (ic->on_message) s->ic_on_message = true;
+  if (!ic->no_duration) s->ic_duration = true;
   return 0;
 }
 
@@ -60,11 +61,12 @@ void rpc_intercept_end(urpc_call *call) {
       .status =
           call->sent_status >= 0 ? (urpc_status_code)call->sent_status : URPC_STATUS_CANCELLED,
       .cancelled = cancelled,
-      .duration_ns = core_now_ns() - call->start_ns,
+      .duration_ns = s->ic_duration ? core_now_ns() - call->start_ns : 0,
       .msgs_in = call->msgs_in,
       .msgs_out = call->msgs_out,
       .bytes_in = call->bytes_in,
       .bytes_out = call->bytes_out,
+      .message = call->sent_status >= 0 ? call->sent_msg : NULL,
   };
   for (size_t i = call->ic_started; i-- > 0;) {
     const urpc_interceptor *ic = &s->interceptors[i];
@@ -83,13 +85,18 @@ void *urpc_call_interceptor_state(const urpc_call *call,
   return NULL;
 }
 
-void rpc_intercept_message_slow(urpc_call *call, bool received, size_t bytes) {
+void rpc_intercept_message_slow(urpc_call *call, bool received, size_t bytes, bool compressed) {
   const urpc_server *s = call->sh->server;
   if (!call->ic_state) return;
+  call->ic_msg_compressed = compressed;
   for (size_t i = 0; i < call->ic_started; i++) {
     const urpc_interceptor *ic = &s->interceptors[i];
     if (ic->on_message) ic->on_message(call, received, bytes, ic->user, call->ic_state[i]);
   }
+}
+
+bool urpc_call_message_compressed(const urpc_call *call) {
+  return call->ic_msg_compressed;
 }
 
 const ProtobufCMethodDescriptor *urpc_call_method_descriptor(const urpc_call *call) {
@@ -100,6 +107,9 @@ const ProtobufCServiceDescriptor *urpc_call_service_descriptor(const urpc_call *
 }
 unsigned urpc_call_method_flags(const urpc_call *call) {
   return call->method ? call->method->flags : 0;
+}
+uint64_t urpc_call_start_ns(const urpc_call *call) {
+  return call->start_ns;
 }
 uint32_t urpc_call_method_index(const urpc_call *call) {
   return call->method ? call->method->index : 0;

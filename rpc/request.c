@@ -82,7 +82,7 @@ static int stream_message(urpc_call *call, uint8_t *msg, size_t len) {
 static int on_message(void *ud, uint8_t *msg, size_t len, bool compressed) {
   urpc_call *call = ud;
   call->msgs_in++;
-  rpc_intercept_message(call, true, len);
+  rpc_intercept_message(call, true, len, compressed);
   call->req_compressed = compressed;
   if (compressed && inflate_message(call, &msg, &len) < 0) return -1;
   if (call->streaming_in) {

@@ -115,6 +115,8 @@ struct urpc_call {
   uint64_t bytes_in, bytes_out;
   uint32_t msgs_in, msgs_out;
   int8_t sent_status;       /* the grpc-status sent (or reset with), -1 while none */
+  bool ic_msg_compressed;   /* during on_message: that message is compressed */
+  const char *sent_msg;     /* the grpc-message sent with it (static or arena), or NULL */
   uint16_t ic_started;      /* interceptors whose on_start ran */
   void **ic_state;          /* their per-call pointers (arena) */
   const char *unknown_path; /* :path when no method answers it (arena) */
@@ -284,6 +286,7 @@ struct urpc_server {
   urpc_interceptor *interceptors; /* the chain, in registration order; fixed once started */
   size_t n_interceptors;
   bool ic_on_message;              /* one of them asked for each message */
+  bool ic_duration;                /* one of them reads urpc_call_end.duration_ns */
   uint32_t max_conns;              /* options.max_connections, or what the file limit allows */
   bool idle_trim;                  /* idle_trim.c knows this nghttp2's allocations (1.52) */
   _Atomic uint32_t n_conns;        /* open, all shards (touched per connection, not per call) */
@@ -346,11 +349,12 @@ void rpc_stream_notify_writable(rpc_shard *sh);
  * call is being released. */
 void rpc_intercept_start(urpc_call *call);
 void rpc_intercept_end(urpc_call *call);
-void rpc_intercept_message_slow(urpc_call *call, bool received, size_t bytes);
+void rpc_intercept_message_slow(urpc_call *call, bool received, size_t bytes, bool compressed);
 /* A message in or out: to the interceptors that asked (nothing to do for the others). */
-static inline void rpc_intercept_message(urpc_call *call, bool received, size_t bytes) {
+static inline void rpc_intercept_message(urpc_call *call, bool received, size_t bytes,
+                                         bool compressed) {
   if (__builtin_expect(call->sh->server->ic_on_message, 0))
-    rpc_intercept_message_slow(call, received, bytes);
+    rpc_intercept_message_slow(call, received, bytes, compressed);
 }
 
 /* request.c */

@@ -8,7 +8,7 @@
 _Static_assert((int)URPC_CLOSE_REASONS == (int)IO_CLOSED_REASONS, "close reasons");
 _Static_assert((int)URPC_CLOSED_SHUTDOWN == (int)IO_CLOSED_SHUTDOWN, "close reasons");
 _Static_assert((int)URPC_TLS_FAILURES == (int)IO_TLS_FAILS, "TLS failures");
-_Static_assert((int)URPC_TLS_FAIL_CLIENT_CERT == (int)TLS_FAIL_CLIENT_CERT, "TLS failures");
+_Static_assert((int)URPC_TLS_FAIL_CLIENT_CERT == (int)TLS_FAIL_PEER_CERT, "TLS failures");
 _Static_assert((int)URPC_TLS_FAIL_EOF == (int)IO_TLS_FAIL_EOF, "TLS failures");
 _Static_assert(URPC_H2_ERROR_CODES == NGHTTP2_HTTP_1_1_REQUIRED + 1, "HTTP/2 error codes");
 

@@ -40,7 +40,7 @@ static void enqueue(urpc_call *call, rpc_sendbuf *b) {
   b->next = NULL;
   rpc_budget_charge(call, b->len); /* until nghttp2 takes it (rpc_stream_take) */
   call->msgs_out++;
-  rpc_intercept_message(call, false, b->len - RPC_FRAME_PREFIX);
+  rpc_intercept_message(call, false, b->len - RPC_FRAME_PREFIX, b->data[0] != 0);
   if (call->sq_tail)
     call->sq_tail->next = b;
   else

@@ -195,9 +195,12 @@ typedef enum urpc_health_status {
 typedef struct urpc_call_end {
   urpc_status_code status;      /* the grpc-status the client got; CANCELLED if none (reset) */
   bool cancelled;               /* reset by the client, connection lost, or deadline passed */
-  uint64_t duration_ns;         /* from the request headers in to the call's end */
+  uint64_t duration_ns;         /* from the request headers in to the call's end (0 when every
+                                   interceptor has no_duration) */
   uint64_t msgs_in, msgs_out;   /* request and response messages */
   uint64_t bytes_in, bytes_out; /* DATA payload bytes received and sent */
+  const char *message;          /* the grpc-message sent with `status` (not percent-encoded),
+                                   or NULL: none, or a reset; valid during on_end */
 } urpc_call_end;
 
 typedef struct urpc_interceptor {
@@ -210,16 +213,25 @@ typedef struct urpc_interceptor {
   /* Per message, only if set (on_end has the counts; leave it NULL unless each message
    * matters): a request message received (`received`, before decompression) or a response
    * message queued, with its size in bytes as sent (compressed if it is, without the 5-byte
-   * prefix). On the shard thread, in chain order, for
-   * interceptors whose on_start ran. */
+   * prefix; urpc_call_message_compressed says which). On the shard thread, in chain order,
+   * for interceptors whose on_start ran. */
   void (*on_message)(urpc_call *call, bool received, size_t bytes, void *user, void *state);
+  /* This interceptor never reads urpc_call_end.duration_ns: when no interceptor does, calls
+   * read no clock for it (e.g. a tracer that samples 1 % of calls times those itself). */
+  bool no_duration;
 } urpc_interceptor;
 
+/* In an interceptor's on_message: whether that message is compressed (its `bytes` are then
+ * the compressed size). Shard thread. */
+bool urpc_call_message_compressed(const urpc_call *call);
 /* Adds `ic` (copied) to the end of the chain. Before start. Returns 0, -EBUSY or -ENOMEM. */
 int urpc_server_add_interceptor(urpc_server *s, const urpc_interceptor *ic);
 /* The per-call `state` of the first interceptor in the chain whose on_start is `on_start`, if
  * that on_start ran for this call; else NULL. Lets a module built as an interceptor (obs/'s
  * tracing) give handlers its per-call data. Any thread holding the call. */
+/* When the call's request headers came in (CLOCK_MONOTONIC ns, the shard's loop turn that read
+ * them; no clock read of its own). On a server with interceptors; else 0. */
+uint64_t urpc_call_start_ns(const urpc_call *call);
 void *urpc_call_interceptor_state(const urpc_call *call,
                                   urpc_status_code (*on_start)(urpc_call *call, void *user,
                                                                void **state, const char **message));

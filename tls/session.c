@@ -1,8 +1,10 @@
-/* One TLS session over memory: wolfSSL reads ciphertext from the bytes being fed and writes
- * records into the connection's output queue. Input that wolfSSL has not consumed by the end
- * of a feed cannot stay behind (the caller's buffer goes back to the ring): wolfSSL buffers
- * partial records itself, so every byte offered is always taken. */
+/* One TLS session over memory, server or client side: wolfSSL reads ciphertext from the bytes
+ * being fed and writes records into the connection's output queue. Input that wolfSSL has not
+ * consumed by the end of a feed cannot stay behind (the caller's buffer goes back to the ring):
+ * wolfSSL buffers partial records itself, so every byte offered is always taken. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,8 +13,6 @@
 
 #define READ_CHUNK     16384
 #define TLS_RECORD_MAX 16384 /* plaintext bytes in one TLS record */
-#define TLS_SAN_DNS    2 /* GeneralName choices (RFC 5280): dNSName, uniformResourceIdentifier */
-#define TLS_SAN_URI    6
 
 static const char alpn_h2[] = "h2";
 
@@ -39,18 +39,12 @@ int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx) {
   return sz;
 }
 
-tls_conn *tls_conn_new(tls_ctx *ctx) {
+/* A session on `ctx` with the memory IO wired, either side. */
+tls_conn *tls_conn_alloc(tls_ctx *ctx) {
   tls_conn *c = calloc(1, sizeof(*c));
   if (!c) return NULL;
   c->ssl = wolfSSL_new(ctx->ctx);
   if (!c->ssl) {
-    free(c);
-    return NULL;
-  }
-  /* h2 or nothing: a client without it gets the no_application_protocol alert. */
-  if (wolfSSL_UseALPN(c->ssl, (char *)alpn_h2, sizeof(alpn_h2) - 1,
-                      WOLFSSL_ALPN_FAILED_ON_MISMATCH) != WOLFSSL_SUCCESS) {
-    wolfSSL_free(c->ssl);
     free(c);
     return NULL;
   }
@@ -61,12 +55,26 @@ tls_conn *tls_conn_new(tls_ctx *ctx) {
   return c;
 }
 
+tls_conn *tls_conn_new(tls_ctx *ctx) {
+  tls_conn *c = tls_conn_alloc(ctx);
+  /* h2 or nothing: a client without it gets the no_application_protocol alert. */
+  if (c && wolfSSL_UseALPN(c->ssl, (char *)alpn_h2, sizeof(alpn_h2) - 1,
+                           WOLFSSL_ALPN_FAILED_ON_MISMATCH) != WOLFSSL_SUCCESS) {
+    tls_conn_free(c);
+    return NULL;
+  }
+  return c;
+}
+
 void tls_conn_free(tls_conn *c) {
   if (!c) return;
   free(c->spiffe);
   free(c->subject);
   free(c->dns);
   free(c->sni);
+  free(c->alpn);
+  free(c->server_name);
+  free(c->why);
   wolfSSL_free(c->ssl);
   tls_ctx_unref(c->ctx);
   free(c);
@@ -78,58 +86,6 @@ bool tls_conn_ready(const tls_conn *c) {
 
 const tls_peer *tls_conn_peer(const tls_conn *c) {
   return &c->peer;
-}
-
-static char *asn1_strdup(WOLFSSL_ASN1_STRING *a) {
-  if (!a) return NULL;
-  int n = wolfSSL_ASN1_STRING_length(a);
-  const unsigned char *d = wolfSSL_ASN1_STRING_data(a);
-  if (n < 0 || !d) return NULL;
-  char *s = malloc((size_t)n + 1);
-  if (!s) return NULL;
-  memcpy(s, d, (size_t)n);
-  s[n] = 0;
-  return s;
-}
-
-/* X.509-SVID: exactly one URI SAN, and it is spiffe://; the leaf must not be a CA. Other
- * certificates still work, with no SPIFFE ID. */
-static void read_peer(tls_conn *c) {
-  void *name = NULL;
-  unsigned short len = wolfSSL_SNI_GetRequest(c->ssl, WOLFSSL_SNI_HOST_NAME, &name);
-  if (len && name && (c->sni = malloc(len + 1u))) {
-    memcpy(c->sni, name, len);
-    c->sni[len] = 0;
-    c->peer.sni = c->sni;
-  }
-  WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(c->ssl);
-  if (!x) return;
-  c->peer.verified = wolfSSL_get_verify_result(c->ssl) == 0; /* X509_V_OK */
-  char subject[256];
-  if (wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(x), subject, sizeof(subject)))
-    c->subject = strdup(subject);
-  WOLFSSL_STACK *sans = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-  int uris = 0;
-  char *uri = NULL;
-  for (int i = 0; sans && i < wolfSSL_sk_GENERAL_NAME_num(sans); i++) {
-    WOLFSSL_GENERAL_NAME *g = wolfSSL_sk_GENERAL_NAME_value(sans, i);
-    if (g->type == TLS_SAN_URI) {
-      uris++;
-      free(uri);
-      uri = asn1_strdup(g->d.uniformResourceIdentifier);
-    } else if (g->type == TLS_SAN_DNS && !c->dns) {
-      c->dns = asn1_strdup(g->d.dNSName);
-    }
-  }
-  if (sans) wolfSSL_GENERAL_NAMES_free(sans);
-  if (uris == 1 && uri && strncmp(uri, "spiffe://", 9) == 0 && !wolfSSL_X509_get_isCA(x))
-    c->spiffe = uri;
-  else
-    free(uri);
-  wolfSSL_X509_free(x);
-  c->peer.spiffe_id = c->spiffe;
-  c->peer.subject = c->subject;
-  c->peer.dns = c->dns;
 }
 
 static bool negotiated_h2(WOLFSSL *ssl) {
@@ -180,11 +136,30 @@ static int check_alpn(tls_conn *c) {
   return -EPROTO;
 }
 
+void tls_conn_set_error(tls_conn *c, tls_failure f, const char *fmt, ...) {
+  c->failure = (uint8_t)f;
+  if (c->why) return; /* the first reason is the one */
+  char line[320];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  c->why = strdup(line);
+}
+
+const char *tls_conn_error(const tls_conn *c) {
+  return c->why;
+}
+
 /* One line per failed handshake, and its reason for the stats. */
 static void note_failure(tls_conn *c, int e) {
+  if (c->ctx->client) {
+    tls_client_failed(c, "TLS handshake", e);
+    return;
+  }
   if (c->said_why) return; /* the client-certificate check named the reason */
   if (e == NO_PEER_CERT) {
-    c->failure = TLS_FAIL_CLIENT_CERT;
+    c->failure = TLS_FAIL_PEER_CERT;
     LOG_WARN("client certificate rejected: none was sent (--tls-client-auth required)");
     return;
   }
@@ -207,6 +182,40 @@ bool tls_conn_resumed(const tls_conn *c) {
   return wolfSSL_session_reused(c->ssl) == 1;
 }
 
+/* One step of the handshake with the bytes being fed: 0 (done or wants more) or -EPROTO. */
+static int handshake(tls_conn *c) {
+  int r = c->ctx->client ? wolfSSL_connect(c->ssl) : wolfSSL_accept(c->ssl);
+  if (r != WOLFSSL_SUCCESS) {
+    int e = wolfSSL_get_error(c->ssl, r);
+    if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE) return 0;
+    note_failure(c, e);
+    return -EPROTO;
+  }
+  if (c->ctx->client) {
+    c->ready = true;
+    tls_read_peer(c);
+    return 0;
+  }
+  int rc = check_alpn(c);
+  if (rc) return rc;
+  c->ready = true;
+  tls_read_peer(c);
+  c->peer.alpn = alpn_h2;
+  /* The handshake's key-schedule arrays are kept by wolfSSL 5.5 on a TLS 1.3 server (its
+   * tickets went out with the handshake); an idle connection does not need them: ~5 KiB. */
+  wolfSSL_FreeArrays(c->ssl);
+  return 0;
+}
+
+int tls_conn_start(tls_conn *c, core_outq *out) {
+  if (!c->ctx->client || c->ready || c->failed) return -EINVAL;
+  c->out = out;
+  int rc = handshake(c);
+  if (rc < 0) c->failed = true;
+  c->out = NULL;
+  return rc;
+}
+
 int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
                   int (*on_plain)(void *ud, const uint8_t *p, size_t n), void *ud, core_outq *out) {
   if (c->failed) return -EPROTO;
@@ -214,22 +223,7 @@ int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
   c->in_len = n;
   c->out = out;
   int rc = 0;
-  if (!c->ready) {
-    int r = wolfSSL_accept(c->ssl);
-    if (r != WOLFSSL_SUCCESS) {
-      int e = wolfSSL_get_error(c->ssl, r);
-      if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
-        note_failure(c, e);
-        rc = -EPROTO;
-      }
-    } else if ((rc = check_alpn(c)) == 0) {
-      c->ready = true;
-      read_peer(c);
-      /* The handshake's key-schedule arrays are kept by wolfSSL 5.5 on a TLS 1.3 server (its
-       * tickets went out with the handshake); an idle connection does not need them: ~5 KiB. */
-      wolfSSL_FreeArrays(c->ssl);
-    }
-  }
+  if (!c->ready) rc = handshake(c);
   uint8_t buf[READ_CHUNK];
   while (rc == 0 && c->ready) {
     int r = wolfSSL_read(c->ssl, buf, sizeof(buf));
@@ -240,6 +234,7 @@ int tls_conn_recv(tls_conn *c, const uint8_t *p, size_t n,
     int e = wolfSSL_get_error(c->ssl, r);
     if (e == WOLFSSL_ERROR_WANT_READ) break;
     rc = e == WOLFSSL_ERROR_ZERO_RETURN ? TLS_CLOSED : -EPROTO;
+    if (rc < 0 && c->ctx->client) tls_client_failed(c, "TLS", e);
   }
   if (rc < 0) c->failed = true;
   c->in = NULL;

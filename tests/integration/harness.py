@@ -26,8 +26,8 @@ SKIP = 77  # the CTest SKIP_RETURN_CODE of every integration test
 # tests import this module before grpc, which reads the variable when it loads.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
-STARTUP_RE = re.compile(r"uringrpc-server listening on 127\.0\.0\.1:(\d+) shards=(\d+) "
-                        r"io=(uring|epoll)"
+STARTUP_RE = re.compile(r"uringrpc-server listening on (?:127\.0\.0\.1|\[::1\]):(\d+) "
+                        r"shards=(\d+) io=(uring|epoll)"
                         r"(?: tls=127\.0\.0\.1:(\d+))?(?: admin=127\.0\.0\.1:(\d+))?")
 # URPC_TEST_IO=epoll (or uring): every server the tests start runs that backend (--io), unless
 # a test names one itself; tests/run.sh runs the integration tests once more with epoll.
@@ -300,11 +300,13 @@ class Metrics:
 
 
 class Server:
-    """A uringrpc-server on 127.0.0.1 port 0. Use as a context manager: it is always stopped
-    (SIGTERM, then SIGKILL after STOP_TIMEOUT) and only its own PID is signalled."""
+    """A uringrpc-server on 127.0.0.1 (or `host` "[::1]") port 0. Use as a context manager: it
+    is always stopped (SIGTERM, then SIGKILL after STOP_TIMEOUT) and only its own PID is
+    signalled."""
 
-    def __init__(self, binary, *flags, wrapper=(), env=None):
+    def __init__(self, binary, *flags, wrapper=(), env=None, host="127.0.0.1"):
         self.binary = binary
+        self.host = host
         self.flags = list(flags)
         self.wrapper = list(wrapper)
         self.env = env
@@ -329,7 +331,7 @@ class Server:
 
     def start(self):
         io = ["--io", TEST_IO] if TEST_IO and "--io" not in self.flags else []
-        cmd = self.wrapper + [self.binary, "--listen", "127.0.0.1:0"] + io + self.flags
+        cmd = self.wrapper + [self.binary, "--listen", f"{self.host}:0"] + io + self.flags
         log("starting:", " ".join(cmd))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=self.env,
@@ -360,7 +362,7 @@ class Server:
 
     @property
     def target(self):
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def metrics(self):
         """A scrape of the admin endpoint (started with --admin-listen 127.0.0.1:0)."""

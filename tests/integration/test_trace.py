@@ -16,14 +16,29 @@ python3-grpcio clients sending W3C traceparent/tracestate metadata.
                 cancels (CANCELLED, UNSET), both continuing the client's trace
   collector_down  the endpoint refuses connections: 3000 calls are all answered, fast, and
                 uringrpc_spans_dropped_total rises (admin /metrics)
+  collector_slow  the receiver takes 2 s per answer: every call is answered, fast, the shards
+                drop what does not fit; once it answers at once, calls made afterwards arrive
   collector_503 the receiver answers 503 for a while (the exporter retries with backoff and
                 the shards drop what does not fit) and then 200: exports resume, calls made
                 afterwards arrive
+  tls_export    the receiver serves TLS (Python's ssl, certificates from pki.py) and the server
+                exports to https://127.0.0.1:PORT with --otlp-ca-file: exactly the spans of the
+                calls made arrive, with their trace ids, in two batches over one connection
+  tls_wrong_ca  the same with a CA that did not sign the receiver's certificate: calls all
+                succeed, nothing is delivered, uringrpc_spans_exported_total stays 0,
+                uringrpc_spans_export_failed_total rises, one log line names the unknown CA
+  tls_mtls      a receiver requiring client certificates: without --otlp-client-cert nothing
+                arrives (one log line); with --otlp-client-cert/--otlp-client-key the spans
+                arrive and the receiver saw the exporter's certificate
+  tls_bad_files a missing CA file (flag or OTEL_EXPORTER_OTLP_CERTIFICATE), an unreadable key, a
+                certificate without its key: exit 2 and one line naming the file and the fix
 
 Only processes this test started are signalled, by PID; temporary directories are removed.
 """
+import contextlib
 import http.server
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -33,6 +48,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Server, Skip, TestFailure, check, log  # noqa: E402
+from pki import Pki  # noqa: E402
 
 try:
     import grpc
@@ -57,14 +73,44 @@ def otlp_modules(proto_dir, out_dir):
     return trace_service_pb2
 
 
-class Receiver:
-    """OTLP/HTTP receiver: decodes every export; answers `status` (changeable)."""
+class TLSServer(http.server.ThreadingHTTPServer):
+    """HTTPS: each accepted connection goes through the TLS handshake (in the accepting thread)
+    before its handler runs; a failed one is counted and dropped."""
 
-    def __init__(self, pb2):
+    def __init__(self, addr, handler, ctx, recv):
+        super().__init__(addr, handler)
+        self.ctx = ctx
+        self.recv = recv
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        sock.settimeout(10)
+        try:
+            conn = self.ctx.wrap_socket(sock, server_side=True)
+        except OSError as e:  # ssl.SSLError too: the handshake failed
+            with self.recv.lock:
+                self.recv.tls_errors.append(str(e))
+            sock.close()
+            raise
+        with self.recv.lock:
+            self.recv.connections += 1
+        return conn, addr
+
+
+class Receiver:
+    """OTLP/HTTP receiver: decodes every export; answers `status` (changeable). With `ssl_ctx`,
+    over TLS: counts connections and failed handshakes, and keeps the client certificates."""
+
+    def __init__(self, pb2, ssl_ctx=None):
         self.pb2 = pb2
         self.status = 200
+        self.delay = 0.0     # seconds before each answer (a slow collector)
         self.requests = []   # (headers, ExportTraceServiceRequest)
         self.refused = 0
+        self.tls = ssl_ctx is not None
+        self.connections = 0
+        self.tls_errors = []
+        self.peer_certs = []
         self.lock = threading.Lock()
         recv = self
 
@@ -76,7 +122,11 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                time.sleep(recv.delay)
+                cert = self.connection.getpeercert() if recv.tls else None
                 with recv.lock:
+                    if cert:
+                        recv.peer_certs.append(cert)
                     status = recv.status
                     if status == 200:
                         req = recv.pb2.ExportTraceServiceRequest()
@@ -92,14 +142,17 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(out)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if ssl_ctx:
+            self.httpd = TLSServer(("127.0.0.1", 0), Handler, ssl_ctx, self)
+        else:
+            self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def endpoint(self):
-        return f"http://127.0.0.1:{self.port}/v1/traces"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1/traces"
 
     def spans(self):
         with self.lock:
@@ -275,6 +328,46 @@ def case_collector_down(args):
         srv.stop()
 
 
+def expect_resumed(st, srv, recv):
+    """The collector is back: calls made now are exported."""
+    # the batch in flight is retried within its timeout; later calls are exported
+    with grpc.insecure_channel(srv.target) as ch:
+        hello = ch.unary_unary("/helloworld.Greeter/SayHello",
+                               request_serializer=st.hw.HelloRequest.SerializeToString,
+                               response_deserializer=st.hw.HelloReply.FromString)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            hello(st.hw.HelloRequest(name="after"), timeout=10,
+                  metadata=[("traceparent", f"00-{TID}-{PID}-01")])
+            if any(s.trace_id.hex() == TID for _, s in recv.spans()):
+                break
+            time.sleep(0.2)
+        check(any(s.trace_id.hex() == TID for _, s in recv.spans()),
+              "exports did not resume once the collector answered at once")
+    m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_exported_total") > 0)
+    check(m.get("uringrpc_spans_exported_total") > 0, "exported counter")
+
+
+def case_collector_slow(args):
+    tmp, pb2 = setup(args)
+    st = harness.Stubs(args.proto_dir)
+    recv = Receiver(pb2)
+    recv.delay = 2.0  # each export waits: the shards' pools fill and spans are dropped
+    try:
+        with Server(args.server, "--otlp-endpoint", recv.endpoint, "--trace-queue-size", "64",
+                    "--trace-batch-size", "16", "--trace-batch-delay", "50",
+                    "--admin-listen", "127.0.0.1:0") as srv:
+            many_calls(st, srv.target, 2000, 60)
+            m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_dropped_total") > 0)
+            check(m.get("uringrpc_spans_dropped_total") > 0, "nothing dropped, collector slow")
+            recv.delay = 0.0
+            expect_resumed(st, srv, recv)
+            srv.stop()
+    finally:
+        recv.close()
+        tmp.cleanup()
+
+
 def case_collector_503(args):
     tmp, pb2 = setup(args)
     st = harness.Stubs(args.proto_dir)
@@ -287,24 +380,12 @@ def case_collector_503(args):
             many_calls(st, srv.target, 2000, 60)
             m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_dropped_total") > 0)
             check(m.get("uringrpc_spans_dropped_total") > 0, "nothing dropped while 503")
+            deadline = time.monotonic() + 10  # the first retry comes after a 100 ms backoff
+            while recv.refused < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
             check(recv.refused > 1, f"{recv.refused} exports tried while 503: no retries?")
             recv.status = 200
-            # the batch in flight is retried within its timeout; later calls are exported
-            with grpc.insecure_channel(srv.target) as ch:
-                hello = ch.unary_unary("/helloworld.Greeter/SayHello",
-                                       request_serializer=st.hw.HelloRequest.SerializeToString,
-                                       response_deserializer=st.hw.HelloReply.FromString)
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline:
-                    hello(st.hw.HelloRequest(name="after"), timeout=10,
-                          metadata=[("traceparent", f"00-{TID}-{PID}-01")])
-                    if any(s.trace_id.hex() == TID for _, s in recv.spans()):
-                        break
-                    time.sleep(0.2)
-                check(any(s.trace_id.hex() == TID for _, s in recv.spans()),
-                      "exports did not resume once the collector answered 200")
-            m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_exported_total") > 0)
-            check(m.get("uringrpc_spans_exported_total") > 0, "exported counter")
+            expect_resumed(st, srv, recv)
             srv.stop()
     finally:
         recv.close()
@@ -353,8 +434,171 @@ def case_deadline_cancel(args):
         tmp.cleanup()
 
 
+# ---- TLS to the collector ---------------------------------------------------------------
+
+def tls_context(pki, client_ca=None):
+    """The receiver's TLS: pki.py's localhost/127.0.0.1 certificate; with `client_ca`, client
+    certificates verified against it are required."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.path("srv.pem"), pki.path("srv.key"))
+    if client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(pki.path(client_ca))
+    return ctx
+
+
+def traced_calls(st, target, tids):
+    """One SayHello per trace id, each continuing that trace (sampled)."""
+    with grpc.insecure_channel(target) as ch:
+        hello = ch.unary_unary("/helloworld.Greeter/SayHello",
+                               request_serializer=st.hw.HelloRequest.SerializeToString,
+                               response_deserializer=st.hw.HelloReply.FromString)
+        for tid in tids:
+            hello(st.hw.HelloRequest(name="tls"), timeout=10,
+                  metadata=[("traceparent", f"00-{tid}-{PID}-01")])
+
+
+def expect_exactly(recv, tids):
+    got = recv.wait_spans(len(tids))
+    time.sleep(0.5)  # a span too many would have come by now
+    got = recv.spans()
+    check(len(got) == len(tids), f"{len(got)} spans arrived for {len(tids)} calls")
+    check(sorted(s.trace_id.hex() for _, s in got) == sorted(tids),
+          f"trace ids {[s.trace_id.hex() for _, s in got]}, sent {tids}")
+
+
+def tids(n, salt):
+    return [f"{salt:08x}{i:024x}" for i in range(1, n + 1)]
+
+
+def export_failures(st, srv, recv, kind):
+    """Calls keep succeeding while every export fails; returns the one log line about it."""
+    many_calls(st, srv.target, 200, 60)
+    m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_export_failed_total") > 0, timeout=20)
+    check(m.get("uringrpc_spans_export_failed_total") > 0, "export failures not counted")
+    check(m.get("uringrpc_spans_exported_total") == 0, "spans counted as exported")
+    with recv.lock:
+        check(not recv.requests, f"{len(recv.requests)} exports were delivered")
+        check(recv.tls_errors, "the receiver saw no failed TLS handshake")
+        log(f"receiver: {len(recv.tls_errors)} failed handshakes, e.g. {recv.tls_errors[0]}")
+    res = srv.stop()
+    lines = [l for l in res.stderr.splitlines() if "OTLP export to" in l]
+    check(len(lines) == 1, f"expected one log line about the failed exports: {lines}")
+    check(kind in lines[0], f"the log line does not say '{kind}': {lines[0]}")
+    check(recv.endpoint in lines[0], f"the log line does not name the endpoint: {lines[0]}")
+    return lines[0]
+
+
+@contextlib.contextmanager
+def tls_receiver(args, client_ca=None, client=None):
+    """Stubs, a fresh PKI (with the client certificate `client`, (name, san), if given) and a
+    TLS receiver (requiring client certificates of `client_ca`, if given); closed after."""
+    tmp, pb2 = setup(args)
+    pki = Pki()
+    if client:
+        pki.client(*client)
+    recv = Receiver(pb2, tls_context(pki, client_ca))
+    try:
+        yield harness.Stubs(args.proto_dir), pki, recv
+    finally:
+        recv.close()
+        tmp.cleanup()
+
+
+QUICK_GIVE_UP = dict(os.environ, OTEL_EXPORTER_OTLP_TIMEOUT="1000")  # a batch failed in 1 s
+
+
+def case_tls_export(args):
+    with tls_receiver(args) as (st, pki, recv):
+        with Server(args.server, "--otlp-endpoint", recv.endpoint, "--otlp-ca-file",
+                    pki.path("ca.pem"), "--trace-batch-delay", "100", *harness.ADMIN) as srv:
+            first, second = tids(5, 1), tids(3, 2)
+            traced_calls(st, srv.target, first)
+            expect_exactly(recv, first)
+            traced_calls(st, srv.target, second)  # a later batch, the same connection
+            expect_exactly(recv, first + second)
+            m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_exported_total") == 8)
+            m.expect("uringrpc_spans_exported_total", 8)
+            m.expect("uringrpc_spans_export_failed_total", 0)
+            with recv.lock:
+                check(len(recv.requests) >= 2, f"{len(recv.requests)} exports: one batch?")
+                check(recv.connections == 1, f"{recv.connections} TLS connections for "
+                      f"{len(recv.requests)} exports: keep-alive lost")
+                check(not recv.tls_errors, f"failed handshakes: {recv.tls_errors}")
+                check(not recv.peer_certs, "a client certificate was sent unasked")
+            res = srv.stop()
+            check("OTLP export" not in res.stderr, f"export trouble logged:\n{res.stderr}")
+
+
+def case_tls_wrong_ca(args):
+    with tls_receiver(args) as (st, pki, recv):
+        with Server(args.server, "--otlp-endpoint", recv.endpoint, "--otlp-ca-file",
+                    pki.path("other.pem"), "--trace-batch-delay", "50", *harness.ADMIN,
+                    env=QUICK_GIVE_UP) as srv:
+            line = export_failures(st, srv, recv, "unknown CA")
+            check(pki.path("other.pem") in line, f"the bundle is not named: {line}")
+            log(line)
+
+
+def case_tls_mtls(args):
+    spiffe = "spiffe://example.org/ns/obs/sa/exporter"
+    with tls_receiver(args, client_ca="ca.pem", client=("exporter", f"URI:{spiffe}")) \
+            as (st, pki, recv):
+        common = ["--otlp-endpoint", recv.endpoint, "--otlp-ca-file", pki.path("ca.pem"),
+                  "--trace-batch-delay", "50", *harness.ADMIN]
+        with Server(args.server, *common, env=QUICK_GIVE_UP) as srv:
+            log(export_failures(st, srv, recv, "certificate"))
+        with recv.lock:
+            recv.tls_errors.clear()
+        with Server(args.server, *common, "--otlp-client-cert", pki.path("exporter.pem"),
+                    "--otlp-client-key", pki.path("exporter.key"), env=QUICK_GIVE_UP) as srv:
+            sent = tids(4, 3)
+            traced_calls(st, srv.target, sent)
+            expect_exactly(recv, sent)
+            with recv.lock:
+                check(recv.peer_certs, "the receiver saw no client certificate")
+                cert = recv.peer_certs[0]
+                check(("URI", spiffe) in cert.get("subjectAltName", ()), f"client cert {cert}")
+                check(not recv.tls_errors, f"failed handshakes: {recv.tls_errors}")
+            srv.wait_metrics(lambda m: m.get("uringrpc_spans_exported_total") == 4) \
+                .expect("uringrpc_spans_exported_total", 4)
+            srv.stop()
+
+
+def case_tls_bad_files(args):
+    pki = Pki()
+    pki.client("exporter", "URI:spiffe://example.org/exporter")
+    locked = pki.path("locked.key")
+    with open(pki.path("exporter.key"), "rb") as f, open(locked, "wb") as g:
+        g.write(f.read())
+    os.chmod(locked, 0)
+    endpoint = ["--otlp-endpoint", "https://127.0.0.1:9/v1/traces"]
+    missing = pki.path("nope.pem")
+    cases = [([*endpoint, "--otlp-ca-file", missing], {}, [missing, "--otlp-ca-file"]),
+             (endpoint, {"OTEL_EXPORTER_OTLP_CERTIFICATE": missing},
+              [missing, "OTEL_EXPORTER_OTLP_(TRACES_)CERTIFICATE"]),
+             ([*endpoint, "--otlp-ca-file", pki.path("ext")], {},
+              ["expected PEM certificates", "--otlp-ca-file"]),
+             ([*endpoint, "--otlp-client-cert", pki.path("exporter.pem")], {},
+              ["give both or neither"])]
+    if os.geteuid() != 0:  # root reads anything
+        cases.append(([*endpoint, "--otlp-client-cert", pki.path("exporter.pem"),
+                       "--otlp-client-key", locked], {},
+                      [locked, "Permission denied", "--otlp-client-key"]))
+    for flags, env, words in cases:
+        r = harness.run_cmd([args.server, "--listen", "127.0.0.1:0", *flags], timeout=20,
+                            env=dict(os.environ, **env))
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        check(r.returncode == 2 and len(lines) == 1,
+              f"{flags} {env}: rc {r.returncode}, stderr {r.stderr!r}")
+        check(all(w in lines[0] for w in words), f"{flags} {env}: {lines[0]!r} lacks {words}")
+        log(lines[0])
+
+
 CASES = {"propagation": case_propagation, "deadline_cancel": case_deadline_cancel, "collector_down": case_collector_down,
-         "collector_503": case_collector_503}
+         "collector_503": case_collector_503, "collector_slow": case_collector_slow,
+         "tls_export": case_tls_export, "tls_wrong_ca": case_tls_wrong_ca,
+         "tls_mtls": case_tls_mtls, "tls_bad_files": case_tls_bad_files}
 
 
 def main():

@@ -1,7 +1,9 @@
 /* OTLP export: the ExportTraceServiceRequest encoding decoded back with the same generated
- * code (the official field numbers), OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES
- * parsing, and the HTTP/1.1 exporter against a scripted receiver on loopback: success,
- * 503 retried with backoff, 400 not retried, the collector down within the timeout. */
+ * code (the official field numbers) — the RPC semantic conventions' attributes (server.*,
+ * network.*, error.type), the status message, rpc.message events and their bounds —
+ * :authority parsing, OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES parsing, and the
+ * HTTP/1.1 exporter against a scripted receiver on loopback: success, 503 retried with backoff, 400
+ * not retried, the collector down within the timeout. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -116,13 +118,13 @@ Test(otlp, encode_decodes_with_the_official_numbers) {
   cr_assert_str_eq(sattr(a->attributes, a->n_attributes, "rpc.method"), "SayHello");
   cr_assert_str_eq(sattr(a->attributes, a->n_attributes, "app.user"), "alice");
   cr_assert_eq(attr(a->attributes, a->n_attributes, "app.items")->int_value, 4);
-  cr_assert_eq(a->n_attributes, 6);
+  cr_assert_eq(a->n_attributes, 7, "4 rpc.*, network.transport and the handler's 2");
   cr_assert_eq(a->dropped_attributes_count, 3);
   cr_assert_eq(a->n_events, 1);
   cr_assert_str_eq(a->events[0]->name, "cache.miss");
   cr_assert_eq(a->events[0]->time_unix_nano, 1700000000000000100ull);
   cr_assert_eq(a->dropped_events_count, 2);
-  cr_assert_eq(b->n_attributes, 4);
+  cr_assert_eq(b->n_attributes, 6, "4 rpc.*, network.transport, error.type");
   cr_assert_eq(b->n_events, 0);
   const Opentelemetry__Proto__Common__V1__AnyValue *code =
       attr(b->attributes, b->n_attributes, "rpc.grpc.status_code");
@@ -136,6 +138,263 @@ Test(otlp, encode_decodes_with_the_official_numbers) {
   opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r, NULL);
   otlp_resource_free(res);
   cr_assert_eq(otlp_resource_new(NULL, "novalue", &res), -EINVAL);
+}
+
+/* The method's part is kept per method index and the outcome's per status: spans of two methods
+ * with every status, over two batches (the second from the kept parts), and a path no method
+ * answers (index 0, packed per span), all decode to their own names, codes and statuses. */
+static const char *const code_names[17] = {
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
+
+Test(otlp, kept_parts_decode_per_span) {
+  otlp_resource *res;
+  cr_assert_eq(otlp_resource_new("svc", NULL, &res), 0);
+  static const char *names[3] = {"helloworld.Greeter/SayHello",
+                                 "grpc.testing.TestService/EmptyCall", "no.Such/Thing"};
+  static const uint16_t service_lens[3] = {18, 24, 7};
+  static const uint32_t indices[3] = {1, 7, 0};
+  urpc_span spans[51];
+  const urpc_span *ptrs[51];
+  for (int batch = 0; batch < 2; batch++) {
+    for (int i = 0; i < 51; i++) {
+      int m = i % 3, code = i % 17;
+      spans[i] = make_span((uint8_t)(i + batch), i % 2, (urpc_status_code)code, i % 5 == 0);
+      strcpy(spans[i].name, names[m]);
+      spans[i].service_len = service_lens[m];
+      spans[i].method_index = indices[m];
+      ptrs[i] = &spans[i];
+    }
+    const uint8_t *body;
+    size_t len;
+    cr_assert_eq(otlp_encode(res, ptrs, 51, &body, &len), 0);
+    Request *r = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+        NULL, len, body);
+    cr_assert_not_null(r);
+    const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = r->resource_spans[0]->scope_spans[0];
+    cr_assert_eq(ss->n_spans, 51);
+    for (int i = 0; i < 51; i++) {
+      const Opentelemetry__Proto__Trace__V1__Span *sp = ss->spans[i];
+      int m = i % 3;
+      cr_assert_str_eq(sp->name, names[m]);
+      cr_assert_eq(sp->kind, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER);
+      cr_assert_arr_eq(sp->trace_id.data, spans[i].trace_id, 16);
+      size_t na = sp->n_attributes;
+      cr_assert_eq(na, i % 5 == 0 ? 6 : 5, "rpc.*, network.transport, error.type if ERROR");
+      cr_assert_eq(strncmp(sattr(sp->attributes, na, "rpc.service"), names[m], service_lens[m]), 0);
+      cr_assert_str_eq(sattr(sp->attributes, na, "rpc.method"), names[m] + service_lens[m] + 1);
+      cr_assert_eq(attr(sp->attributes, na, "rpc.grpc.status_code")->int_value, i % 17);
+      if (i % 5 == 0) cr_assert_str_eq(sattr(sp->attributes, na, "error.type"), code_names[i % 17]);
+      cr_assert_eq(sp->status->code,
+                   i % 5 == 0
+                       ? OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR
+                       : OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_UNSET);
+    }
+    opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r,
+                                                                                            NULL);
+  }
+  otlp_resource_free(res);
+}
+
+typedef Opentelemetry__Proto__Trace__V1__Span Span;
+
+/* Encodes `n` spans and decodes them back: the caller frees *req. */
+static Span **round_trip(const urpc_span *spans, size_t n, Request **req) {
+  otlp_resource *res;
+  cr_assert_eq(otlp_resource_new("svc", NULL, &res), 0);
+  const urpc_span *ptrs[8];
+  cr_assert_leq(n, 8);
+  for (size_t i = 0; i < n; i++) ptrs[i] = &spans[i];
+  const uint8_t *body;
+  size_t len;
+  cr_assert_eq(otlp_encode(res, ptrs, n, &body, &len), 0);
+  *req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, len,
+                                                                                          body);
+  otlp_resource_free(res);
+  cr_assert_not_null(*req);
+  cr_assert_eq((*req)->resource_spans[0]->scope_spans[0]->n_spans, n);
+  return (*req)->resource_spans[0]->scope_spans[0]->spans;
+}
+
+static int64_t iattr(const Span *s, const char *key) {
+  const Opentelemetry__Proto__Common__V1__AnyValue *v = attr(s->attributes, s->n_attributes, key);
+  cr_assert_not_null(v, "no attribute %s", key);
+  cr_assert_eq(v->value_case, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE);
+  return v->int_value;
+}
+
+static bool has_attr(const Span *s, const char *key) {
+  return attr(s->attributes, s->n_attributes, key) != NULL;
+}
+
+static void set_peer(urpc_span *s, int family, const char *text, uint16_t port) {
+  s->peer_family = (uint8_t)family;
+  s->peer_port = port;
+  cr_assert_eq(inet_pton(family, text, s->peer_addr), 1);
+}
+
+Test(otlp, server_and_network_attributes) {
+  urpc_span spans[5];
+  for (int i = 0; i < 5; i++) spans[i] = make_span((uint8_t)i, true, URPC_STATUS_OK, false);
+  set_peer(&spans[0], AF_INET, "127.0.0.1", 40000);
+  strcpy(spans[0].authority, "localhost:50051");
+  set_peer(&spans[1], AF_INET6, "::1", 40001);
+  strcpy(spans[1].authority, "[::1]:8443");
+  set_peer(&spans[2], AF_INET6, "::ffff:10.1.2.3", 40002); /* a dual-stack listener's IPv4 */
+  strcpy(spans[2].authority, "example.com");
+  strcpy(spans[3].authority, "a:b:c"); /* neither a host nor host:port: left out */
+  spans[4].status = URPC_STATUS_DEADLINE_EXCEEDED;
+  spans[4].error = true;
+  strcpy(spans[4].status_message, "Deadline Exceeded");
+  strcpy(spans[3].status_message, "not sent: no ERROR");
+  Request *r;
+  Span **s = round_trip(spans, 5, &r);
+  cr_assert_str_eq(sattr(s[0]->attributes, s[0]->n_attributes, "server.address"), "localhost");
+  cr_assert_eq(iattr(s[0], "server.port"), 50051);
+  cr_assert_str_eq(sattr(s[0]->attributes, s[0]->n_attributes, "network.peer.address"),
+                   "127.0.0.1");
+  cr_assert_eq(iattr(s[0], "network.peer.port"), 40000);
+  cr_assert_str_eq(sattr(s[0]->attributes, s[0]->n_attributes, "network.type"), "ipv4");
+  cr_assert_str_eq(sattr(s[0]->attributes, s[0]->n_attributes, "network.transport"), "tcp");
+  cr_assert(!has_attr(s[0], "error.type"), "no error.type on success");
+
+  cr_assert_str_eq(sattr(s[1]->attributes, s[1]->n_attributes, "server.address"), "::1");
+  cr_assert_eq(iattr(s[1], "server.port"), 8443);
+  cr_assert_str_eq(sattr(s[1]->attributes, s[1]->n_attributes, "network.peer.address"), "::1");
+  cr_assert_eq(iattr(s[1], "network.peer.port"), 40001);
+  cr_assert_str_eq(sattr(s[1]->attributes, s[1]->n_attributes, "network.type"), "ipv6");
+
+  cr_assert_str_eq(sattr(s[2]->attributes, s[2]->n_attributes, "server.address"), "example.com");
+  cr_assert(!has_attr(s[2], "server.port"), "no port in the authority: none on the span");
+  cr_assert_str_eq(sattr(s[2]->attributes, s[2]->n_attributes, "network.peer.address"), "10.1.2.3");
+  cr_assert_str_eq(sattr(s[2]->attributes, s[2]->n_attributes, "network.type"), "ipv4");
+
+  cr_assert(!has_attr(s[3], "server.address") && !has_attr(s[3], "server.port"));
+  cr_assert(!has_attr(s[3], "network.peer.address") && !has_attr(s[3], "network.type"),
+            "an unknown peer is left out");
+  cr_assert_eq(s[3]->status->message[0], '\0');
+
+  cr_assert_eq(s[4]->status->code,
+               OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
+  cr_assert_str_eq(s[4]->status->message, "Deadline Exceeded");
+  cr_assert_str_eq(sattr(s[4]->attributes, s[4]->n_attributes, "error.type"), "DEADLINE_EXCEEDED");
+  cr_assert_eq(iattr(s[4], "rpc.grpc.status_code"), 4);
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r, NULL);
+}
+
+/* The connection's part is kept in a table of a few dozen slots: 300 spans from 150 clients
+ * and 3 authorities (so slots collide within a batch, and entries are replaced between
+ * batches) each decode to their own peer and server attributes, over three batches. */
+Test(otlp, kept_connection_parts_decode_per_span) {
+  otlp_resource *res;
+  cr_assert_eq(otlp_resource_new("svc", NULL, &res), 0);
+  static const char *auths[3] = {"a.example:1", "b.example:2", "[::1]:3"};
+  static const char *hosts[3] = {"a.example", "b.example", "::1"};
+  enum { N = 300 };
+  static urpc_span spans[N];
+  const urpc_span *ptrs[N];
+  for (int batch = 0; batch < 3; batch++) {
+    for (int i = 0; i < N; i++) {
+      spans[i] = make_span((uint8_t)i, false, URPC_STATUS_OK, false);
+      int client = (i * 7 + batch * 13) % 150;
+      char ip[32];
+      snprintf(ip, sizeof(ip), "10.0.%d.%d", client / 100, client % 100);
+      set_peer(&spans[i], AF_INET, ip, (uint16_t)(40000 + client));
+      strcpy(spans[i].authority, auths[client % 3]);
+      ptrs[i] = &spans[i];
+    }
+    const uint8_t *body;
+    size_t len;
+    cr_assert_eq(otlp_encode(res, ptrs, N, &body, &len), 0);
+    Request *r = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+        NULL, len, body);
+    cr_assert_not_null(r);
+    const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = r->resource_spans[0]->scope_spans[0];
+    cr_assert_eq(ss->n_spans, N);
+    for (int i = 0; i < N; i++) {
+      const Span *sp = ss->spans[i];
+      int client = (i * 7 + batch * 13) % 150;
+      char ip[32];
+      snprintf(ip, sizeof(ip), "10.0.%d.%d", client / 100, client % 100);
+      cr_assert_str_eq(sattr(sp->attributes, sp->n_attributes, "network.peer.address"), ip);
+      cr_assert_eq(attr(sp->attributes, sp->n_attributes, "network.peer.port")->int_value,
+                   40000 + client);
+      cr_assert_str_eq(sattr(sp->attributes, sp->n_attributes, "server.address"),
+                       hosts[client % 3]);
+      cr_assert_eq(attr(sp->attributes, sp->n_attributes, "server.port")->int_value,
+                   client % 3 + 1);
+      cr_assert_arr_eq(sp->trace_id.data, spans[i].trace_id, 16);
+    }
+    opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r,
+                                                                                            NULL);
+  }
+  otlp_resource_free(res);
+}
+
+Test(otlp, message_events) {
+  urpc_span span = make_span(7, false, URPC_STATUS_OK, false);
+  uint64_t t0 = span.start_unix_ns;
+  span.messages[0] = (urpc_span_message){t0 + 10, 100, 1, false, false};
+  span.messages[1] = (urpc_span_message){t0 + 30, 40, 1, true, true};
+  span.messages[2] = (urpc_span_message){t0 + 40, 0, 2, true, false};
+  span.n_messages = 3;
+  span.dropped_messages = 70000; /* a long stream */
+  strcpy(span.events[0].name, "cache.miss");
+  span.events[0].time_unix_ns = t0 + 20;
+  span.n_events = 1;
+  span.dropped_events = 5;
+  Request *r;
+  Span **s = round_trip(&span, 1, &r);
+  cr_assert_eq(s[0]->n_events, 4);
+  cr_assert_eq(s[0]->dropped_events_count, 70005, "the handler's and the messages' drops");
+  static const char *const names[] = {"rpc.message", "cache.miss", "rpc.message", "rpc.message"};
+  for (size_t i = 0; i < 4; i++) {
+    cr_assert_str_eq(s[0]->events[i]->name, names[i], "in time order");
+    cr_assert_eq(s[0]->events[i]->time_unix_nano, t0 + 10 + 10 * i);
+  }
+  const Opentelemetry__Proto__Trace__V1__Span__Event *e = s[0]->events[0];
+  cr_assert_eq(e->n_attributes, 3);
+  cr_assert_str_eq(sattr(e->attributes, e->n_attributes, "rpc.message.type"), "RECEIVED");
+  cr_assert_eq(attr(e->attributes, e->n_attributes, "rpc.message.id")->int_value, 1);
+  cr_assert_eq(attr(e->attributes, e->n_attributes, "rpc.message.uncompressed_size")->int_value,
+               100);
+  e = s[0]->events[2];
+  cr_assert_str_eq(sattr(e->attributes, e->n_attributes, "rpc.message.type"), "SENT");
+  cr_assert_eq(attr(e->attributes, e->n_attributes, "rpc.message.compressed_size")->int_value, 40);
+  cr_assert_null(attr(e->attributes, e->n_attributes, "rpc.message.uncompressed_size"));
+  e = s[0]->events[3];
+  cr_assert_eq(attr(e->attributes, e->n_attributes, "rpc.message.id")->int_value, 2);
+  cr_assert_eq(attr(e->attributes, e->n_attributes, "rpc.message.uncompressed_size")->int_value, 0);
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r, NULL);
+}
+
+Test(otlp, authority) {
+  static const struct {
+    const char *in, *host;
+    int port;
+  } ok[] = {{"localhost:50051", "localhost", 50051},
+            {"example.com", "example.com", -1},
+            {"10.0.0.1:1", "10.0.0.1", 1},
+            {"[::1]:65535", "::1", 65535},
+            {"[fe80::1%25eth0]", "fe80::1%25eth0", -1}};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+    char host[64];
+    int port = 0;
+    cr_assert_eq(otlp_authority_parse(ok[i].in, host, sizeof(host), &port), 0, "%s", ok[i].in);
+    cr_assert_str_eq(host, ok[i].host);
+    cr_assert_eq(port, ok[i].port, "%s", ok[i].in);
+  }
+  static const char *const bad[] = {
+      "",         ":80",         "host:", "host:0", "host:65536",
+      "h:123456", "host:8x",     "::1",   "[::1",   "[::1]x",
+      "[::1]:",   "user@host:1", "a b:1", "[]:80",  "toolongforthebuffer:1"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    char host[16];
+    int port;
+    cr_assert_eq(otlp_authority_parse(bad[i], host, sizeof(host), &port), -EINVAL, "%s", bad[i]);
+  }
 }
 
 Test(otlp, headers) {
@@ -232,7 +491,8 @@ static otlp_exporter *exporter(int port, unsigned timeout_ms, _Atomic bool *stop
   o.headers = "api-key=secret";
   o.export_timeout_ms = timeout_ms;
   otlp_exporter *e;
-  cr_assert_eq(otlp_exporter_new(&o, stop, &e), 0);
+  char why[256];
+  cr_assert_eq(otlp_exporter_new(&o, stop, &e, why, sizeof(why)), 0, "%s", why);
   return e;
 }
 
@@ -306,15 +566,29 @@ Test(otlp, endpoints) {
   urpc_trace_options o;
   urpc_trace_options_init(&o);
   otlp_exporter *e;
-  static const char *const bad[] = {"ftp://x/", "http://", "http://h:/", "http://h:12x/",
-                                    "http://[::1/"};
+  char why[256];
+  static const char *const bad[] = {"ftp://x/",     "http://",  "http://h:/", "http://h:12x/",
+                                    "http://[::1/", "https://", "https:/x"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     o.endpoint = bad[i];
-    cr_assert_eq(otlp_exporter_new(&o, &stop, &e), -EINVAL, "%s", bad[i]);
+    cr_assert_eq(otlp_exporter_new(&o, &stop, &e, why, sizeof(why)), -EINVAL, "%s", bad[i]);
+    cr_assert_not_null(strstr(why, bad[i]), "%s", why);
   }
-  o.endpoint = "https://collector:4318/v1/traces";
-  cr_assert_eq(otlp_exporter_new(&o, &stop, &e), -ENOTSUP);
   o.endpoint = "http://[::1]:4318";
-  cr_assert_eq(otlp_exporter_new(&o, &stop, &e), 0);
+  cr_assert_eq(otlp_exporter_new(&o, &stop, &e, why, sizeof(why)), 0, "%s", why);
   otlp_exporter_free(e);
+  /* https: the TLS files are read at once, and only for https */
+  o.endpoint = "https://collector/v1/traces";
+  o.ca_file = "/nonexistent/ca.pem";
+  cr_assert_eq(otlp_exporter_new(&o, &stop, &e, why, sizeof(why)), -ENOENT);
+  cr_assert_not_null(strstr(why, "cannot read the CA bundle /nonexistent/ca.pem"), "%s", why);
+  cr_assert_eq(urpc_trace_options_check(&o, why, sizeof(why)), -ENOENT);
+  o.endpoint = "http://collector/v1/traces";
+  cr_assert_eq(urpc_trace_options_check(&o, why, sizeof(why)), 0, "%s", why);
+  if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0) {
+    o.endpoint = "https://collector/v1/traces";
+    o.ca_file = NULL; /* the system's */
+    cr_assert_eq(otlp_exporter_new(&o, &stop, &e, why, sizeof(why)), 0, "%s", why);
+    otlp_exporter_free(e);
+  }
 }

@@ -2,7 +2,8 @@
  * here (as test_metrics.c does); spans reach the test through on_span on the exporter thread.
  * Checks the W3C propagation (continue a valid parent, a new root for bad or duplicated
  * traceparents, tracestate passed on), the samplers, the span's name, status and ERROR rule,
- * urpc_call_trace in the handler, and dropping (counted) when the exporter is stuck. */
+ * urpc_call_trace in the handler, dropping (counted) when the exporter is stuck, and the
+ * message events (off by default; bounded per span). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "example.pb-c.h"
 #include "helloworld.pb-c.h"
 #include "obs/urpc_metrics.h"
 #include "obs/urpc_trace.h"
@@ -107,6 +109,16 @@ static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *us
   urpc_call_reply(call, &reply.base);
 }
 
+/* Demo/StreamFromWorker here: int(name) replies from the shard thread, then OK. */
+static void stream_replies(urpc_call *call, const ProtobufCMessage *request, void *user) {
+  (void)user;
+  int n = atoi(((const Helloworld__HelloRequest *)request)->name);
+  Helloworld__HelloReply reply = HELLOWORLD__HELLO_REPLY__INIT;
+  reply.message = "part";
+  for (int i = 0; i < n; i++) cr_assert_eq(urpc_call_send(call, &reply.base), 0);
+  urpc_call_finish(call, URPC_STATUS_OK, NULL);
+}
+
 static void preface(peer *p);
 
 static void start(urpc_trace_options *to) {
@@ -118,6 +130,10 @@ static void start(urpc_trace_options *to) {
   cr_assert_eq(urpc_server_new(&o, &E.server), 0);
   urpc_method m[] = {{.name = "SayHello", .handler = say_hello, .user = NULL}};
   cr_assert_eq(urpc_server_add_service(E.server, &helloworld__greeter__descriptor, m, 1), 0);
+  urpc_method d[] = {{.name = "StreamFromWorker",
+                      .handler = stream_replies,
+                      .flags = URPC_METHOD_SERVER_STREAMING}};
+  cr_assert_eq(urpc_server_add_service(E.server, &urpc__example__demo__descriptor, d, 1), 0);
   cr_assert_eq(urpc_metrics_new(E.server, NULL, &E.metrics), 0);
   to->on_span = on_span;
   cr_assert_eq(urpc_tracer_new(E.server, to, E.metrics, &E.tracer), 0);
@@ -277,15 +293,19 @@ static void send_message(peer *p, int32_t sid, const ProtobufCMessage *m, bool e
 
 static int32_t next_sid = 1;
 
-static void hello(const char *name, const nghttp2_nv *extra, size_t n_extra) {
+static void call_with(const char *path, const char *name, const nghttp2_nv *extra, size_t n_extra) {
   peer *p = &E.p[0];
   int32_t sid = next_sid;
   next_sid += 2;
   cr_assert_lt(sid / 2, MAX_SIDS);
-  grpc_headers(p, sid, "/helloworld.Greeter/SayHello", extra, n_extra);
+  grpc_headers(p, sid, path, extra, n_extra);
   Helloworld__HelloRequest req = HELLOWORLD__HELLO_REQUEST__INIT;
   req.name = (char *)name;
   send_message(p, sid, &req.base, true);
+}
+
+static void hello(const char *name, const nghttp2_nv *extra, size_t n_extra) {
+  call_with("/helloworld.Greeter/SayHello", name, extra, n_extra);
 }
 
 static size_t flushed_spans(void) {
@@ -417,6 +437,15 @@ Test(trace, status_and_error) {
   cr_assert_eq(E.spans[3].status, URPC_STATUS_CANCELLED);
   cr_assert(E.spans[3].cancelled);
   cr_assert(!E.spans[3].error);
+  /* the grpc-message goes along only with ERROR */
+  cr_assert_str_eq(E.spans[0].status_message, "");
+  cr_assert_str_eq(E.spans[1].status_message, "broken");
+  cr_assert_str_eq(E.spans[3].status_message, "");
+  /* :authority as the client sent it; no socket behind this test's connection */
+  cr_assert_str_eq(E.spans[0].authority, "test");
+  cr_assert_eq(E.spans[0].peer_family, 0);
+  cr_assert_eq(E.spans[0].n_messages, 0, "message events are off by default");
+  cr_assert(!E.server->ic_on_message, "and then the tracer asks for no message");
 }
 
 Test(trace, full_pool_drops_and_counts) {
@@ -453,6 +482,7 @@ Test(trace, full_pool_drops_and_counts) {
   fclose(f);
   cr_assert_not_null(strstr(text, "\nuringrpc_spans_dropped_total 8\n"), "%s", text);
   cr_assert_not_null(strstr(text, "\nuringrpc_spans_exported_total 2\n"), "%s", text);
+  cr_assert_not_null(strstr(text, "\nuringrpc_spans_export_failed_total 0\n"), "%s", text);
   free(text);
 }
 
@@ -551,4 +581,53 @@ Test(trace, handler_attributes_and_events) {
   nghttp2_nv h[] = {NVS("traceparent", TP("00"))};
   hello("attrs", h, 1);
   cr_assert_eq(flushed_spans(), 1);
+}
+
+static void setup_message_events(void) {
+  urpc_trace_options to;
+  urpc_trace_options_init(&to);
+  to.message_events = true;
+  start(&to);
+}
+
+TestSuite(trace_events, .init = setup_message_events, .fini = teardown);
+
+Test(trace_events, message_events) {
+  next_sid = 1;
+  cr_assert(E.server->ic_on_message);
+  hello("alice", NULL, 0);
+  call_with("/urpc.example.Demo/StreamFromWorker", "3", NULL, 0);
+  call_with("/urpc.example.Demo/StreamFromWorker", "40", NULL, 0);
+  cr_assert_eq(flushed_spans(), 3);
+
+  const urpc_span *u = &E.spans[0];
+  Helloworld__HelloRequest req = HELLOWORLD__HELLO_REQUEST__INIT;
+  req.name = "alice";
+  cr_assert_eq(u->n_messages, 2);
+  cr_assert_eq(u->dropped_messages, 0);
+  cr_assert(!u->messages[0].sent);
+  cr_assert_eq(u->messages[0].id, 1);
+  cr_assert_eq(u->messages[0].size, protobuf_c_message_get_packed_size(&req.base));
+  cr_assert(!u->messages[0].compressed);
+  cr_assert(u->messages[1].sent);
+  cr_assert_eq(u->messages[1].id, 1);
+  cr_assert_gt(u->messages[1].size, 0);
+  cr_assert_geq(u->messages[0].time_unix_ns, u->start_unix_ns);
+  cr_assert_geq(u->messages[1].time_unix_ns, u->messages[0].time_unix_ns);
+  cr_assert_leq(u->messages[1].time_unix_ns, u->end_unix_ns);
+
+  const urpc_span *s3 = &E.spans[1];
+  cr_assert_str_eq(s3->name, "urpc.example.Demo/StreamFromWorker");
+  cr_assert_eq(s3->n_messages, 4);
+  for (int i = 1; i < 4; i++) {
+    cr_assert(s3->messages[i].sent);
+    cr_assert_eq(s3->messages[i].id, i, "ids count each way from 1");
+  }
+
+  /* 41 messages: the first URPC_SPAN_MAX_MESSAGES kept, in order; the rest counted */
+  const urpc_span *s40 = &E.spans[2];
+  cr_assert_eq(s40->n_messages, URPC_SPAN_MAX_MESSAGES);
+  cr_assert_eq(s40->dropped_messages, 41 - URPC_SPAN_MAX_MESSAGES);
+  cr_assert_eq(s40->messages[URPC_SPAN_MAX_MESSAGES - 1].id, URPC_SPAN_MAX_MESSAGES - 1);
+  cr_assert_eq(s40->msgs_out, 40, "the counts stay whole");
 }

@@ -79,8 +79,10 @@ typedef struct ic_event {
   char path[64];
   uint32_t method_index;
   urpc_call_end end;
-  bool received; /* 'm' */
-  size_t bytes;  /* 'm' */
+  bool received;    /* 'm' */
+  size_t bytes;     /* 'm' */
+  bool compressed;  /* 'm' */
+  char message[64]; /* 'e': end.message, copied while it is valid */
 } ic_event;
 
 static struct {
@@ -114,17 +116,21 @@ static void ic_end(urpc_call *call, const urpc_call_end *end, void *user, void *
     ic_event *e = &IC.ev[IC.n++];
     *e = (ic_event){.hook = 'e', .which = which, .end = *end};
     snprintf(e->path, sizeof(e->path), "%s", urpc_call_path(call));
+    snprintf(e->message, sizeof(e->message), "%s", end->message ? end->message : "(null)");
   }
 }
 
 /* Interceptor 2 asks for every message; interceptor 1 does not. */
 static void ic_message(urpc_call *call, bool received, size_t bytes, void *user, void *state) {
-  (void)call;
   int which = (int)(intptr_t)user;
   cr_assert_eq(which, 2, "interceptor %d has no on_message", which);
   cr_assert_eq((intptr_t)state, 100 + which, "per-call state lost");
   if (IC.record_messages && IC.n < 32)
-    IC.ev[IC.n++] = (ic_event){.hook = 'm', .which = which, .received = received, .bytes = bytes};
+    IC.ev[IC.n++] = (ic_event){.hook = 'm',
+                               .which = which,
+                               .received = received,
+                               .bytes = bytes,
+                               .compressed = urpc_call_message_compressed(call)};
 }
 
 static void setup(void) {
@@ -138,7 +144,10 @@ static void setup(void) {
   cr_assert_eq(urpc_server_add_service(E.server, &helloworld__greeter__descriptor, m, 1), 0);
   cr_assert_eq(rpc_health_register(E.server), 0);
   for (intptr_t i = 1; i <= 2; i++) {
-    urpc_interceptor ic = {ic_start, ic_end, (void *)i, i == 2 ? ic_message : NULL};
+    urpc_interceptor ic = {.on_start = ic_start,
+                           .on_end = ic_end,
+                           .user = (void *)i,
+                           .on_message = i == 2 ? ic_message : NULL};
     cr_assert_eq(urpc_server_add_interceptor(E.server, &ic), 0);
   }
   cr_assert_eq(rpc_shard_init(&E.sh, E.server, 0), 0);
@@ -855,6 +864,34 @@ H2_TEST(interceptors_run_in_order_and_see_the_end) {
   cr_assert_gt(end->duration_ns, 0);
 }
 
+/* Interceptors that never read the duration (no_duration) spare every call its clock read:
+ * duration_ns is then 0; one interceptor without the flag brings the clock back. */
+H2_TEST(no_clock_read_when_no_interceptor_reads_the_duration) {
+  urpc_server *s;
+  urpc_server_options o;
+  urpc_server_options_init(&o);
+  cr_assert_eq(urpc_server_new(&o, &s), 0);
+  urpc_interceptor quiet = {.on_start = ic_start, .no_duration = true};
+  cr_assert_eq(urpc_server_add_interceptor(s, &quiet), 0);
+  cr_assert_not(s->ic_duration);
+  urpc_interceptor timed = {.on_start = ic_start};
+  cr_assert_eq(urpc_server_add_interceptor(s, &timed), 0);
+  cr_assert(s->ic_duration);
+  urpc_server_free(s);
+
+  E.server->ic_duration = false; /* as if both of setup's interceptors had no_duration */
+  preface();
+  grpc_headers(1, "/helloworld.Greeter/SayHello", 0);
+  uint8_t msg[64];
+  send_data(1, NGHTTP2_FLAG_END_STREAM, msg, hello_message(msg, "quiet"));
+  assert_hello_reply(stream(1), "Hello quiet");
+  rpc_conn_closed(E.conn);
+  E.conn = NULL;
+  cr_assert_eq(IC.n, 4);
+  cr_assert_eq(IC.ev[3].end.duration_ns, 0);
+  cr_assert_eq(IC.ev[3].end.status, URPC_STATUS_OK);
+}
+
 H2_TEST(an_interceptor_sees_each_message_when_it_asks) {
   IC.record_messages = true;
   preface();
@@ -870,12 +907,15 @@ H2_TEST(an_interceptor_sees_each_message_when_it_asks) {
   cr_assert(IC.ev[2].received);
   cr_assert_eq(IC.ev[2].bytes, framed - 5, "received %zu bytes, want the payload's %zu",
                IC.ev[2].bytes, framed - 5);
+  cr_assert_not(IC.ev[2].compressed);
   expect_event(3, 'm', 2);
   cr_assert_not(IC.ev[3].received);
   cr_assert_eq(IC.ev[3].bytes + 5, IC.ev[5].end.bytes_out, "sent %zu bytes of %llu", IC.ev[3].bytes,
                (unsigned long long)IC.ev[5].end.bytes_out);
+  cr_assert_not(IC.ev[3].compressed);
   expect_event(4, 'e', 2);
   expect_event(5, 'e', 1);
+  cr_assert_str_eq(IC.ev[5].message, "(null)", "OK went without a grpc-message");
 }
 
 H2_TEST(an_interceptor_rejects_before_the_handler) {
@@ -894,6 +934,7 @@ H2_TEST(an_interceptor_rejects_before_the_handler) {
   expect_event(0, 's', 1);
   expect_event(1, 'e', 1);
   cr_assert_eq(IC.ev[1].end.status, URPC_STATUS_PERMISSION_DENIED);
+  cr_assert_str_eq(IC.ev[1].message, "denied by the test", "on_end has the grpc-message sent");
 }
 
 H2_TEST(an_interceptor_adds_response_metadata) {
