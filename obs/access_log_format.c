@@ -166,26 +166,43 @@ static char *put_time(char *o, uint64_t unix_us) {
   return put(o, "Z\"");
 }
 
+/* inet_ntop's text of an IPv4 (`len` 4) or IPv6 address, or NULL. inet_ntop formats with
+ * sprintf, a good part of a line's cost: each thread keeps the texts of the addresses it saw
+ * last, in a small table indexed by the address's low bytes (a client's port is not in it). */
+static const char *ip_text(const uint8_t *addr, size_t len) {
+  static _Thread_local struct {
+    uint8_t len; /* 0: empty */
+    uint8_t addr[16];
+    char text[INET6_ADDRSTRLEN];
+  } cache[64];
+  unsigned h = (unsigned)(addr[len - 1] * 31u + addr[len - 2]) % 64;
+  if (cache[h].len == len && !memcmp(cache[h].addr, addr, len)) return cache[h].text;
+  if (!inet_ntop(len == 4 ? AF_INET : AF_INET6, addr, cache[h].text, sizeof(cache[h].text))) {
+    cache[h].len = 0;
+    return NULL;
+  }
+  cache[h].len = (uint8_t)len;
+  memcpy(cache[h].addr, addr, len);
+  return cache[h].text;
+}
+
 /* "a.b.c.d:port" or "[v6]:port" (IPv4-mapped shown as IPv4), or null. */
 static char *put_peer(char *o, const access_addr *a) {
-  char ip[INET6_ADDRSTRLEN];
+  const char *ip;
   unsigned port;
   bool v6 = false;
   if (a->sa.sa_family == AF_INET) {
-    if (!inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip))) return put(o, "null");
+    ip = ip_text((const uint8_t *)&a->in.sin_addr, 4);
     port = ntohs(a->in.sin_port);
   } else if (a->sa.sa_family == AF_INET6) {
     const struct in6_addr *x = &a->in6.sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(x)) {
-      if (!inet_ntop(AF_INET, x->s6_addr + 12, ip, sizeof(ip))) return put(o, "null");
-    } else {
-      if (!inet_ntop(AF_INET6, x, ip, sizeof(ip))) return put(o, "null");
-      v6 = true;
-    }
+    v6 = !IN6_IS_ADDR_V4MAPPED(x);
+    ip = v6 ? ip_text(x->s6_addr, 16) : ip_text(x->s6_addr + 12, 4);
     port = ntohs(a->in6.sin6_port);
   } else {
     return put(o, "null");
   }
+  if (!ip) return put(o, "null");
   *o++ = '"';
   if (v6) *o++ = '[';
   o = put(o, ip);

@@ -35,7 +35,8 @@ typedef struct blob {
 } blob;
 
 /* A connection's part of its spans (see otlp_encode): server.* and network.* attributes. */
-#define PEER_CACHE    64
+#define PEER_CACHE    256                             /* slots */
+#define PEER_PROBE    8                               /* slots tried from a connection's hash */
 #define PEER_PART_MAX (URPC_SPAN_AUTHORITY_MAX + 160) /* host, peer address, keys, framing */
 typedef struct peer_entry {
   uint8_t family;
@@ -382,14 +383,14 @@ static size_t pack_peer_part(const urpc_span *s, uint8_t *out) {
   return opentelemetry__proto__trace__v1__span__pack(&sp, out);
 }
 
+/* The client's address and port, mixed (two multiplies: this runs for every span). The
+ * authority is left to peer_same: a connection's calls nearly always share one. */
 static uint32_t peer_hash(const urpc_span *s) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  const uint8_t *k[3] = {s->peer_addr, (const uint8_t *)&s->peer_port,
-                         (const uint8_t *)s->authority};
-  size_t n[3] = {sizeof(s->peer_addr), sizeof(s->peer_port), strlen(s->authority)};
-  for (int i = 0; i < 3; i++)
-    for (size_t j = 0; j < n[i]; j++) h = (h ^ k[i][j]) * 16777619u;
-  return h ^ s->peer_family;
+  uint64_t a, b;
+  memcpy(&a, s->peer_addr, 8);
+  memcpy(&b, s->peer_addr + 8, 8);
+  uint64_t x = a ^ (b * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)s->peer_port << 8 | s->peer_family);
+  return (uint32_t)((x * 0xbf58476d1ce4e5b9ull) >> 32);
 }
 
 static bool peer_same(const peer_entry *e, const urpc_span *s) {
@@ -397,17 +398,23 @@ static bool peer_same(const peer_entry *e, const urpc_span *s) {
          !memcmp(e->addr, s->peer_addr, sizeof(e->addr)) && !strcmp(e->authority, s->authority);
 }
 
-/* The connection's part of span `s`: kept per (client address, :authority) in a small table
- * (the spans of a batch come from a few connections), else packed into `scratch` — also when
- * the slot is taken by another connection earlier in this batch, whose span still points
- * at it. */
+/* The connection's part of span `s`: kept per (client address, :authority) in a table probed
+ * from the connection's hash (the spans of a batch come from a few connections). A miss takes
+ * a slot that no span of this batch points at; with none among the probed ones, the part is
+ * packed into the span's `scratch`. */
 static blob peer_part(otlp_resource *r, const urpc_span *s, uint8_t *scratch) {
-  peer_entry *e = &r->peers[peer_hash(s) % PEER_CACHE];
-  if (peer_same(e, s)) {
-    e->batch = r->batch;
-    return (blob){e->bytes, e->len};
+  uint32_t h = peer_hash(s);
+  peer_entry *victim = NULL;
+  for (uint32_t i = 0; i < PEER_PROBE; i++) {
+    peer_entry *e = &r->peers[(h + i) % PEER_CACHE];
+    if (peer_same(e, s)) {
+      e->batch = r->batch;
+      return (blob){e->bytes, e->len};
+    }
+    if (!victim && (!e->len || e->batch != r->batch)) victim = e;
   }
-  if (e->len && e->batch == r->batch) return (blob){scratch, pack_peer_part(s, scratch)};
+  if (!victim) return (blob){scratch, pack_peer_part(s, scratch)};
+  peer_entry *e = victim;
   e->len = (uint16_t)pack_peer_part(s, e->bytes);
   e->family = s->peer_family;
   e->port = s->peer_port;

@@ -67,6 +67,8 @@ typedef struct urpc_span_message {
 /* A finished server span, as the exporter sees it. The shard fills it with what it has at hand
  * (binary address, raw :authority); the exporter formats and parses them into attributes. */
 typedef struct urpc_span {
+  /* What every span has first, then the strings (hot bytes first: records are reused round
+   * robin, so each one is out of cache when written and read) */
   uint8_t trace_id[16], span_id[8], parent_span_id[8];
   bool has_parent;                     /* a valid traceparent came in (a remote parent) */
   uint8_t flags;                       /* trace-flags sent downstream (SAMPLED) */
@@ -78,17 +80,17 @@ typedef struct urpc_span {
   uint16_t peer_port;    /* network.peer.port */
   uint8_t peer_addr[16]; /* network.peer.address, binary (the first 4 bytes for AF_INET) */
   uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
-  char name[URPC_SPAN_NAME_MAX];            /* "package.Service/Method" (truncated if longer) */
-  uint16_t service_len;                     /* name[0..service_len) is rpc.service */
-  uint32_t method_index;                    /* urpc_call_method_index: 0 for an unknown path */
-  char tracestate[URPC_SPAN_STATE_MAX + 1]; /* as received (when valid), or "" */
+  uint16_t service_len;                   /* name[0..service_len) is rpc.service */
+  uint32_t method_index;                  /* urpc_call_method_index: 0 for an unknown path */
+  uint8_t n_attrs, n_events, n_messages;  /* the handler's, below; message events */
+  uint16_t dropped_attrs, dropped_events; /* over the bounds */
+  uint32_t dropped_messages;              /* message events over URPC_SPAN_MAX_MESSAGES */
   /* The :authority as received ("host[:port]", server.address and server.port), or "" when
    * none came or it was longer than the room here. */
   char authority[URPC_SPAN_AUTHORITY_MAX];
+  char name[URPC_SPAN_NAME_MAX];             /* "package.Service/Method" (truncated if longer) */
   char status_message[URPC_SPAN_STATUS_MAX]; /* grpc-message of an ERROR span (truncated), or "" */
-  uint8_t n_attrs, n_events, n_messages;     /* the handler's, below; message events */
-  uint16_t dropped_attrs, dropped_events;    /* over the bounds */
-  uint32_t dropped_messages;                 /* message events over URPC_SPAN_MAX_MESSAGES */
+  char tracestate[URPC_SPAN_STATE_MAX + 1];  /* as received (when valid), or "" */
   urpc_span_attr attrs[URPC_SPAN_MAX_ATTRS];
   urpc_span_event events[URPC_SPAN_MAX_EVENTS];
   urpc_span_message messages[URPC_SPAN_MAX_MESSAGES]; /* the call's first ones, in order */

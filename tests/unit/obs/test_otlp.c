@@ -284,21 +284,21 @@ Test(otlp, server_and_network_attributes) {
   opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r, NULL);
 }
 
-/* The connection's part is kept in a table of a few dozen slots: 300 spans from 150 clients
- * and 3 authorities (so slots collide within a batch, and entries are replaced between
+/* The connection's part is kept in a table of 256 slots: 1200 spans from 600 clients and 3
+ * authorities (so a batch has more connections than slots, and entries are replaced between
  * batches) each decode to their own peer and server attributes, over three batches. */
 Test(otlp, kept_connection_parts_decode_per_span) {
   otlp_resource *res;
   cr_assert_eq(otlp_resource_new("svc", NULL, &res), 0);
   static const char *auths[3] = {"a.example:1", "b.example:2", "[::1]:3"};
   static const char *hosts[3] = {"a.example", "b.example", "::1"};
-  enum { N = 300 };
+  enum { N = 1200 };
   static urpc_span spans[N];
   const urpc_span *ptrs[N];
   for (int batch = 0; batch < 3; batch++) {
     for (int i = 0; i < N; i++) {
       spans[i] = make_span((uint8_t)i, false, URPC_STATUS_OK, false);
-      int client = (i * 7 + batch * 13) % 150;
+      int client = (i * 7 + batch * 13) % 600;
       char ip[32];
       snprintf(ip, sizeof(ip), "10.0.%d.%d", client / 100, client % 100);
       set_peer(&spans[i], AF_INET, ip, (uint16_t)(40000 + client));
@@ -315,7 +315,7 @@ Test(otlp, kept_connection_parts_decode_per_span) {
     cr_assert_eq(ss->n_spans, N);
     for (int i = 0; i < N; i++) {
       const Span *sp = ss->spans[i];
-      int client = (i * 7 + batch * 13) % 150;
+      int client = (i * 7 + batch * 13) % 600;
       char ip[32];
       snprintf(ip, sizeof(ip), "10.0.%d.%d", client / 100, client % 100);
       cr_assert_str_eq(sattr(sp->attributes, sp->n_attributes, "network.peer.address"), ip);
