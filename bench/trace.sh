@@ -95,8 +95,10 @@ if [ "$ACCESS_LOG" = 1 ]; then
   # the file is appended to by every round's server: its size says the lines were written
   run "access log 1/$ACCESS_LOG_SAMPLE" access-log --access-log "$TOP_OUT/access-log/access.log" \
     --access-log-sample "$ACCESS_LOG_SAMPLE"
-  echo "access log: $(wc -l <"$TOP_OUT/access-log/access.log") lines in $TOP_OUT/access-log/access.log" |
+  log=$TOP_OUT/access-log/access.log
+  echo "access log: $(wc -l <"$log") lines written ($(du -h "$log" | cut -f1)); the first 100 kept in $log" |
     tee -a "$TOP_OUT/trace-summary.txt"
+  head -n 100 "$log" >"$log.head" && mv "$log.head" "$log" # a run writes gigabytes
 fi
 cleanup
 sink_pid=
