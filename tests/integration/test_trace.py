@@ -348,48 +348,52 @@ def expect_resumed(st, srv, recv):
     check(m.get("uringrpc_spans_exported_total") > 0, "exported counter")
 
 
-def case_collector_slow(args):
+def collector_away(args, away, while_away, back):
+    """The collector misbehaves (`away` sets the receiver up): 2000 calls are all answered,
+    fast, and the shards drop what does not fit; `while_away` checks more; `back` puts the
+    receiver right, and calls made then are exported."""
     tmp, pb2 = setup(args)
     st = harness.Stubs(args.proto_dir)
     recv = Receiver(pb2)
-    recv.delay = 2.0  # each export waits: the shards' pools fill and spans are dropped
+    away(recv)
     try:
         with Server(args.server, "--otlp-endpoint", recv.endpoint, "--trace-queue-size", "64",
                     "--trace-batch-size", "16", "--trace-batch-delay", "50",
                     "--admin-listen", "127.0.0.1:0") as srv:
             many_calls(st, srv.target, 2000, 60)
             m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_dropped_total") > 0)
-            check(m.get("uringrpc_spans_dropped_total") > 0, "nothing dropped, collector slow")
-            recv.delay = 0.0
+            check(m.get("uringrpc_spans_dropped_total") > 0, "nothing dropped, collector away")
+            while_away(recv)
+            back(recv)
             expect_resumed(st, srv, recv)
             srv.stop()
     finally:
         recv.close()
         tmp.cleanup()
+
+
+def case_collector_slow(args):
+    def away(recv):
+        recv.delay = 2.0  # each export waits: the shards' pools fill and spans are dropped
+
+    def back(recv):
+        recv.delay = 0.0
+    collector_away(args, away, lambda recv: None, back)
 
 
 def case_collector_503(args):
-    tmp, pb2 = setup(args)
-    st = harness.Stubs(args.proto_dir)
-    recv = Receiver(pb2)
-    recv.status = 503
-    try:
-        with Server(args.server, "--otlp-endpoint", recv.endpoint, "--trace-queue-size", "64",
-                    "--trace-batch-size", "16", "--trace-batch-delay", "50",
-                    "--admin-listen", "127.0.0.1:0") as srv:
-            many_calls(st, srv.target, 2000, 60)
-            m = srv.wait_metrics(lambda m: m.get("uringrpc_spans_dropped_total") > 0)
-            check(m.get("uringrpc_spans_dropped_total") > 0, "nothing dropped while 503")
-            deadline = time.monotonic() + 10  # the first retry comes after a 100 ms backoff
-            while recv.refused < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            check(recv.refused > 1, f"{recv.refused} exports tried while 503: no retries?")
-            recv.status = 200
-            expect_resumed(st, srv, recv)
-            srv.stop()
-    finally:
-        recv.close()
-        tmp.cleanup()
+    def away(recv):
+        recv.status = 503
+
+    def retried(recv):
+        deadline = time.monotonic() + 10  # the first retry comes after a 100 ms backoff
+        while recv.refused < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(recv.refused > 1, f"{recv.refused} exports tried while 503: no retries?")
+
+    def back(recv):
+        recv.status = 200
+    collector_away(args, away, retried, back)
 
 
 def case_deadline_cancel(args):
