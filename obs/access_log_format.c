@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "obs/access_log_impl.h"
+#include "obs/utf8.h"
 
 _Static_assert(4 * (6 * URPC_ACCESS_LOG_FIELD_MAX + 2) + 1024 <= URPC_ACCESS_LOG_LINE_MAX,
                "four escaped fields and the rest of a line fit the line bound");
@@ -57,34 +58,6 @@ static char *put_u64(char *o, uint64_t v) {
 
 static const char hex[] = "0123456789abcdef";
 
-/* The UTF-8 sequence at p[0..n), n >= 1 and p[0] >= 0x80: its length when well-formed
- * (*valid), else the length of its maximal ill-formed subpart, which becomes one U+FFFD (as
- * Unicode recommends, and Python's and WHATWG's decoders do). */
-static size_t utf8_seq(const unsigned char *p, size_t n, bool *valid) {
-  unsigned char c = p[0];
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xbf; /* the range of the second byte */
-  *valid = false;
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    if (c == 0xe0) lo = 0xa0; /* overlong */
-    if (c == 0xed) hi = 0x9f; /* surrogates */
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    if (c == 0xf0) lo = 0x90; /* overlong */
-    if (c == 0xf4) hi = 0x8f; /* past U+10FFFF */
-  } else {
-    return 1; /* a continuation byte, C0/C1 (overlong) or F5..FF */
-  }
-  if (n < 2 || p[1] < lo || p[1] > hi) return 1;
-  for (size_t i = 2; i < len; i++)
-    if (i >= n || (p[i] & 0xc0) != 0x80) return i;
-  *valid = true;
-  return len;
-}
-
 /* `s` as a JSON string, or null. */
 static char *put_str(char *o, const access_str *s) {
   if (!s->present) return put(o, "null");
@@ -95,7 +68,7 @@ static char *put_str(char *o, const access_str *s) {
     unsigned char c = p[i];
     if (c >= 0x80) {
       bool valid;
-      size_t len = utf8_seq(p + i, n - i, &valid);
+      size_t len = obs_utf8_seq(p + i, n - i, &valid);
       if (valid) {
         memcpy(o, p + i, len);
         o += len;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "obs/otlp.h"
+#include "obs/utf8.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
@@ -197,6 +198,8 @@ void otlp_resource_free(otlp_resource *r) {
 struct span_parts {
   Span span;
   Status status; /* the description only: the outcome's part has the code */
+  char status_text[URPC_SPAN_STATUS_MAX];                    /* the description, made UTF-8 */
+  char value_text[URPC_SPAN_MAX_ATTRS][URPC_SPAN_VALUE_MAX]; /* the handler's strings, too */
   KeyValue kv[OWN_ATTRS];
   AnyValue v[OWN_ATTRS];
   KeyValue *kvp[OWN_ATTRS];
@@ -235,10 +238,17 @@ static uint8_t *put_field(uint8_t *w, unsigned field, size_t len) {
 
 /* The method's part of a span named `name` ("pkg.Service/Method") into out[0..METHOD_PART_MAX). */
 static size_t pack_method_part(const urpc_span *s, uint8_t *out) {
-  char service[URPC_SPAN_NAME_MAX];
-  memcpy(service, s->name, s->service_len);
-  service[s->service_len] = '\0';
-  const char *method = s->name[s->service_len] == '/' ? s->name + s->service_len + 1 : "";
+  /* an unknown method's name is the client's :path, which nghttp2 lets carry any byte above
+   * 0x7f: made valid UTF-8 (a collector refuses the whole batch otherwise), cut to the bound */
+  char raw[URPC_SPAN_NAME_MAX], name_buf[URPC_SPAN_NAME_MAX], service_buf[URPC_SPAN_NAME_MAX],
+      method_buf[URPC_SPAN_NAME_MAX];
+  memcpy(raw, s->name, s->service_len);
+  raw[s->service_len] = '\0';
+  const char *name = obs_utf8_scrub(s->name, name_buf, sizeof(name_buf));
+  const char *service = obs_utf8_scrub(raw, service_buf, sizeof(service_buf));
+  const char *method =
+      obs_utf8_scrub(s->name[s->service_len] == '/' ? s->name + s->service_len + 1 : "", method_buf,
+                     sizeof(method_buf));
   KeyValue kv[3];
   AnyValue v[3];
   KeyValue *kvp[3] = {&kv[0], &kv[1], &kv[2]};
@@ -246,7 +256,7 @@ static size_t pack_method_part(const urpc_span *s, uint8_t *out) {
   set_string(&kv[1], &v[1], "rpc.service", service);
   set_string(&kv[2], &v[2], "rpc.method", method);
   Span sp = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
-  sp.name = (char *)s->name;
+  sp.name = (char *)name;
   sp.kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
   sp.n_attributes = 3;
   sp.attributes = kvp;
@@ -432,7 +442,8 @@ static size_t own_attributes(span_parts *p, const urpc_span *s) {
     if (a->is_int)
       set_int(&p->kv[n], &p->v[n], a->key, a->int_value);
     else
-      set_string(&p->kv[n], &p->v[n], a->key, a->string_value);
+      set_string(&p->kv[n], &p->v[n], a->key,
+                 obs_utf8_scrub(a->string_value, p->value_text[k], sizeof(p->value_text[k])));
   }
   for (size_t k = 0; k < n; k++) p->kvp[k] = &p->kv[k];
   return n;
@@ -495,7 +506,9 @@ static void own_part(const urpc_span *s, span_parts *p) {
    * with the outcome's part, which has the code. */
   if (s->error && s->status_message[0]) {
     opentelemetry__proto__trace__v1__status__init(&p->status);
-    p->status.message = (char *)s->status_message;
+    /* it may quote the client (e.g. an unsupported grpc-encoding) */
+    p->status.message =
+        (char *)obs_utf8_scrub(s->status_message, p->status_text, sizeof(p->status_text));
     sp->status = &p->status;
   }
 }

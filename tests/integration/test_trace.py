@@ -16,6 +16,8 @@ python3-grpcio clients sending W3C traceparent/tracestate metadata.
                 cancels (CANCELLED, UNSET), both continuing the client's trace
   collector_down  the endpoint refuses connections: 3000 calls are all answered, fast, and
                 uringrpc_spans_dropped_total rises (admin /metrics)
+  hostile_strings  non-UTF-8 bytes in an unknown method's :path and a quoted grpc-encoding
+                reach the receiver as U+FFFD, in a batch it can decode
   collector_slow  the receiver takes 2 s per answer: every call is answered, fast, the shards
                 drop what does not fit; once it answers at once, calls made afterwards arrive
   collector_503 the receiver answers 503 for a while (the exporter retries with backoff and
@@ -396,6 +398,45 @@ def case_collector_503(args):
     collector_away(args, away, retried, back)
 
 
+def case_hostile_strings(args):
+    """Bytes a client can put into a span that are not UTF-8 (an unknown method's :path, which
+    nghttp2 lets through, and an unsupported grpc-encoding the status message quotes) go out
+    as U+FFFD: the receiver's protobuf parser, which refuses invalid UTF-8 in a string, decodes
+    the batch, and a good call's span in the same batch arrives too."""
+    try:
+        import h2raw
+    except ImportError:
+        raise Skip("python3-h2 is not installed")
+    tmp, pb2 = setup(args)
+    recv = Receiver(pb2)
+    tid_path, tid_enc, tid_ok = tids(3, 0xbad)
+    try:
+        with Server(args.server, "--otlp-endpoint", recv.endpoint,
+                    "--trace-batch-delay", "100") as srv:
+            with h2raw.Client(srv.port) as c:
+                def call(path, tid, extra=()):
+                    sid = c.unary(path, harness.hello_request("x"),
+                                  extra=[("traceparent", f"00-{tid}-{PID}-01"), *extra])
+                    return c.wait(sid)
+                s = call(b"/x\xff\xfe.S/M\xc3", tid_path)
+                check(s.grpc_status == 12, f"unknown method: {s.describe()}")
+                s = call("/helloworld.Greeter/SayHello", tid_enc,
+                         [("grpc-encoding", b"z\xff\xc3")])
+                check(s.grpc_status == 12, f"unsupported encoding: {s.describe()}")
+                s = call("/helloworld.Greeter/SayHello", tid_ok)
+                check(s.grpc_status == 0, f"good call: {s.describe()}")
+            spans = {s.trace_id.hex(): s for _, s in recv.wait_spans(3)}
+            check(set(spans) == {tid_path, tid_enc, tid_ok}, f"spans {list(spans)}")
+            check(spans[tid_path].name == "x\ufffd\ufffd.S/M\ufffd",
+                  f"name {spans[tid_path].name!r}")
+            msg = spans[tid_enc].status.message
+            check("\ufffd" in msg and "grpc-encoding" in msg, f"status message {msg!r}")
+            srv.stop()
+    finally:
+        recv.close()
+        tmp.cleanup()
+
+
 def case_deadline_cancel(args):
     """A Ping the server holds 3 s: one past the client's 300 ms deadline (the server span ends
     DEADLINE_EXCEEDED, ERROR, or CANCELLED when grpcio's reset wins the race), one cancelled by
@@ -602,7 +643,8 @@ def case_tls_bad_files(args):
 CASES = {"propagation": case_propagation, "deadline_cancel": case_deadline_cancel, "collector_down": case_collector_down,
          "collector_503": case_collector_503, "collector_slow": case_collector_slow,
          "tls_export": case_tls_export, "tls_wrong_ca": case_tls_wrong_ca,
-         "tls_mtls": case_tls_mtls, "tls_bad_files": case_tls_bad_files}
+         "tls_mtls": case_tls_mtls, "tls_bad_files": case_tls_bad_files,
+         "hostile_strings": case_hostile_strings}
 
 
 def main():

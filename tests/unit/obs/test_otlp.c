@@ -333,6 +333,39 @@ Test(otlp, kept_connection_parts_decode_per_span) {
   otlp_resource_free(res);
 }
 
+/* Strings a client can put in a span (an unknown method's :path, which nghttp2 lets carry any
+ * byte above 0x7f; a status message quoting it) and the handler's values go out as valid UTF-8,
+ * each ill-formed subpart as U+FFFD: a collector refuses a whole batch over one bad string. */
+Test(otlp, strings_are_made_utf8) {
+  otlp_resource *res;
+  cr_assert_eq(otlp_resource_new("svc", NULL, &res), 0);
+  urpc_span sp = make_span(1, false, URPC_STATUS_UNIMPLEMENTED, true);
+  strcpy(sp.name, "x\xff\xfe.S/M\xc3");
+  sp.service_len = 5;
+  sp.method_index = 0;
+  strcpy(sp.status_message, "unknown \xe2\x82 caf\xc3\xa9");
+  strcpy(sp.attrs[0].key, "app.v");
+  strcpy(sp.attrs[0].string_value, "ok \xed\xa0\x80 end"); /* a surrogate */
+  sp.n_attrs = 1;
+  const urpc_span *ptr = &sp;
+  const uint8_t *body;
+  size_t len;
+  cr_assert_eq(otlp_encode(res, &ptr, 1, &body, &len), 0);
+  Request *r = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+      NULL, len, body);
+  cr_assert_not_null(r);
+  const Span *a = r->resource_spans[0]->scope_spans[0]->spans[0];
+  cr_assert_str_eq(a->name, "x\xef\xbf\xbd\xef\xbf\xbd.S/M\xef\xbf\xbd");
+  cr_assert_str_eq(sattr(a->attributes, a->n_attributes, "rpc.service"),
+                   "x\xef\xbf\xbd\xef\xbf\xbd.S");
+  cr_assert_str_eq(sattr(a->attributes, a->n_attributes, "rpc.method"), "M\xef\xbf\xbd");
+  cr_assert_str_eq(a->status->message, "unknown \xef\xbf\xbd caf\xc3\xa9");
+  cr_assert_str_eq(sattr(a->attributes, a->n_attributes, "app.v"),
+                   "ok \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end");
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r, NULL);
+  otlp_resource_free(res);
+}
+
 Test(otlp, message_events) {
   urpc_span span = make_span(7, false, URPC_STATUS_OK, false);
   uint64_t t0 = span.start_unix_ns;
