@@ -339,6 +339,11 @@ def case_rotation(env):
                          limit + 2) is not None, "EC-only file not picked up")
         st0 = os.stat(env.jwks)
         text = only_ec(b)
+        for _ in range(100):  # PyJWT drops a coordinate's leading zero byte: 1 key in ~64
+            if len(text) == st0.st_size:
+                break
+            b = Keys("-b")
+            text = only_ec(b)
         check(len(text) == st0.st_size, "P-256 JWKs of the same length expected")
         with open(env.jwks, "r+") as f:
             f.write(text)
