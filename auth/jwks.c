@@ -157,8 +157,14 @@ static bool alg_fits(jwt_alg alg, jwt_kind kind) {
 
 /* A base64url member of a JWK; `want` > 0 demands that many bytes. Leading zero bytes are
  * stripped when `strip` (RSA integers). */
+/* How a base64url member is read: bytes of exactly `want` (0: any), an unsigned integer
+ * (leading zero bytes dropped: RSA's n and e), or an EC coordinate of `want` bytes, shorter ones
+ * left-padded — RFC 7518 asks for the full size, but PyJWT and others drop a leading zero
+ * byte (1 key in 128), and the number is the same. */
+typedef enum b64_shape { B64_BYTES, B64_UINT, B64_COORD } b64_shape;
+
 static int b64_member(loader *l, const cJSON *jwk, const char *name, const char *what, size_t want,
-                      bool strip, uint8_t **out, size_t *len) {
+                      b64_shape shape, uint8_t **out, size_t *len) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(jwk, name);
   if (!cJSON_IsString(v)) return fail(l, "%s: \"%s\" missing or not a string", what, name);
   size_t n = strlen(v->valuestring);
@@ -170,13 +176,20 @@ static int b64_member(loader *l, const cJSON *jwk, const char *name, const char 
     return fail(l, "%s: \"%s\" is not base64url", what, name);
   }
   size_t off = 0;
-  while (strip && off + 1 < (size_t)got && buf[off] == 0) off++;
-  if (want && (size_t)got != want) {
+  while (shape == B64_UINT && off + 1 < (size_t)got && buf[off] == 0) off++;
+  bool short_coord = shape == B64_COORD && got > 0 && (size_t)got < want;
+  if (want && (size_t)got != want && !short_coord) {
     free(buf);
     return fail(l, "%s: \"%s\" has %ld bytes, %zu expected", what, name, got, want);
   }
-  *len = (size_t)got - off;
-  *out = dup_bytes(buf + off, *len);
+  if (short_coord) {
+    *len = want;
+    *out = calloc(1, want);
+    if (*out) memcpy(*out + want - (size_t)got, buf, (size_t)got);
+  } else {
+    *len = (size_t)got - off;
+    *out = dup_bytes(buf + off, *len);
+  }
   free(buf);
   return *out ? 0 : -ENOMEM;
 }
@@ -223,8 +236,8 @@ static int parse_jwk(loader *l, const cJSON *jwk, int index) {
   int err;
   if (strcmp(kty, "RSA") == 0) {
     k.kind = JWT_KEY_RSA;
-    if ((err = b64_member(l, jwk, "n", what, 0, true, &k.a, &k.a_len)) < 0 ||
-        (err = b64_member(l, jwk, "e", what, 0, true, &k.b, &k.b_len)) < 0 ||
+    if ((err = b64_member(l, jwk, "n", what, 0, B64_UINT, &k.a, &k.a_len)) < 0 ||
+        (err = b64_member(l, jwk, "e", what, 0, B64_UINT, &k.b, &k.b_len)) < 0 ||
         (err = rsa_size_ok(l, &k, what)) < 0)
       goto out;
   } else if (strcmp(kty, "EC") == 0) {
@@ -236,14 +249,14 @@ static int parse_jwk(loader *l, const cJSON *jwk, int index) {
     } else {
       return skip(l, "%s: EC curve %.16s", what, crv ? crv : "(none)");
     }
-    if ((err = b64_member(l, jwk, "x", what, size, false, &k.a, &k.a_len)) < 0 ||
-        (err = b64_member(l, jwk, "y", what, size, false, &k.b, &k.b_len)) < 0)
+    if ((err = b64_member(l, jwk, "x", what, size, B64_COORD, &k.a, &k.a_len)) < 0 ||
+        (err = b64_member(l, jwk, "y", what, size, B64_COORD, &k.b, &k.b_len)) < 0)
       goto out;
   } else if (strcmp(kty, "OKP") == 0) {
     if (!crv || strcmp(crv, "Ed25519") != 0)
       return skip(l, "%s: OKP curve %.16s", what, crv ? crv : "(none)");
     k.kind = JWT_KEY_ED25519;
-    if ((err = b64_member(l, jwk, "x", what, ED25519_PUB_KEY_SIZE, false, &k.a, &k.a_len)) < 0)
+    if ((err = b64_member(l, jwk, "x", what, ED25519_PUB_KEY_SIZE, B64_BYTES, &k.a, &k.a_len)) < 0)
       goto out;
   } else {
     return skip(l, "%s: kty %.16s", what, kty);

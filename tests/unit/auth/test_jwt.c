@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/random.h>
+
 #include "auth/jwt.h"
 #include "auth/urpc_auth.h"
 #include "jwt_vectors.h"
@@ -106,6 +110,47 @@ Test(keyset, one_jwk_alone) {
   jwt_keyset_unref(ks);
 }
 
+static void b64url(const uint8_t *in, size_t n, char *out) {
+  static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v =
+        (uint32_t)in[i] << 16 | (i + 1 < n ? in[i + 1] : 0) << 8 | (i + 2 < n ? in[i + 2] : 0);
+    for (size_t k = 0; k < 4 && k <= (n - i) * 4 / 3; k++) out[o++] = a[v >> (18 - 6 * k) & 63];
+  }
+  out[o] = '\0';
+}
+
+/* PyJWT (and others) write an EC coordinate without its leading zero byte, one key in 128:
+ * such a JWK loads (the coordinate padded back: a wrong padding would put the point off the
+ * curve, and loading checks that). The key is made here until one coordinate starts with 0. */
+Test(keyset, ec_coordinate_without_its_leading_zero) {
+  WC_RNG rng;
+  cr_assert_eq(wc_InitRng(&rng), 0);
+  uint8_t x[32], y[32];
+  bool found = false;
+  for (int i = 0; i < 5000 && !found; i++) {
+    ecc_key key;
+    cr_assert_eq(wc_ecc_init(&key), 0);
+    cr_assert_eq(wc_ecc_make_key_ex(&rng, 32, &key, ECC_SECP256R1), 0);
+    word32 xl = sizeof(x), yl = sizeof(y);
+    cr_assert_eq(wc_ecc_export_public_raw(&key, x, &xl, y, &yl), 0);
+    found = x[0] == 0 || y[0] == 0;
+    wc_ecc_free(&key);
+  }
+  wc_FreeRng(&rng);
+  cr_assert(found, "no coordinate with a leading zero in 5000 keys");
+  char xs[64], ys[64], text[256];
+  b64url(x + (x[0] == 0), 32 - (x[0] == 0), xs);
+  b64url(y + (y[0] == 0), 32 - (y[0] == 0), ys);
+  snprintf(text, sizeof(text), "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"}", xs,
+           ys);
+  cr_assert(strlen(xs) == 42 || strlen(ys) == 42, "a shortened coordinate: %s", text);
+  jwt_keyset *ks = load(text);
+  cr_assert_eq(ks->n, 1);
+  jwt_keyset_unref(ks);
+}
+
 Test(keyset, refused) {
   load_fails(JWK_RSA_SMALL, "RSA modulus of 1024 bits");
   load_fails(JWK_RSA1_PRIVATE, "private member \"d\"");
@@ -120,7 +165,10 @@ Test(keyset, refused) {
              "\"n\" is not base64url");
   load_fails(
       "{\"keys\": [{\"kty\": \"EC\", \"crv\": \"P-256\", \"x\": \"AAAA\", \"y\": \"AAAA\"}]}",
-      "\"x\" has 3 bytes, 32 expected");
+      "not a valid public key"); /* short coordinates are padded, then checked on the curve */
+  load_fails("{\"keys\": [{\"kty\": \"EC\", \"crv\": \"P-256\", \"x\": \"" /* 33 bytes */
+             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\", \"y\": \"AAAA\"}]}",
+             "\"x\" has 33 bytes, 32 expected");
   load_fails("{\"keys\": [{\"kty\": \"RSA\", \"e\": \"AQAB\"}]}", "\"n\" missing");
   load_fails("{\"keys\": [{\"n\": \"AQAB\"}]}", "no \"kty\"");
   load_fails("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
