@@ -1,0 +1,308 @@
+/* The client session (client/h2_client.h) against this project's own server session, both
+ * sans-IO, bytes pumped between them in memory: unary calls, statuses and messages each way,
+ * metadata both ways ("-bin" included), grpc-timeout reaching the server, client streaming,
+ * cancellation seen by the server, a response over the client's limit, and the connection
+ * closed with calls open. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/h2_client.h"
+#include "core/clock.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "helloworld.pb-c.h"
+#include "rpc/rpc_impl.h"
+
+typedef struct result {
+  bool closed;
+  urpc_status_code status;
+  char message[256];
+  int n_messages;
+  uint8_t last[4096];
+  size_t last_len;
+  char md[8][2][64]; /* response metadata seen: key, value */
+  bool md_trailer[8];
+  int n_md;
+} result;
+
+static struct {
+  urpc_server *server;
+  rpc_shard sh;
+  rpc_conn *srv;
+  cli_conn *cli;
+  core_pool blocks;
+  core_timer_wheel wheel;
+  int64_t seen_timeout_ns; /* what the handler saw */
+  char seen_md[64];
+  int hellos;
+} E;
+
+static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *user) {
+  (void)user;
+  E.hellos++;
+  const Helloworld__HelloRequest *req = (const Helloworld__HelloRequest *)request;
+  const uint8_t *v;
+  size_t len;
+  const char *key;
+  E.seen_md[0] = '\0';
+  for (size_t i = 0; i < urpc_call_metadata_count(call); i++)
+    if (!urpc_call_metadata_at(call, i, &key, &v, &len) && !strcmp(key, "x-token-bin"))
+      snprintf(E.seen_md, sizeof(E.seen_md), "%.*s", (int)len, (const char *)v);
+  int64_t deadline = urpc_call_deadline(call);
+  E.seen_timeout_ns = deadline ? deadline - (int64_t)core_now_ns() : -1;
+  if (!strcmp(req->name, "nobody")) {
+    urpc_call_fail(call, URPC_STATUS_NOT_FOUND, "no such person: nobody (100%)");
+    return;
+  }
+  urpc_call_add_initial_metadata(call, "x-greeting", "hi", 2);
+  urpc_call_add_trailing_metadata(call, "x-done-bin", "\x00\x01\xff", 3);
+  size_t n = strlen(req->name) + 8;
+  char *text = urpc_call_alloc(call, n + 1);
+  if (!strcmp(req->name, "big")) { /* a reply over the client's limit */
+    n = 3000;
+    text = urpc_call_alloc(call, n + 1);
+    memset(text, 'x', n);
+    text[n] = '\0';
+  } else {
+    snprintf(text, n, "Hello %s", req->name);
+  }
+  Helloworld__HelloReply reply = HELLOWORLD__HELLO_REPLY__INIT;
+  reply.message = text;
+  urpc_call_reply(call, &reply.base);
+}
+
+static void setup(void) {
+  memset(&E, 0, sizeof(E));
+  urpc_server_options o;
+  urpc_server_options_init(&o);
+  cr_assert_eq(urpc_server_new(&o, &E.server), 0);
+  urpc_method m[] = {{.name = "SayHello", .handler = say_hello, .user = NULL}};
+  cr_assert_eq(urpc_server_add_service(E.server, &helloworld__greeter__descriptor, m, 1), 0);
+  cr_assert_eq(rpc_shard_init(&E.sh, E.server, 0), 0);
+  core_timer_wheel_init(&E.wheel, core_now_ms());
+  E.sh.timers = &E.wheel;
+  core_pool_init(&E.blocks, core_outq_block_size(), 16);
+  E.srv = rpc_conn_open(&E.sh, NULL);
+  cr_assert_not_null(E.srv);
+  cli_conn_config cfg = {.authority = "127.0.0.1:50051", .max_recv_message = 2048};
+  cr_assert_eq(cli_conn_new(&cfg, &E.cli), 0);
+}
+
+static void teardown(void) {
+  cli_conn_free(E.cli);
+  if (E.srv) rpc_conn_closed(E.srv);
+  rpc_shard_dispose(&E.sh);
+  urpc_server_free(E.server);
+  core_pool_dispose(&E.blocks);
+}
+
+TestSuite(h2_client, .init = setup, .fini = teardown);
+
+/* Moves one side's output into the other until both are quiet. */
+static size_t move(core_outq *out, int (*into)(void *, const uint8_t *, size_t), void *to) {
+  size_t moved = out->bytes;
+  struct iovec iov[64];
+  while (out->bytes) {
+    int n = core_outq_iov(out, iov, 64);
+    size_t sum = 0;
+    for (int i = 0; i < n; i++) {
+      cr_assert_eq(into(to, iov[i].iov_base, iov[i].iov_len), 0);
+      sum += iov[i].iov_len;
+    }
+    core_outq_consume(out, sum);
+  }
+  return moved;
+}
+
+static int into_server(void *to, const uint8_t *p, size_t n) {
+  return rpc_conn_recv(to, p, n);
+}
+
+static int into_client(void *to, const uint8_t *p, size_t n) {
+  return cli_conn_recv(to, p, n);
+}
+
+static void pump(void) {
+  for (int round = 0; round < 100; round++) {
+    core_outq out;
+    core_outq_init(&out, &E.blocks);
+    cr_assert_geq(cli_conn_produce(E.cli, &out), 0);
+    size_t a = move(&out, into_server, E.srv);
+    rpc_shard_after_batch(&E.sh);
+    cr_assert_geq(rpc_conn_produce(E.srv, &out), 0);
+    size_t b = move(&out, into_client, E.cli);
+    core_outq_dispose(&out);
+    if (!a && !b) return;
+  }
+  cr_assert_fail("the two sides kept talking");
+}
+
+static void on_metadata(cli_call *call, const char *key, const uint8_t *value, size_t len,
+                        bool trailer, void *user) {
+  (void)call;
+  result *r = user;
+  if (r->n_md == 8) return;
+  snprintf(r->md[r->n_md][0], 64, "%s", key);
+  size_t n = len < 63 ? len : 63;
+  memcpy(r->md[r->n_md][1], value, n);
+  r->md[r->n_md][1][n] = '\0';
+  r->md_trailer[r->n_md++] = trailer;
+}
+
+static void on_message(cli_call *call, const uint8_t *msg, size_t len, void *user) {
+  (void)call;
+  result *r = user;
+  r->n_messages++;
+  r->last_len = len < sizeof(r->last) ? len : sizeof(r->last);
+  memcpy(r->last, msg, r->last_len);
+}
+
+static void on_close(cli_call *call, urpc_status_code status, const char *message, void *user) {
+  (void)call;
+  result *r = user;
+  cr_assert_not(r->closed, "on_close twice");
+  r->closed = true;
+  r->status = status;
+  snprintf(r->message, sizeof(r->message), "%s", message);
+}
+
+static const cli_call_handlers H = {on_metadata, on_message, on_close};
+
+static cli_call *hello(result *r, const char *name, int64_t timeout_ns, const cli_metadata *md,
+                       size_t n_md) {
+  int err;
+  cli_call *call =
+      cli_call_start(E.cli, "/helloworld.Greeter/SayHello", timeout_ns, md, n_md, &H, r, &err);
+  cr_assert_not_null(call, "start: %d", err);
+  Helloworld__HelloRequest req = HELLOWORLD__HELLO_REQUEST__INIT;
+  req.name = (char *)name;
+  uint8_t buf[256];
+  size_t n = helloworld__hello_request__pack(&req, buf);
+  cr_assert_eq(cli_call_send(call, buf, n), 0);
+  cr_assert_eq(cli_call_close_send(call), 0);
+  return call;
+}
+
+static const char *reply_text(const result *r) {
+  static char text[4096];
+  Helloworld__HelloReply *rep = helloworld__hello_reply__unpack(NULL, r->last_len, r->last);
+  cr_assert_not_null(rep);
+  snprintf(text, sizeof(text), "%s", rep->message);
+  helloworld__hello_reply__free_unpacked(rep, NULL);
+  return text;
+}
+
+static const char *md_of(const result *r, const char *key, bool trailer) {
+  for (int i = 0; i < r->n_md; i++)
+    if (!strcmp(r->md[i][0], key) && r->md_trailer[i] == trailer) return r->md[i][1];
+  return NULL;
+}
+
+Test(h2_client, unary_ok_with_metadata_both_ways_and_a_timeout) {
+  result r = {0};
+  cli_metadata md[] = {{"x-token-bin", "abc\x01", 4}};
+  hello(&r, "world", 2500000000LL, md, 1);
+  pump();
+  cr_assert(r.closed);
+  cr_assert_eq(r.status, URPC_STATUS_OK, "%d %s", r.status, r.message);
+  cr_assert_eq(r.n_messages, 1);
+  cr_assert_str_eq(reply_text(&r), "Hello world");
+  cr_assert_str_eq(E.seen_md, "abc\x01", "the server decoded the -bin metadata");
+  cr_assert(E.seen_timeout_ns > 2000000000LL && E.seen_timeout_ns <= 2500000000LL,
+            "the server saw a %lld ns deadline", (long long)E.seen_timeout_ns);
+  cr_assert_str_eq(md_of(&r, "x-greeting", false), "hi");
+  cr_assert_not_null(md_of(&r, "x-done-bin", true), "the binary trailer");
+  cr_assert_eq(memcmp(md_of(&r, "x-done-bin", true), "\x00\x01\xff", 3), 0);
+}
+
+Test(h2_client, statuses_the_server_sends_and_the_ones_derived) {
+  result nf = {0}, unimpl = {0};
+  hello(&nf, "nobody", 0, NULL, 0);
+  int err;
+  cli_call *call = cli_call_start(E.cli, "/helloworld.Greeter/Nope", 0, NULL, 0, &H, &unimpl, &err);
+  cr_assert_not_null(call);
+  cr_assert_eq(cli_call_close_send(call), 0);
+  pump();
+  cr_assert(nf.closed && unimpl.closed);
+  cr_assert_eq(nf.status, URPC_STATUS_NOT_FOUND);
+  cr_assert_str_eq(nf.message, "no such person: nobody (100%)", "percent-decoded");
+  cr_assert_eq(nf.n_messages, 0);
+  cr_assert_eq(E.seen_timeout_ns, -1, "no grpc-timeout without a timeout");
+  cr_assert_eq(unimpl.status, URPC_STATUS_UNIMPLEMENTED);
+}
+
+Test(h2_client, many_calls_multiplexed) {
+  enum { N = 40 };
+  result r[N];
+  memset(r, 0, sizeof(r));
+  char name[N][16];
+  for (int i = 0; i < N; i++) {
+    snprintf(name[i], sizeof(name[i]), "n%d", i);
+    hello(&r[i], name[i], 0, NULL, 0);
+  }
+  pump();
+  for (int i = 0; i < N; i++) {
+    cr_assert(r[i].closed);
+    cr_assert_eq(r[i].status, URPC_STATUS_OK);
+    char want[64];
+    snprintf(want, sizeof(want), "Hello n%d", i);
+    cr_assert_str_eq(reply_text(&r[i]), want);
+  }
+  cr_assert_eq(E.hellos, N);
+}
+
+Test(h2_client, a_response_over_the_limit_fails_the_call) {
+  result r = {0};
+  hello(&r, "big", 0, NULL, 0);
+  pump();
+  cr_assert(r.closed);
+  cr_assert_eq(r.status, URPC_STATUS_RESOURCE_EXHAUSTED, "%d %s", r.status, r.message);
+  cr_assert_eq(r.n_messages, 0);
+  result ok = {0};
+  hello(&ok, "after", 0, NULL, 0);
+  pump();
+  cr_assert_eq(ok.status, URPC_STATUS_OK, "the connection goes on");
+}
+
+Test(h2_client, cancel_resets_the_stream) {
+  result r = {0};
+  int err;
+  cli_call *call = cli_call_start(E.cli, "/helloworld.Greeter/SayHello", 0, NULL, 0, &H, &r, &err);
+  cr_assert_not_null(call);
+  pump(); /* headers out, the request still open */
+  cr_assert_eq(E.sh.call_pool.live, 1, "the server holds the call");
+  cli_call_cancel(call);
+  cr_assert(r.closed);
+  cr_assert_eq(r.status, URPC_STATUS_CANCELLED);
+  pump();
+  cr_assert_eq(E.sh.call_pool.live, 0, "the server released the call on RST_STREAM");
+  cr_assert_eq(E.hellos, 0);
+}
+
+Test(h2_client, bad_requests_are_refused_before_the_wire) {
+  int err;
+  cr_assert_null(cli_call_start(E.cli, "no-slash", 0, NULL, 0, &H, NULL, &err));
+  cr_assert_eq(err, -EINVAL);
+  cli_metadata bad_key[] = {{"Upper", "v", 1}};
+  cr_assert_null(cli_call_start(E.cli, "/a/b", 0, bad_key, 1, &H, NULL, &err));
+  cr_assert_eq(err, -EINVAL);
+  cli_metadata reserved[] = {{"grpc-status", "0", 1}};
+  cr_assert_null(cli_call_start(E.cli, "/a/b", 0, reserved, 1, &H, NULL, &err));
+  cli_metadata bad_value[] = {{"x-v", "a\nb", 3}};
+  cr_assert_null(cli_call_start(E.cli, "/a/b", 0, bad_value, 1, &H, NULL, &err));
+  cr_assert_eq(err, -EINVAL);
+}
+
+Test(h2_client, closing_the_connection_ends_open_calls) {
+  result r = {0};
+  int err;
+  cli_call *call = cli_call_start(E.cli, "/helloworld.Greeter/SayHello", 0, NULL, 0, &H, &r, &err);
+  cr_assert_not_null(call);
+  pump();
+  cli_conn_free(E.cli);
+  E.cli = NULL;
+  cr_assert(r.closed);
+  cr_assert_eq(r.status, URPC_STATUS_UNAVAILABLE);
+}
