@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arena.h"
 #include "rpc/base64.h"
+#include "rpc/compress.h"
 #include "rpc/grpc_frame.h"
 #include "rpc/percent.h"
 #include "rpc/timeout.h"
@@ -44,7 +46,10 @@ struct cli_call {
   int grpc_status;              /* from grpc-status, -1 until it came */
   char message[STATUS_MSG_MAX]; /* grpc-message, percent-decoded */
   rpc_frame_reader reader;
-  const char *fail_msg; /* a failure this side decided (response too large, compressed) */
+  rpc_encoding req_enc;  /* request messages compressed with it, or identity */
+  rpc_encoding resp_enc; /* the response's grpc-encoding (identity until it says) */
+  core_arena scratch;    /* a compressed message's decompression or compression, reset after */
+  const char *fail_msg;  /* a failure this side decided (response too large, compressed) */
   urpc_status_code fail_code;
 };
 
@@ -77,6 +82,7 @@ static void free_call(cli_call *call) {
     free(m);
   }
   free(rpc_frame_reader_release(&call->reader));
+  core_arena_dispose(&call->scratch);
   free(call);
 }
 
@@ -209,6 +215,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
       st = st * 10 + (value[i] - '0');
     }
     call->grpc_status = ok ? st : URPC_STATUS_UNKNOWN;
+  } else if (!trailer && is(name, namelen, "grpc-encoding")) {
+    call->resp_enc = rpc_encoding_parse((const char *)value, valuelen);
   } else if (is(name, namelen, "grpc-message")) {
     size_t n = valuelen < STATUS_MSG_MAX - 1 ? valuelen : STATUS_MSG_MAX - 1;
     n = rpc_percent_decode((const char *)value, n, call->message);
@@ -236,14 +244,31 @@ static void *msg_alloc(void *ud, size_t size) {
   return malloc(size ? size : 1);
 }
 
+/* A compressed response message, decompressed within the receive limit (grpc's clients answer
+ * an encoding they did not offer with INTERNAL, a message too large once inflated with
+ * RESOURCE_EXHAUSTED). Returns 0, or -1 after failing the stream. */
+static int inflate_message(cli_call *call, uint8_t **msg, size_t *len) {
+  int rc = rpc_decompress(call->resp_enc, *msg, *len, call->conn->cfg.max_recv_message,
+                          core_arena_alloc_cb, &call->scratch, msg, len);
+  if (rc == 0) return 0;
+  fail_stream(call, rc == -E2BIG ? URPC_STATUS_RESOURCE_EXHAUSTED : URPC_STATUS_INTERNAL,
+              rc == -E2BIG     ? "a response message over the limit once decompressed"
+              : rc == -ENOTSUP ? "a compressed response in an encoding this client does not know"
+                               : "a compressed response message that does not decompress");
+  return -1;
+}
+
 static int msg_done(void *ud, uint8_t *msg, size_t len, bool compressed) {
   cli_call *call = ud;
-  if (compressed)
-    fail_stream(call, URPC_STATUS_INTERNAL, "a compressed response (this client asked for none)");
-  else if (call->h.on_message)
-    call->h.on_message(call, msg, len, call->user);
+  uint8_t *body = msg;
+  if (compressed && inflate_message(call, &body, &len) < 0) {
+    free(msg);
+    return -1;
+  }
+  if (call->h.on_message) call->h.on_message(call, body, len, call->user);
   free(msg);
-  return 0;
+  core_arena_reset(&call->scratch);
+  return call->closed || call->fail_msg ? -1 : 0;
 }
 
 static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const uint8_t *data,
@@ -253,6 +278,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const u
   if (!call || call->fail_msg || call->closed) return 0;
   if (!call->http_ok || !call->grpc_content) return 0; /* the status says what went wrong */
   int rc = rpc_frame_feed(&call->reader, data, len, msg_alloc, msg_done, call);
+  if (rc == RPC_FRAME_ABORTED) return 0; /* the call failed or was cancelled meanwhile */
   if (rc == RPC_FRAME_TOO_LARGE)
     fail_stream(call, URPC_STATUS_RESOURCE_EXHAUSTED, "a response message over the limit");
   else if (rc == RPC_FRAME_NOMEM)
@@ -405,8 +431,8 @@ static bool is_bin(const char *k) {
 /* The request's headers. Metadata values: "-bin" ones base64 (into `bufs`, freed by the
  * caller), others must be printable ASCII. */
 static int request_headers(cli_conn *c, const char *path, int64_t timeout_ns,
-                           const cli_metadata *md, size_t n_md, nghttp2_nv *nv, char **bufs,
-                           char *timeout) {
+                           const cli_metadata *md, size_t n_md, rpc_encoding enc, nghttp2_nv *nv,
+                           char **bufs, char *timeout) {
   size_t n = 0;
   nv[n++] = (nghttp2_nv)NV(":method", "POST", 4);
   nv[n++] = (nghttp2_nv)NV(":scheme", c->cfg.tls ? "https" : "http", c->cfg.tls ? 5 : 4);
@@ -415,6 +441,12 @@ static int request_headers(cli_conn *c, const char *path, int64_t timeout_ns,
   nv[n++] = (nghttp2_nv)NV("te", "trailers", 8);
   nv[n++] = (nghttp2_nv)NV("content-type", "application/grpc", 16);
   nv[n++] = (nghttp2_nv)NV("user-agent", c->user_agent, strlen(c->user_agent));
+  nv[n++] =
+      (nghttp2_nv)NV("grpc-accept-encoding", RPC_ACCEPT_ENCODING, sizeof(RPC_ACCEPT_ENCODING) - 1);
+  if (enc != RPC_ENC_IDENTITY) {
+    const char *name = rpc_encoding_name(enc);
+    nv[n++] = (nghttp2_nv)NV("grpc-encoding", name, strlen(name));
+  }
   if (timeout_ns > 0) nv[n++] = (nghttp2_nv)NV("grpc-timeout", timeout, 0);
   if (timeout_ns > 0) nv[n - 1].valuelen = rpc_timeout_format(timeout_ns, timeout);
   for (size_t i = 0; i < n_md; i++) {
@@ -436,30 +468,38 @@ static int request_headers(cli_conn *c, const char *path, int64_t timeout_ns,
   return (int)n;
 }
 
-cli_call *cli_call_start(cli_conn *c, const char *path, int64_t timeout_ns, const cli_metadata *md,
-                         size_t n_md, const cli_call_handlers *h, void *user, int *err) {
+cli_call *cli_call_start(cli_conn *c, const char *path, const cli_call_opts *o,
+                         const cli_call_handlers *h, void *user, int *err) {
+  static const cli_call_opts none;
+  if (!o) o = &none;
+  rpc_encoding enc =
+      o->encoding ? rpc_encoding_parse(o->encoding, strlen(o->encoding)) : RPC_ENC_IDENTITY;
   *err = -EINVAL;
-  if (!path || path[0] != '/' || n_md > 64) return NULL;
+  if (!path || path[0] != '/' || o->n_md > 64 || enc == RPC_ENC_UNKNOWN) return NULL;
   *err = -EAGAIN;
   if (!cli_conn_can_start(c)) return NULL;
   *err = -ENOMEM;
   cli_call *call = calloc(1, sizeof(*call));
-  nghttp2_nv *nv = calloc(8 + n_md, sizeof(*nv));
-  char **bufs = calloc(n_md + 1, sizeof(*bufs));
+  nghttp2_nv *nv = calloc(10 + o->n_md, sizeof(*nv));
+  char **bufs = calloc(o->n_md + 1, sizeof(*bufs));
   char timeout[RPC_TIMEOUT_MAX_LEN];
-  int n = call && nv && bufs ? request_headers(c, path, timeout_ns, md, n_md, nv, bufs, timeout)
-                             : -ENOMEM;
+  int n = call && nv && bufs
+              ? request_headers(c, path, o->timeout_ns, o->md, o->n_md, enc, nv, bufs, timeout)
+              : -ENOMEM;
   if (n >= 0) {
     call->conn = c;
     call->h = *h;
     call->user = user;
     call->grpc_status = -1;
+    call->req_enc = enc;
+    call->resp_enc = RPC_ENC_IDENTITY;
+    core_arena_init(&call->scratch, NULL, 0);
     rpc_frame_reader_init(&call->reader, c->cfg.max_recv_message);
     nghttp2_data_provider prd = {.source.ptr = call, .read_callback = read_request};
     call->stream_id = nghttp2_submit_request(c->h2, NULL, nv, (size_t)n, &prd, call);
     if (call->stream_id < 0) n = -ENOMEM;
   }
-  for (size_t i = 0; bufs && i < n_md; i++) free(bufs[i]);
+  for (size_t i = 0; bufs && i < o->n_md; i++) free(bufs[i]);
   free(bufs);
   free(nv);
   if (n < 0) {
@@ -482,22 +522,32 @@ static void resume(cli_call *call) {
 }
 
 int cli_call_send(cli_call *call, const uint8_t *msg, size_t len) {
-  if (call->send_closed || call->fail_msg) return -EPIPE;
-  if (len > UINT32_MAX) return -EMSGSIZE;
-  cli_msg *m = malloc(sizeof(*m) + RPC_FRAME_PREFIX + len);
-  if (!m) return -ENOMEM;
-  m->next = NULL;
-  m->len = RPC_FRAME_PREFIX + len;
-  m->sent = 0;
-  rpc_frame_prefix(m->bytes, false, (uint32_t)len);
-  if (len) memcpy(m->bytes + RPC_FRAME_PREFIX, msg, len);
-  if (call->sq_tail)
-    call->sq_tail->next = m;
-  else
-    call->sq = m;
-  call->sq_tail = m;
-  resume(call);
-  return 0;
+  if (call->send_closed || call->fail_msg || call->closed) return -EPIPE;
+  bool compressed = call->req_enc != RPC_ENC_IDENTITY;
+  if (compressed) {
+    int rc = rpc_compress(call->req_enc, msg, len, core_arena_alloc_cb, &call->scratch,
+                          (uint8_t **)&msg, &len);
+    if (rc) return rc == -ENOMEM ? -ENOMEM : -EIO;
+  }
+  int rc = 0;
+  cli_msg *m = len > UINT32_MAX ? NULL : malloc(sizeof(*m) + RPC_FRAME_PREFIX + len);
+  if (!m) {
+    rc = len > UINT32_MAX ? -EMSGSIZE : -ENOMEM;
+  } else {
+    m->next = NULL;
+    m->len = RPC_FRAME_PREFIX + len;
+    m->sent = 0;
+    rpc_frame_prefix(m->bytes, compressed, (uint32_t)len);
+    if (len) memcpy(m->bytes + RPC_FRAME_PREFIX, msg, len);
+    if (call->sq_tail)
+      call->sq_tail->next = m;
+    else
+      call->sq = m;
+    call->sq_tail = m;
+    resume(call);
+  }
+  core_arena_reset(&call->scratch);
+  return rc;
 }
 
 int cli_call_close_send(cli_call *call) {

@@ -39,7 +39,7 @@ typedef struct cli_call_handlers {
    * decoded. May be NULL. */
   void (*on_metadata)(cli_call *call, const char *key, const uint8_t *value, size_t len,
                       bool trailer, void *user);
-  /* A response message (decompressed is future work: a compressed one fails the call). */
+  /* A response message (decompressed; valid during the callback). */
   void (*on_message)(cli_call *call, const uint8_t *msg, size_t len, void *user);
   /* The end: the server's status, or one this side derived (a reset, a bad response, the
    * connection gone). `message` lives during the call. The call must not be used after. */
@@ -62,11 +62,18 @@ bool cli_conn_want_write(const cli_conn *c);
  * MAX_CONCURRENT_STREAMS. */
 bool cli_conn_can_start(const cli_conn *c);
 
-/* Starts a call of `path` ("/package.Service/Method"): request headers with `md` (copied) and,
- * if `timeout_ns` > 0, grpc-timeout. NULL with *err set: -EINVAL (bad path or metadata),
- * -EAGAIN (cli_conn_can_start is false), -ENOMEM. */
-cli_call *cli_call_start(cli_conn *c, const char *path, int64_t timeout_ns, const cli_metadata *md,
-                         size_t n_md, const cli_call_handlers *h, void *user, int *err);
+typedef struct cli_call_opts {
+  int64_t timeout_ns;     /* > 0: sent as grpc-timeout */
+  const cli_metadata *md; /* request metadata (copied) */
+  size_t n_md;
+  const char *encoding; /* "gzip" or "deflate": request messages compressed; NULL: identity */
+} cli_call_opts;
+
+/* Starts a call of `path` ("/package.Service/Method"): its request headers (`o` may be NULL).
+ * Responses in any encoding of RPC_ACCEPT_ENCODING are decompressed. NULL with *err set:
+ * -EINVAL (bad path, metadata or encoding), -EAGAIN (cli_conn_can_start is false), -ENOMEM. */
+cli_call *cli_call_start(cli_conn *c, const char *path, const cli_call_opts *o,
+                         const cli_call_handlers *h, void *user, int *err);
 /* Queues one request message (copied, framed). Returns 0, -EPIPE after close_send or once the
  * call is closing, -EMSGSIZE (over 4 GiB), -ENOMEM. */
 int cli_call_send(cli_call *call, const uint8_t *msg, size_t len);

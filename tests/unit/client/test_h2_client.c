@@ -37,6 +37,7 @@ static struct {
   int64_t seen_timeout_ns; /* what the handler saw */
   char seen_md[64];
   int hellos;
+  bool req_compressed; /* the last request came compressed */
 } E;
 
 static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *user) {
@@ -56,6 +57,8 @@ static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *us
     urpc_call_fail(call, URPC_STATUS_NOT_FOUND, "no such person: nobody (100%)");
     return;
   }
+  if (!strncmp(req->name, "zip", 3)) urpc_call_set_compression(call, req->name + 3);
+  E.req_compressed = urpc_call_request_compressed(call);
   urpc_call_add_initial_metadata(call, "x-greeting", "hi", 2);
   urpc_call_add_trailing_metadata(call, "x-done-bin", "\x00\x01\xff", 3);
   size_t n = strlen(req->name) + 8;
@@ -170,11 +173,11 @@ static void on_close(cli_call *call, urpc_status_code status, const char *messag
 
 static const cli_call_handlers H = {on_metadata, on_message, on_close};
 
-static cli_call *hello(result *r, const char *name, int64_t timeout_ns, const cli_metadata *md,
-                       size_t n_md) {
+static cli_call *hello_enc(result *r, const char *name, int64_t timeout_ns, const cli_metadata *md,
+                           size_t n_md, const char *encoding) {
   int err;
-  cli_call *call =
-      cli_call_start(E.cli, "/helloworld.Greeter/SayHello", timeout_ns, md, n_md, &H, r, &err);
+  cli_call *call = cli_call_start(E.cli, "/helloworld.Greeter/SayHello",
+                                  &(cli_call_opts){timeout_ns, md, n_md, encoding}, &H, r, &err);
   cr_assert_not_null(call, "start: %d", err);
   Helloworld__HelloRequest req = HELLOWORLD__HELLO_REQUEST__INIT;
   req.name = (char *)name;
@@ -183,6 +186,11 @@ static cli_call *hello(result *r, const char *name, int64_t timeout_ns, const cl
   cr_assert_eq(cli_call_send(call, buf, n), 0);
   cr_assert_eq(cli_call_close_send(call), 0);
   return call;
+}
+
+static cli_call *hello(result *r, const char *name, int64_t timeout_ns, const cli_metadata *md,
+                       size_t n_md) {
+  return hello_enc(r, name, timeout_ns, md, n_md, NULL);
 }
 
 static const char *reply_text(const result *r) {
@@ -221,7 +229,7 @@ Test(h2_client, statuses_the_server_sends_and_the_ones_derived) {
   result nf = {0}, unimpl = {0};
   hello(&nf, "nobody", 0, NULL, 0);
   int err;
-  cli_call *call = cli_call_start(E.cli, "/helloworld.Greeter/Nope", 0, NULL, 0, &H, &unimpl, &err);
+  cli_call *call = cli_call_start(E.cli, "/helloworld.Greeter/Nope", NULL, &H, &unimpl, &err);
   cr_assert_not_null(call);
   cr_assert_eq(cli_call_close_send(call), 0);
   pump();
@@ -269,7 +277,7 @@ Test(h2_client, a_response_over_the_limit_fails_the_call) {
 Test(h2_client, cancel_resets_the_stream) {
   result r = {0};
   int err;
-  cli_call *call = cli_call_start(E.cli, "/helloworld.Greeter/SayHello", 0, NULL, 0, &H, &r, &err);
+  cli_call *call = cli_call_start(E.cli, "/helloworld.Greeter/SayHello", NULL, &H, &r, &err);
   cr_assert_not_null(call);
   pump(); /* headers out, the request still open */
   cr_assert_eq(E.sh.call_pool.live, 1, "the server holds the call");
@@ -283,26 +291,56 @@ Test(h2_client, cancel_resets_the_stream) {
 
 Test(h2_client, bad_requests_are_refused_before_the_wire) {
   int err;
-  cr_assert_null(cli_call_start(E.cli, "no-slash", 0, NULL, 0, &H, NULL, &err));
+  cr_assert_null(cli_call_start(E.cli, "no-slash", NULL, &H, NULL, &err));
   cr_assert_eq(err, -EINVAL);
   cli_metadata bad_key[] = {{"Upper", "v", 1}};
-  cr_assert_null(cli_call_start(E.cli, "/a/b", 0, bad_key, 1, &H, NULL, &err));
+  cr_assert_null(
+      cli_call_start(E.cli, "/a/b", &(cli_call_opts){.md = bad_key, .n_md = 1}, &H, NULL, &err));
   cr_assert_eq(err, -EINVAL);
   cli_metadata reserved[] = {{"grpc-status", "0", 1}};
-  cr_assert_null(cli_call_start(E.cli, "/a/b", 0, reserved, 1, &H, NULL, &err));
+  cr_assert_null(
+      cli_call_start(E.cli, "/a/b", &(cli_call_opts){.md = reserved, .n_md = 1}, &H, NULL, &err));
   cli_metadata bad_value[] = {{"x-v", "a\nb", 3}};
-  cr_assert_null(cli_call_start(E.cli, "/a/b", 0, bad_value, 1, &H, NULL, &err));
+  cr_assert_null(
+      cli_call_start(E.cli, "/a/b", &(cli_call_opts){.md = bad_value, .n_md = 1}, &H, NULL, &err));
   cr_assert_eq(err, -EINVAL);
 }
 
 Test(h2_client, closing_the_connection_ends_open_calls) {
   result r = {0};
   int err;
-  cli_call *call = cli_call_start(E.cli, "/helloworld.Greeter/SayHello", 0, NULL, 0, &H, &r, &err);
+  cli_call *call = cli_call_start(E.cli, "/helloworld.Greeter/SayHello", NULL, &H, &r, &err);
   cr_assert_not_null(call);
   pump();
   cli_conn_free(E.cli);
   E.cli = NULL;
   cr_assert(r.closed);
   cr_assert_eq(r.status, URPC_STATUS_UNAVAILABLE);
+}
+
+/* Compression both ways: requests gzip- or deflate-compressed by the client and decompressed by
+ * the server; responses the server compresses (it may: the client accepts every encoding it
+ * knows) decompressed by the client; an unknown request encoding refused before the wire. */
+Test(h2_client, compression_both_ways) {
+  static const char *encodings[] = {"gzip", "deflate"};
+  for (int i = 0; i < 2; i++) {
+    result r = {0};
+    char name[64];
+    snprintf(name, sizeof(name), "zip%s", encodings[i]);
+    hello_enc(&r, name, 0, NULL, 0, encodings[i]);
+    pump();
+    cr_assert_eq(r.status, URPC_STATUS_OK, "%s: %d %s", encodings[i], r.status, r.message);
+    cr_assert(E.req_compressed, "%s: the request was not compressed", encodings[i]);
+    char want[80];
+    snprintf(want, sizeof(want), "Hello %s", name);
+    cr_assert_str_eq(reply_text(&r), want);
+  }
+  result plain = {0};
+  hello(&plain, "plain", 0, NULL, 0);
+  pump();
+  cr_assert_eq(plain.status, URPC_STATUS_OK);
+  cr_assert_not(E.req_compressed);
+  int err;
+  cr_assert_null(cli_call_start(E.cli, "/a/b", &(cli_call_opts){.encoding = "br"}, &H, NULL, &err));
+  cr_assert_eq(err, -EINVAL);
 }
