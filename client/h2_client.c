@@ -20,8 +20,9 @@
 #include "rpc/percent.h"
 #include "rpc/timeout.h"
 
-#define DEFAULT_MAX_RECV (4u << 20)
-#define STATUS_MSG_MAX   512
+#define DEFAULT_MAX_RECV    (4u << 20)
+#define DEFAULT_SEND_BUFFER (64u << 10)
+#define STATUS_MSG_MAX      512
 
 typedef struct cli_msg {
   struct cli_msg *next;
@@ -35,7 +36,11 @@ struct cli_call {
   int32_t stream_id;
   cli_call_handlers h;
   void *user;
-  cli_msg *sq, *sq_tail;        /* request messages not yet all taken by nghttp2 */
+  cli_msg *sq, *sq_tail; /* request messages not yet all taken by nghttp2 */
+  size_t queued;         /* bytes in sq not yet taken */
+  bool want_writable;    /* cli_call_send said -EAGAIN: on_writable when there is room */
+  bool on_writable_list; /* on the connection's `writable` list */
+  cli_call *writable_next;
   bool send_closed;             /* cli_call_close_send: END_STREAM after the queue */
   bool deferred;                /* the data provider said DEFERRED: resume on the next send */
   bool closed;                  /* on_close ran (or runs) */
@@ -59,8 +64,9 @@ struct cli_conn {
   cli_conn_config cfg;
   char *authority, *user_agent;
   cli_call *calls;
-  uint32_t n_calls; /* on `calls`: their streams are not closed yet */
-  bool goaway;      /* the server sent GOAWAY: no new streams */
+  cli_call *writable; /* calls whose buffer has room again, told after nghttp2_session_send */
+  uint32_t n_calls;   /* on `calls`: their streams are not closed yet */
+  bool goaway;        /* the server sent GOAWAY: no new streams */
 };
 
 /* ---- ending calls ---- */
@@ -68,6 +74,12 @@ struct cli_conn {
 static void unlink_call(cli_call *call) {
   cli_conn *c = call->conn;
   c->n_calls--;
+  if (call->on_writable_list)
+    for (cli_call **p = &c->writable; *p; p = &(*p)->writable_next)
+      if (*p == call) {
+        *p = call->writable_next;
+        break;
+      }
   if (call->prev)
     call->prev->next = call->next;
   else if (c->calls == call)
@@ -316,12 +328,20 @@ static ssize_t read_request(nghttp2_session *s, int32_t stream_id, uint8_t *buf,
     size_t take = m->len - m->sent < length - n ? m->len - m->sent : length - n;
     memcpy(buf + n, m->bytes + m->sent, take);
     m->sent += take;
+    call->queued -= take;
     n += take;
     if (m->sent == m->len) {
       call->sq = m->next;
       if (!call->sq) call->sq_tail = NULL;
       free(m);
     }
+  }
+  if (call->want_writable && call->queued < call->conn->cfg.send_buffer &&
+      !call->on_writable_list) {
+    call->want_writable = false;
+    call->on_writable_list = true;
+    call->writable_next = call->conn->writable;
+    call->conn->writable = call;
   }
   if (!call->sq && call->send_closed) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -340,6 +360,7 @@ int cli_conn_new(const cli_conn_config *cfg, cli_conn **out) {
   if (!c) return -ENOMEM;
   c->cfg = *cfg;
   if (!c->cfg.max_recv_message) c->cfg.max_recv_message = DEFAULT_MAX_RECV;
+  if (!c->cfg.send_buffer) c->cfg.send_buffer = DEFAULT_SEND_BUFFER;
   c->authority = strdup(cfg->authority);
   c->user_agent = strdup(cfg->user_agent ? cfg->user_agent : "uringrpc-client");
   nghttp2_session_callbacks *cb = NULL;
@@ -393,6 +414,13 @@ int cli_conn_produce(cli_conn *c, core_outq *out) {
   int rv = nghttp2_session_send(c->h2);
   c->out = NULL;
   if (rv) return -EIO;
+  /* outside nghttp2's callbacks: a handler may send from on_writable */
+  while (c->writable) {
+    cli_call *call = c->writable;
+    c->writable = call->writable_next;
+    call->on_writable_list = false;
+    if (!call->closed && call->h.on_writable) call->h.on_writable(call, call->user);
+  }
   if (c->goaway && !c->calls) return 1;
   return 0;
 }
@@ -523,6 +551,10 @@ static void resume(cli_call *call) {
 
 int cli_call_send(cli_call *call, const uint8_t *msg, size_t len) {
   if (call->send_closed || call->fail_msg || call->closed) return -EPIPE;
+  if (call->queued >= call->conn->cfg.send_buffer) {
+    call->want_writable = true;
+    return -EAGAIN;
+  }
   bool compressed = call->req_enc != RPC_ENC_IDENTITY;
   if (compressed) {
     int rc = rpc_compress(call->req_enc, msg, len, core_arena_alloc_cb, &call->scratch,
@@ -544,6 +576,7 @@ int cli_call_send(cli_call *call, const uint8_t *msg, size_t len) {
     else
       call->sq = m;
     call->sq_tail = m;
+    call->queued += m->len;
     resume(call);
   }
   core_arena_reset(&call->scratch);

@@ -26,6 +26,8 @@ typedef struct cli_conn_config {
   bool tls;                  /* :scheme https, else http */
   uint32_t max_recv_message; /* larger response messages fail the call; default 4 MiB */
   const char *user_agent;    /* default "uringrpc-client" */
+  uint32_t send_buffer;      /* request bytes a call may queue before cli_call_send says
+                                -EAGAIN; default 64 KiB */
 } cli_conn_config;
 
 typedef struct cli_metadata {
@@ -44,6 +46,10 @@ typedef struct cli_call_handlers {
   /* The end: the server's status, or one this side derived (a reset, a bad response, the
    * connection gone). `message` lives during the call. The call must not be used after. */
   void (*on_close)(cli_call *call, urpc_status_code status, const char *message, void *user);
+  /* cli_call_send said -EAGAIN and the call's send buffer has room again (from
+   * cli_conn_produce, after nghttp2 took queued bytes as the server's window allowed). May be
+   * NULL. */
+  void (*on_writable)(cli_call *call, void *user);
 } cli_call_handlers;
 
 /* Returns 0, -EINVAL or -ENOMEM. */
@@ -74,8 +80,10 @@ typedef struct cli_call_opts {
  * -EINVAL (bad path, metadata or encoding), -EAGAIN (cli_conn_can_start is false), -ENOMEM. */
 cli_call *cli_call_start(cli_conn *c, const char *path, const cli_call_opts *o,
                          const cli_call_handlers *h, void *user, int *err);
-/* Queues one request message (copied, framed). Returns 0, -EPIPE after close_send or once the
- * call is closing, -EMSGSIZE (over 4 GiB), -ENOMEM. */
+/* Queues one request message (copied, framed, compressed if asked). Returns 0; -EAGAIN when
+ * the call's send buffer is full (nothing queued: on_writable follows when it has room, so a
+ * slow server holds the sender back instead of filling memory); -EPIPE after close_send or once
+ * the call is closing; -EMSGSIZE (over 4 GiB); -ENOMEM. */
 int cli_call_send(cli_call *call, const uint8_t *msg, size_t len);
 /* No more request messages: END_STREAM after what is queued. */
 int cli_call_close_send(cli_call *call);

@@ -12,6 +12,7 @@
 #include "client/h2_client.h"
 #include "core/clock.h"
 #include "grpc/health/v1/health.pb-c.h"
+#include "grpc/testing/test.pb-c.h"
 #include "helloworld.pb-c.h"
 #include "rpc/rpc_impl.h"
 
@@ -76,6 +77,24 @@ static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *us
   urpc_call_reply(call, &reply.base);
 }
 
+/* grpc.testing.TestService/StreamingInputCall: adds up the payloads, answers at half-close. */
+static int32_t aggregated;
+static void input_message(urpc_call *call, const ProtobufCMessage *msg, void *user) {
+  (void)call, (void)user;
+  const Grpc__Testing__StreamingInputCallRequest *req =
+      (const Grpc__Testing__StreamingInputCallRequest *)msg;
+  if (req->payload) aggregated += (int32_t)req->payload->body.len;
+}
+static void input_half_close(urpc_call *call, void *user) {
+  (void)user;
+  Grpc__Testing__StreamingInputCallResponse resp =
+      GRPC__TESTING__STREAMING_INPUT_CALL_RESPONSE__INIT;
+  resp.aggregated_payload_size = aggregated;
+  urpc_call_reply(call, &resp.base);
+}
+static const urpc_stream_handler input_stream = {.on_message = input_message,
+                                                 .on_half_close = input_half_close};
+
 static void setup(void) {
   memset(&E, 0, sizeof(E));
   urpc_server_options o;
@@ -83,6 +102,12 @@ static void setup(void) {
   cr_assert_eq(urpc_server_new(&o, &E.server), 0);
   urpc_method m[] = {{.name = "SayHello", .handler = say_hello, .user = NULL}};
   cr_assert_eq(urpc_server_add_service(E.server, &helloworld__greeter__descriptor, m, 1), 0);
+  urpc_method t[] = {{.name = "StreamingInputCall",
+                      .flags = URPC_METHOD_CLIENT_STREAMING,
+                      .stream = &input_stream}};
+  cr_assert_eq(urpc_server_add_service(E.server, &grpc__testing__test_service__descriptor, t, 1),
+               0);
+  aggregated = 0;
   cr_assert_eq(rpc_shard_init(&E.sh, E.server, 0), 0);
   core_timer_wheel_init(&E.wheel, core_now_ms());
   E.sh.timers = &E.wheel;
@@ -171,7 +196,7 @@ static void on_close(cli_call *call, urpc_status_code status, const char *messag
   snprintf(r->message, sizeof(r->message), "%s", message);
 }
 
-static const cli_call_handlers H = {on_metadata, on_message, on_close};
+static const cli_call_handlers H = {on_metadata, on_message, on_close, NULL};
 
 static cli_call *hello_enc(result *r, const char *name, int64_t timeout_ns, const cli_metadata *md,
                            size_t n_md, const char *encoding) {
@@ -343,4 +368,56 @@ Test(h2_client, compression_both_ways) {
   int err;
   cr_assert_null(cli_call_start(E.cli, "/a/b", &(cli_call_opts){.encoding = "br"}, &H, NULL, &err));
   cr_assert_eq(err, -EINVAL);
+}
+
+/* Client streaming with a send buffer: a sender that writes until -EAGAIN and waits for
+ * on_writable gets 300 messages of 4 KiB through, never more than the buffer queued, and the
+ * server adds up every byte. */
+static int writable_calls;
+static void on_writable(cli_call *call, void *user) {
+  (void)call, (void)user;
+  writable_calls++;
+}
+
+Test(h2_client, client_streaming_with_backpressure) {
+  cli_call_handlers h = H;
+  h.on_writable = on_writable;
+  result r = {0};
+  int err;
+  cli_call *call =
+      cli_call_start(E.cli, "/grpc.testing.TestService/StreamingInputCall", NULL, &h, &r, &err);
+  cr_assert_not_null(call, "%d", err);
+  static uint8_t body[4096];
+  Grpc__Testing__Payload payload = GRPC__TESTING__PAYLOAD__INIT;
+  payload.body.data = body;
+  payload.body.len = sizeof(body);
+  Grpc__Testing__StreamingInputCallRequest req = GRPC__TESTING__STREAMING_INPUT_CALL_REQUEST__INIT;
+  req.payload = &payload;
+  static uint8_t buf[8192];
+  size_t n = grpc__testing__streaming_input_call_request__pack(&req, buf);
+  int sent = 0, refused = 0, waits = 0;
+  while (sent < 300) {
+    int rc = cli_call_send(call, buf, n);
+    if (rc == 0) {
+      sent++;
+      continue;
+    }
+    cr_assert_eq(rc, -EAGAIN);
+    refused++;
+    int before = writable_calls;
+    pump();
+    cr_assert_gt(writable_calls, before, "no on_writable after the server took bytes");
+    waits++;
+    cr_assert_lt(waits, 1000);
+  }
+  cr_assert_gt(refused, 0, "300 x 4 KiB never filled a 64 KiB buffer?");
+  cr_assert_eq(cli_call_close_send(call), 0);
+  pump();
+  cr_assert(r.closed);
+  cr_assert_eq(r.status, URPC_STATUS_OK, "%d %s", r.status, r.message);
+  Grpc__Testing__StreamingInputCallResponse *resp =
+      grpc__testing__streaming_input_call_response__unpack(NULL, r.last_len, r.last);
+  cr_assert_not_null(resp);
+  cr_assert_eq(resp->aggregated_payload_size, 300 * 4096);
+  grpc__testing__streaming_input_call_response__free_unpacked(resp, NULL);
 }
