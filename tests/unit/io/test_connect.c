@@ -1,10 +1,9 @@
 /* Outbound connections (io_shard_connect) on a real shard, over loopback, on the backend
  * URPC_TEST_IO names (io_uring by default; CTest runs this file once per backend): bytes both
- * ways with a plain peer (TCP and unix), a refused port, a peer that never answers TLS (the
- * timeout), TLS to this project's own server (verified against the test CA, ALPN h2, the
- * server's SETTINGS read back through TLS), a wrong server name and an unknown CA, and a stop
- * while connecting. A throwaway PKI is made once with the openssl command, as
- * tests/unit/tls does. */
+ * ways with a plain peer (TCP over IPv4 and IPv6, unix), a refused port, a peer that never
+ * answers TLS (the timeout), TLS to this project's own server (verified against the test CA,
+ * ALPN h2, the server's SETTINGS read back through TLS), a wrong server name and an unknown
+ * CA, and a stop while connecting. The throwaway PKI: tests/unit/common/test_pki.h. */
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
 #include <arpa/inet.h>
@@ -201,16 +200,31 @@ static void do_connect(void *arg) {
   if (cj->then_stop) io_shard_stop(shard);
 }
 
-static connect_job tcp_job(int port, unsigned timeout_ms) {
-  connect_job cj = {.req = {.addr_len = sizeof(struct sockaddr_in),
-                            .timeout_ms = timeout_ms,
-                            .handler = &handler,
-                            .ctx = &ev}};
-  struct sockaddr_in *in = (struct sockaddr_in *)&cj.addr;
+/* The loopback address of `family` (AF_INET or AF_INET6) at `port`. */
+static socklen_t loopback(int family, int port, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof(*ss));
+  if (family == AF_INET6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    in6->sin6_addr = in6addr_loopback;
+    return sizeof(*in6);
+  }
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
   in->sin_family = AF_INET;
   in->sin_port = htons((uint16_t)port);
   in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sizeof(*in);
+}
+
+static connect_job ip_job(int family, int port, unsigned timeout_ms) {
+  connect_job cj = {.req = {.timeout_ms = timeout_ms, .handler = &handler, .ctx = &ev}};
+  cj.req.addr_len = loopback(family, port, &cj.addr);
   return cj;
+}
+
+static connect_job tcp_job(int port, unsigned timeout_ms) {
+  return ip_job(AF_INET, port, timeout_ms);
 }
 
 static int connect_now(connect_job *cj) {
@@ -254,14 +268,19 @@ static uint64_t ctr(const core_ctr *c) {
 /* ---- peers ---- */
 
 /* A listening TCP socket on 127.0.0.1, port in *port. */
-static int tcp_listener(int *port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof(a);
-  cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 8) == 0);
+/* A listening TCP socket on the loopback address of `family`, port in *port. */
+static int ip_listener(int family, int *port) {
+  struct sockaddr_storage a;
+  socklen_t len = loopback(family, 0, &a);
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, len) == 0 && listen(fd, 8) == 0);
   cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  *port = ntohs(a.sin_port);
+  *port = ntohs(((struct sockaddr_in *)&a)->sin_port); /* the same offset in sockaddr_in6 */
   return fd;
+}
+
+static int tcp_listener(int *port) {
+  return ip_listener(AF_INET, port);
 }
 
 /* A peer that accepts one connection, answers "ping" with "pong" and reads to the end. */
@@ -331,6 +350,29 @@ Test(io_connect, tcp_bytes_both_ways) {
   cr_expect_eq(ctr(&st->bytes_out), 4);
   cr_expect_eq(ctr(&st->bytes_in), 4);
   close(lfd);
+  end_shard();
+  check_no_leaks();
+}
+
+Test(io_connect, ipv6) {
+  start_shard();
+  int port, lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in6 probe = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  if (lfd < 0 || bind(lfd, (struct sockaddr *)&probe, sizeof(probe)) < 0)
+    cr_skip_test("no IPv6 loopback here");
+  close(lfd);
+  reset_events();
+  lfd = ip_listener(AF_INET6, &port);
+  connect_job cj = ip_job(AF_INET6, port, 2000);
+  exchange(lfd, &cj);
+  close(lfd); /* and now refused, named as [::1]:port */
+  reset_events();
+  cr_assert_eq(connect_now(&cj), 0);
+  WAIT_FOR(ev.failed == 1, 5000);
+  char at[64];
+  snprintf(at, sizeof(at), "[::1]:%d", port);
+  cr_expect_eq(ev.err, -ECONNREFUSED, "err %d: %s", ev.err, ev.why);
+  cr_expect(strstr(ev.why, at), "%s", ev.why);
   end_shard();
   check_no_leaks();
 }
