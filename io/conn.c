@@ -1,7 +1,8 @@
-/* Connections, the same for both backends: accepted, fed received bytes (through TLS when they
- * speak it), flushed (the layer above produces, the backend sends one gathered send at a time),
- * closed with a reason, and freed once the backend holds nothing of them (io_uring: the last
- * completion is back; epoll: the batch of events that might name them is over). */
+/* Connections, the same for both backends: accepted (or connected out, connect.c), fed received
+ * bytes (through TLS when they speak it), flushed (the layer above produces, the backend sends
+ * one gathered send at a time), closed with a reason, and freed once the backend holds nothing
+ * of them (io_uring: the last completion is back; epoll: the batch of events that might name
+ * them is over). Each connection calls its own handler: the shard's for accepted ones. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,6 +41,7 @@ void io_conn_release(io_conn *c) {
   io_shard *s = c->shard;
   if (!c->closing || c->in_flush || c->in_cb || s->be->conn_held(c)) return;
   if (core_timer_armed(&c->handshake)) core_timer_cancel(&s->timers, &c->handshake);
+  if (c->connect) core_pool_put(&s->connect_pool, c->connect);
   if (c->abort) {
     /* Output the peer never took: reset rather than leave it to the kernel to keep trying. */
     struct linger lg = {1, 0};
@@ -54,27 +56,35 @@ void io_conn_release(io_conn *c) {
   else
     s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
-  core_ctr_sub(&s->stats.open, 1);
+  core_ctr_sub(c->outbound ? &s->stats.connect_open : &s->stats.open, 1);
   core_pool_put(&s->conn_pool, c);
+}
+
+void io_conn_discard(io_conn *c) {
+  c->closing = 1;
+  c->shard->be->conn_stop(c);
+  io_conn_release(c);
 }
 
 void io_conn_set_close_reason(io_conn *c, io_close_reason why) {
   if (!c->close_reason) c->close_reason = (uint8_t)(why + 1);
 }
 
-/* Counted once, when the connection ends: the reason named first, or `why`. */
+/* Counted once, when an accepted connection ends: the reason named first, or `why`. */
 static void count_close(io_conn *c, io_close_reason why) {
   io_conn_set_close_reason(c, why);
-  core_ctr_inc(&c->shard->stats.closed[c->close_reason - 1]);
+  if (!c->outbound) core_ctr_inc(&c->shard->stats.closed[c->close_reason - 1]);
 }
 
 static void count_tls_failure(io_conn *c, unsigned cause) {
   core_ctr_inc(&c->shard->stats.tls_failed[cause == TLS_FAIL_NONE ? TLS_FAIL_PROTOCOL : cause]);
 }
 
-/* A TLS connection ending before its handshake finished or failed: counted failed for `cause`. */
+/* An accepted TLS connection ending before its handshake finished or failed: counted failed
+ * for `cause`. */
 static void count_tls_cut(io_conn *c, unsigned cause) {
-  if (c->tls && !c->closing && !tls_conn_ready(c->tls) && tls_conn_failure(c->tls) == TLS_FAIL_NONE)
+  if (c->tls && !c->outbound && !c->closing && !tls_conn_ready(c->tls) &&
+      tls_conn_failure(c->tls) == TLS_FAIL_NONE)
     count_tls_failure(c, cause);
 }
 
@@ -83,7 +93,10 @@ static void close_as(io_conn *c, io_close_reason why) {
   count_close(c, why);
   c->closing = 1;
   io_shard *s = c->shard;
-  s->cfg.handler->conn_closed(c->state);
+  if (c->connect)
+    io_connect_failed(c, why); /* outbound, never opened */
+  else
+    c->handler->conn_closed(c->state);
   c->state = NULL;
   /* A send still in flight waits for a peer that does not read (or is slow): it is cancelled,
    * or the connection — and a shard that is stopping — would wait for it without end. What it
@@ -107,8 +120,8 @@ void io_close_all(io_shard *s) {
 
 void io_drain_all(io_shard *s) {
   for (io_conn *c = s->conns; c; c = c->next) {
-    if (c->closing || !s->cfg.handler->conn_drain) continue;
-    s->cfg.handler->conn_drain(c->state);
+    if (c->closing || c->connect || !c->handler->conn_drain) continue;
+    c->handler->conn_drain(c->state);
     io_conn_flush(c);
   }
 }
@@ -121,58 +134,62 @@ static void on_handshake_timeout(core_timer *t, void *arg) {
   io_conn_close(c);
 }
 
+io_conn *io_conn_make(io_shard *s, int fd, const io_handler *h, bool outbound) {
+  io_conn *c = core_pool_get(&s->conn_pool);
+  if (!c) return NULL;
+  memset(c, 0, sizeof(*c));
+  c->recv_op.type = OP_RECV;
+  c->fd = fd;
+  c->shard = s;
+  c->handler = h;
+  c->outbound = outbound;
+  core_outq_init(&c->out, &s->block_pool);
+  core_outq_init(&c->plain, &s->block_pool);
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  core_ctr_inc(outbound ? &s->stats.connect_open : &s->stats.open);
+  return c;
+}
+
 void io_conn_accepted(io_shard *s, int fd, bool tls) {
   if (s->stopping) {
     close(fd);
     return;
   }
   s->accept_backoff_ms = 0;
-  io_conn *c = core_pool_get(&s->conn_pool);
   core_ctr_inc(&s->stats.accepted);
+  io_conn *c = io_conn_make(s, fd, s->cfg.handler, false);
+  if (!c) {
+    close(fd);
+  } else if (tls && !(c->tls = tls_conn_new(s->cfg.tls))) {
+    io_conn_discard(c); /* closes fd */
+    c = NULL;
+  }
   if (!c) {
     LOG_WARN("out of memory: refusing a connection");
     core_ctr_inc(&s->stats.closed[IO_CLOSED_ERROR]);
-    close(fd);
     return;
   }
-  memset(c, 0, sizeof(*c));
-  c->recv_op.type = OP_RECV;
-  c->fd = fd;
-  c->shard = s;
-  core_outq_init(&c->out, &s->block_pool);
-  core_outq_init(&c->plain, &s->block_pool);
   if (tls) {
-    c->tls = tls_conn_new(s->cfg.tls);
-    if (!c->tls) {
-      LOG_WARN("out of memory: refusing a TLS connection");
-      core_ctr_inc(&s->stats.closed[IO_CLOSED_ERROR]);
-      close(fd);
-      core_pool_put(&s->conn_pool, c);
-      return;
-    }
     core_timer_init(&c->handshake, on_handshake_timeout, c);
     core_timer_arm(&s->timers, &c->handshake, core_now_ms() + s->cfg.handshake_timeout_ms);
   }
-  c->next = s->conns;
-  if (s->conns) s->conns->prev = c;
-  s->conns = c;
-  core_ctr_inc(&s->stats.open);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   /* Sent data unacknowledged this long (a peer gone without a FIN, or one whose window stays
    * shut) ends the connection, if asked: grpc's servers set 20 s. */
   unsigned uto = s->cfg.tcp_user_timeout_ms;
   if (uto) setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
-  c->state = s->cfg.handler->conn_open(s->cfg.ctx, c);
+  c->state = c->handler->conn_open(s->cfg.ctx, c);
   if (!c->state) {
     count_close(c, IO_CLOSED_LIMIT); /* refused by the layer above */
-    c->closing = 1;
-    io_conn_release(c);
+    io_conn_discard(c);
     return;
   }
   s->be->conn_start(c);
   /* Accepted just before the listener closed: it is told at once. */
-  if (s->draining && s->cfg.handler->conn_drain) s->cfg.handler->conn_drain(c->state);
+  if (s->draining && c->handler->conn_drain) c->handler->conn_drain(c->state);
   io_conn_flush(c); /* the layer above may have output at once (e.g. HTTP/2 SETTINGS) */
 }
 
@@ -224,26 +241,53 @@ void io_accept_failed(io_shard *s, int err, bool tls) {
 
 static int plain_in(void *ud, const uint8_t *p, size_t n) {
   io_conn *c = ud;
-  return c->shard->cfg.handler->conn_recv(c->state, p, n);
+  return c->handler->conn_recv(c->state, p, n);
+}
+
+/* An outbound connection's first plaintext came with the handshake's last flight: it opens
+ * first. */
+static int plain_in_opening(void *ud, const uint8_t *p, size_t n) {
+  io_conn *c = ud;
+  if (c->connect && io_connect_open(c) < 0) return -1;
+  return plain_in(ud, p, n);
+}
+
+static void handshake_done(io_conn *c) {
+  io_shard *s = c->shard;
+  if (c->outbound) {
+    if (c->connect) io_connect_open(c); /* cancels the timer, flushes */
+    return;
+  }
+  core_ctr_inc(&s->stats.tls_ok);
+  if (tls_conn_resumed(c->tls)) core_ctr_inc(&s->stats.tls_resumed);
+  core_timer_cancel(&s->timers, &c->handshake);
+  io_conn_flush(c); /* the layer above's first output (HTTP/2 SETTINGS) can go now */
+}
+
+/* A TLS session failed before its handshake finished. */
+static void handshake_failed(io_conn *c) {
+  if (!c->outbound) {
+    count_tls_failure(c, tls_conn_failure(c->tls));
+    return;
+  }
+  if (!c->connect) return; /* opened with the last flight; the layer above refused */
+  const char *why = tls_conn_error(c->tls);
+  int err = tls_conn_failure(c->tls) == TLS_FAIL_PEER_CERT ? -EKEYREJECTED : -EPROTO;
+  io_connect_note(c, err, "%s", why ? why : "TLS handshake failed");
 }
 
 /* Received bytes to the layer above, through TLS when the connection has it. TLS may answer
  * (handshake, alerts): that output is flushed; a failed session closes once it is sent. */
 static int deliver(io_conn *c, const uint8_t *p, size_t n) {
-  if (!c->tls) return c->shard->cfg.handler->conn_recv(c->state, p, n);
+  if (!c->tls) return c->handler->conn_recv(c->state, p, n);
   bool was_ready = tls_conn_ready(c->tls);
-  int rc = tls_conn_recv(c->tls, p, n, plain_in, c, &c->out);
-  if (!was_ready && tls_conn_ready(c->tls)) {
-    core_ctr_inc(&c->shard->stats.tls_ok);
-    if (tls_conn_resumed(c->tls)) core_ctr_inc(&c->shard->stats.tls_resumed);
-    core_timer_cancel(&c->shard->timers, &c->handshake);
-    io_conn_flush(c); /* the layer above's first output (HTTP/2 SETTINGS) can go now */
-  }
+  int rc = tls_conn_recv(c->tls, p, n, c->connect ? plain_in_opening : plain_in, c, &c->out);
+  if (!was_ready && tls_conn_ready(c->tls) && !c->closing) handshake_done(c);
   if (rc == TLS_CLOSED) {
     io_conn_set_close_reason(c, IO_CLOSED_PEER); /* its close_notify */
     return -1;
   }
-  if (rc < 0 && !was_ready) count_tls_failure(c, tls_conn_failure(c->tls));
+  if (rc < 0 && !was_ready) handshake_failed(c);
   if (rc < 0) {
     if (!c->out.bytes) return -1;
     c->close_after_send = 1; /* send the alert first */
@@ -266,6 +310,11 @@ void io_conn_recv_ended(io_conn *c, int res) {
   bool peer = res == 0 || res == -ECONNRESET;
   if (!peer && res != -ECANCELED) LOG_DEBUG("recv: %s", strerror(-res));
   count_tls_cut(c, IO_TLS_FAIL_EOF);
+  if (c->connect) {
+    char at[160];
+    io_connect_note(c, res ? res : -ECONNRESET, "%s: %s", io_connect_phase(c, at, sizeof(at)),
+                    res ? strerror(-res) : "the server closed the connection");
+  }
   close_as(c, peer ? IO_CLOSED_PEER : IO_CLOSED_ERROR);
 }
 
@@ -283,7 +332,7 @@ static void flush_one(io_conn *c) {
   if (c->out.bytes < s->cfg.out_soft_cap && !c->close_after_send && can_produce) {
     /* With TLS the layer above writes plaintext, sealed into records right after. */
     core_outq *dst = c->tls ? &c->plain : &c->out;
-    int rc = s->cfg.handler->conn_produce(c->state, dst);
+    int rc = c->handler->conn_produce(c->state, dst);
     if (rc >= 0 && c->tls && tls_conn_seal(c->tls, &c->plain, &c->out) < 0) rc = -1;
     if (rc < 0) {
       io_conn_close(c);

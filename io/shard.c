@@ -60,6 +60,7 @@ int io_shard_new(const io_shard_config *cfg, io_shard **out) {
   core_mpmc_init(&s->posted, s->posted_cells, IO_POST_CAP);
   core_pool_init(&s->conn_pool, sizeof(io_conn), 256);
   core_pool_init(&s->send_pool, sizeof(io_send_op), 256);
+  core_pool_init(&s->connect_pool, sizeof(io_connect_op), 16);
   core_pool_init(&s->block_pool, core_outq_block_size(), 64);
   snprintf(s->tag, sizeof(s->tag), "shard %d", cfg->index);
   pthread_mutex_init(&s->start_mu, NULL);
@@ -228,7 +229,7 @@ static void *shard_main(void *arg) {
   if (err < 0) return NULL;
 
   core_timer_wheel_init(&s->timers, core_now_ms());
-  s->be->accept_arm(s, false);
+  if (s->cfg.listen_fd >= 0) s->be->accept_arm(s, false);
   if (s->cfg.tls_listen_fd >= 0) s->be->accept_arm(s, true);
   loop(s);
   /* Timers still armed belong to calls whose connections are gone: let them run (handlers see
@@ -274,6 +275,7 @@ void io_shard_free(io_shard *s) {
   close(s->wake_fd);
   core_pool_dispose(&s->conn_pool);
   core_pool_dispose(&s->send_pool);
+  core_pool_dispose(&s->connect_pool);
   core_pool_dispose(&s->block_pool);
   pthread_mutex_destroy(&s->start_mu);
   pthread_cond_destroy(&s->start_cv);

@@ -22,9 +22,12 @@
 typedef struct io_shard io_shard;
 typedef struct io_conn io_conn;
 
-/* What the layer above does with connections. All callbacks run on the shard thread. */
+/* What the layer above does with connections. All callbacks run on the shard thread. The
+ * shard's handler (io_shard_config) serves its accepted connections; an outbound connection is
+ * served by the handler given to io_shard_connect. */
 typedef struct io_handler {
-  /* A connection was accepted. Returns its state, or NULL to refuse (it is closed). */
+  /* A connection was accepted, or an outbound one is usable (io_shard_connect says when).
+   * Returns its state, or NULL to refuse (it is closed, with no further callback). */
   void *(*conn_open)(void *ctx, io_conn *c);
   /* Bytes arrived. Returns 0 to go on, negative to close the connection now. */
   int (*conn_recv)(void *state, const uint8_t *p, size_t n);
@@ -36,7 +39,12 @@ typedef struct io_handler {
   void (*conn_drain)(void *state);
   /* The connection is gone: release `state`. Called exactly once per opened connection. */
   void (*conn_closed)(void *state);
-  /* After each batch of completions, before the flush. May be NULL. */
+  /* An outbound connection ended before it opened: `err` is -errno (io_shard_connect lists
+   * them) and `why` one line naming the peer and the cause, valid during the call. `ctx` is
+   * io_connect_req.ctx. Required of handlers given to io_shard_connect; unused otherwise. */
+  void (*conn_failed)(void *ctx, int err, const char *why);
+  /* After each batch of completions, before the flush. May be NULL. Only the shard's handler
+   * gets it. */
   void (*after_batch)(void *ctx);
 } io_handler;
 
@@ -51,10 +59,11 @@ typedef enum io_backend_kind {
 typedef struct io_shard_config {
   int index; /* shard number, for logs and stats */
   io_backend_kind backend;
-  int cpu;                       /* CPU to pin the thread to, or -1 */
-  int listen_fd;                 /* bound, listening, non-blocking; the shard owns it from start */
-  int tls_listen_fd;             /* a second listener whose connections speak TLS, or -1 */
-  tls_ctx *tls;                  /* its context (the shard takes a reference) */
+  int cpu;           /* CPU to pin the thread to, or -1 */
+  int listen_fd;     /* bound, listening, non-blocking; the shard owns it from start; -1 for a shard
+                        that only connects out */
+  int tls_listen_fd; /* a second listener whose connections speak TLS, or -1 */
+  tls_ctx *tls;      /* its context (the shard takes a reference) */
   unsigned handshake_timeout_ms; /* TLS connections not through the handshake by then are
                                     closed; 0 = 10 s */
   const io_handler *handler;
@@ -83,11 +92,17 @@ typedef enum io_close_reason {
 /* Failed TLS handshakes by cause: tls_failure's, then io's own. */
 enum { IO_TLS_FAIL_TIMEOUT = TLS_FAIL_PEER_CERT + 1, IO_TLS_FAIL_EOF, IO_TLS_FAILS };
 
-/* What a shard counts: written by the shard thread only, readable from any thread. */
+/* What a shard counts: written by the shard thread only, readable from any thread. Outbound
+ * connections (io_shard_connect) have counters of their own: accepted, open, closed and the
+ * TLS handshake counts are the server's; bytes are the shard's, both directions. */
 typedef struct io_shard_counters {
   core_ctr accepted; /* connections accepted */
-  core_ctr open;     /* gauge: connections open now */
+  core_ctr open;     /* gauge: accepted connections open now */
   core_ctr closed[IO_CLOSED_REASONS];
+  core_ctr connect_attempts; /* outbound connections started (io_shard_connect returned 0) */
+  core_ctr connect_ok;       /* of which opened (conn_open called) */
+  core_ctr connect_failed;   /* of which failed before they opened (conn_failed called) */
+  core_ctr connect_open;     /* gauge: outbound connections held now, connecting or open */
   core_ctr bytes_in, bytes_out;
   core_ctr enobufs;                        /* recv re-armed: the buffer ring ran dry */
   core_ctr tls_ok, tls_resumed;            /* handshakes done; of which resumed */
@@ -99,6 +114,38 @@ typedef struct io_shard_counters {
 typedef struct io_msg {
   void (*fn)(struct io_msg *m);
 } io_msg;
+
+/* An outbound connection (io_shard_connect). Everything is read during the call. */
+typedef struct io_connect_req {
+  const struct sockaddr *addr; /* AF_INET, AF_INET6 or AF_UNIX (a path or abstract name) */
+  socklen_t addr_len;
+  /* Until the connection opens: the TCP connect and, with TLS, the handshake. 0 = 10 s. */
+  unsigned timeout_ms;
+  tls_ctx *tls;              /* a client context (tls_client_ctx_new), or NULL for plaintext; the
+                                connection takes a reference */
+  const char *server_name;   /* with `tls`: SNI (DNS names) and the name the server's
+                                certificate must carry (DNS or IP subjectAltName) */
+  const io_handler *handler; /* serves this connection (conn_failed required); must outlive it */
+  void *ctx;                 /* to handler->conn_open or ->conn_failed, whichever comes */
+} io_connect_req;
+
+/* Shard thread only (from another thread, io_shard_post a message that calls it): starts an
+ * outbound connection on a nonblocking SOCK_CLOEXEC socket (TCP_NODELAY for TCP).
+ * Returns 0: exactly one of handler->conn_open or handler->conn_failed follows, on this shard
+ * and never from inside this call. Or -errno with no callback: -EINVAL (no handler or
+ * conn_failed, a bad address length, TLS without a server name), -EAFNOSUPPORT, -ESHUTDOWN
+ * (the shard is stopping), -ENOMEM (also: `tls` is not a client context), socket()'s errors.
+ *
+ * conn_open comes once the connection is usable: after the TCP connect for plaintext, after
+ * the TLS handshake (server verified, ALPN agreed: io_conn_tls_peer) for TLS, so bytes the
+ * layer above produces never wait for it. From then on it is like an accepted connection:
+ * conn_recv, conn_produce, conn_drain (a draining shard tells it too), and conn_closed once.
+ * conn_failed's `err`: the connect's own (-ECONNREFUSED, -EHOSTUNREACH, -ENETUNREACH, -ENOENT
+ * for a missing unix path, ...), -ETIMEDOUT (timeout_ms passed), -EKEYREJECTED (the server's
+ * certificate failed verification: chain, name or SPIFFE ID), -EPROTO (another TLS failure:
+ * version, cipher suite, ALPN, a bad record), -ECONNRESET (the server closed during the
+ * handshake), -ECANCELED (the shard stopped). */
+int io_shard_connect(io_shard *s, const io_connect_req *req);
 
 /* Whether this process can run the io_uring backend: a ring can be set up (no seccomp filter
  * or sysctl in the way) and the kernel has what the backend uses (multishot recv and provided

@@ -7,7 +7,9 @@
  * - a send that does not finish waits for EPOLLOUT (one "send in flight"), and one that does
  *   finish flushes the connection again at the next turn, as its completion would;
  * - a connection closed while a batch of events is being run is freed after the batch (a later
- *   event of the same batch may name it).
+ *   event of the same batch may name it);
+ * - a nonblocking connect waits for EPOLLOUT and reads SO_ERROR, and one that connect() answers
+ *   at once (unix sockets) is reported at the next turn, as a completion would be.
  * Fairness: at most EP_READS recv calls per connection and EP_ACCEPTS accepts per listener per
  * turn; level-triggered epoll reports what is left at the next one. */
 #include <errno.h>
@@ -100,8 +102,10 @@ static void conn_start(io_conn *c) {
 
 static void conn_stop(io_conn *c) {
   io_shard *s = c->shard;
-  if (c->recv_armed) ctl(s, EPOLL_CTL_DEL, c->fd, 0, NULL);
+  bool queued = c->connecting && c->connect->ep_queued; /* held until the next turn */
+  if (c->recv_armed || (c->connecting && !queued)) ctl(s, EPOLL_CTL_DEL, c->fd, 0, NULL);
   c->recv_armed = 0;
+  c->connecting = queued;
   c->sending = 0;
   if (s->ep_dispatching && !c->ep_defer) {
     c->ep_defer = 1;
@@ -111,7 +115,50 @@ static void conn_stop(io_conn *c) {
 }
 
 static bool conn_held(const io_conn *c) {
-  return c->ep_defer || c->ep_later;
+  return c->ep_defer || c->ep_later || c->connecting;
+}
+
+static void connect_start(io_conn *c) {
+  io_connect_op *op = c->connect;
+  int rc = connect(c->fd, (struct sockaddr *)&op->addr, op->addr_len);
+  if (rc < 0 && errno == EINPROGRESS) {
+    rc = ctl(c->shard, EPOLL_CTL_ADD, c->fd, EPOLLOUT, op);
+    if (rc == 0) return;
+  } else if (rc < 0) {
+    rc = -errno;
+  }
+  op->ep_res = rc;
+  op->ep_queued = 1;
+  op->ep_next = c->shard->ep_connects;
+  c->shard->ep_connects = op;
+}
+
+/* EPOLLOUT (or an error) on a connecting socket: the connect is over. */
+static void on_connect(io_connect_op *op) {
+  io_conn *c = op->conn;
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  ctl(c->shard, EPOLL_CTL_DEL, c->fd, 0, NULL);
+  c->connecting = 0;
+  io_conn_connected(c, -err);
+}
+
+/* Connects that connect() answered at once, reported now as their completions. */
+static void run_connects(io_shard *s) {
+  io_connect_op *op = s->ep_connects;
+  s->ep_connects = NULL;
+  while (op) {
+    io_connect_op *next = op->ep_next;
+    io_conn *c = op->conn;
+    op->ep_queued = 0;
+    c->connecting = 0;
+    if (c->closing)
+      io_conn_release(c);
+    else
+      io_conn_connected(c, op->ep_res);
+    op = next;
+  }
 }
 
 /* Flush `c` again at the next turn, as an io_uring send completion would. */
@@ -207,6 +254,11 @@ static void dispatch(io_shard *s, const struct epoll_event *ev) {
     if (!c->closing) on_conn(c, ev->events);
     break;
   }
+  case OP_CONNECT: {
+    io_connect_op *cop = (io_connect_op *)op;
+    if (!cop->conn->closing) on_connect(cop);
+    break;
+  }
   case OP_WAKE: {
     ssize_t r = read(s->wake_fd, &s->wake_buf, sizeof(s->wake_buf));
     (void)r; /* EAGAIN: another turn already took the count */
@@ -220,7 +272,7 @@ static void wait_and_run(io_shard *s) {
   atomic_store_explicit(&s->sleeping, 1, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst); /* pairs with io_shard_post's fence */
   int tmo = 0;
-  if (io_shard_nothing_posted(s) && !s->ep_later) {
+  if (io_shard_nothing_posted(s) && !s->ep_later && !s->ep_connects) {
     int64_t t = core_timer_wheel_timeout(&s->timers);
     tmo = t < 0 ? -1 : t > 1000000 ? 1000000 : (int)t;
   }
@@ -240,6 +292,7 @@ static void wait_and_run(io_shard *s) {
     else
       io_conn_flush(c);
   }
+  run_connects(s);
   s->ep_dispatching = true;
   for (int i = 0; i < n; i++) dispatch(s, &evs[i]);
   s->ep_dispatching = false;
@@ -263,4 +316,5 @@ const io_backend io_epoll_backend = {
     .conn_stop = conn_stop,
     .conn_held = conn_held,
     .send = send_out,
+    .connect = connect_start,
 };

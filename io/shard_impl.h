@@ -14,7 +14,7 @@
 #include "io/shard.h"
 
 /* What an io_uring user_data or an epoll_event's data.ptr points at; the tag says which. */
-enum io_op_type { OP_ACCEPT = 1, OP_ACCEPT_TLS, OP_RECV, OP_SEND, OP_WAKE, OP_IGNORE };
+enum io_op_type { OP_ACCEPT = 1, OP_ACCEPT_TLS, OP_RECV, OP_SEND, OP_WAKE, OP_CONNECT, OP_IGNORE };
 
 typedef struct io_op {
   uint8_t type;
@@ -30,19 +30,42 @@ typedef struct io_send_op {
   struct iovec iov[IO_SEND_IOV];
 } io_send_op;
 
+/* An outbound connection until it opens (io_shard_connect): what conn_open and conn_failed
+ * need, the address the kernel reads while the connect is in flight, and the first failure
+ * named, reported when the connection ends unopened. */
+typedef struct io_connect_op {
+  io_op op; /* OP_CONNECT: io_uring's connect; epoll's EPOLLOUT registration */
+  io_conn *conn;
+  void *ctx;             /* the handler's, for conn_open or conn_failed */
+  uint8_t tcp_done : 1;  /* the TCP connect succeeded (a TLS handshake may still be going on) */
+  uint8_t ep_queued : 1; /* epoll: connect() answered at once; on the shard's ep_connects */
+  int ep_res;            /* epoll: that answer, 0 or -errno */
+  struct io_connect_op *ep_next;
+  unsigned timeout_ms;
+  int err;       /* the first failure named (-errno), 0 while none */
+  char why[200]; /* and its line */
+  socklen_t addr_len;
+  struct sockaddr_storage addr;
+} io_connect_op;
+
 struct io_conn {
   io_op recv_op; /* io_uring: the multishot recv; epoll: the descriptor's events */
   int fd;
   /* in_cb: inside one of our completion handlers, which frees nothing under itself */
   uint8_t recv_armed : 1, closing : 1, in_flush : 1, close_after_send : 1, in_cb : 1;
-  uint8_t abort : 1;    /* closed with output unsent: reset the connection */
-  uint8_t sending : 1;  /* a send in flight (io_uring) or waiting for POLLOUT (epoll) */
-  uint8_t ep_out : 1;   /* epoll: EPOLLOUT is in the descriptor's interest set */
-  uint8_t ep_defer : 1; /* epoll: closed while a batch of events may still name it */
-  uint8_t ep_later : 1; /* epoll: on the shard's ep_later list */
-  uint8_t close_reason; /* io_close_reason + 1; 0 while none is named */
-  io_send_op *send;     /* io_uring: the send in flight, or NULL */
-  void *state;          /* the layer above's */
+  uint8_t abort : 1;         /* closed with output unsent: reset the connection */
+  uint8_t sending : 1;       /* a send in flight (io_uring) or waiting for POLLOUT (epoll) */
+  uint8_t ep_out : 1;        /* epoll: EPOLLOUT is in the descriptor's interest set */
+  uint8_t ep_defer : 1;      /* epoll: closed while a batch of events may still name it */
+  uint8_t ep_later : 1;      /* epoll: on the shard's ep_later list */
+  uint8_t outbound : 1;      /* made by io_shard_connect (counted apart from accepted ones) */
+  uint8_t connecting : 1;    /* the backend holds the connect: io_uring's op in flight, epoll's
+                                EPOLLOUT registration or ep_connects entry */
+  uint8_t close_reason;      /* io_close_reason + 1; 0 while none is named */
+  io_send_op *send;          /* io_uring: the send in flight, or NULL */
+  void *state;               /* the layer above's; NULL until conn_open returned it */
+  const io_handler *handler; /* the shard's (accepted) or the one io_shard_connect was given */
+  io_connect_op *connect;    /* outbound, not opened yet: its op; NULL once opened */
   io_shard *shard;
   io_conn *flush_next;  /* flush list */
   io_conn *later_next;  /* epoll: the shard's ep_later list */
@@ -51,7 +74,8 @@ struct io_conn {
   core_outq out;
   tls_conn *tls;            /* TLS inside this connection, or NULL */
   core_outq plain;          /* TLS: the layer above's output, before sealing */
-  core_timer handshake;     /* TLS: closes a connection stuck in its handshake */
+  core_timer handshake;     /* closes a connection stuck in its TLS handshake (accepted) or in
+                               its TCP connect and TLS handshake (outbound) */
   uint8_t peer_len;         /* io_conn_peer_addr's cache: 0 until asked */
   struct sockaddr_in6 peer; /* (or a sockaddr_in) */
 };
@@ -79,6 +103,9 @@ typedef struct io_backend {
   bool (*conn_held)(const io_conn *c);
   /* Sends c->out (c->out.bytes > 0 and nothing in flight). */
   void (*send)(io_conn *c);
+  /* Starts connecting c->fd to c->connect->addr (c->connecting is set); the result comes back
+   * through io_conn_connected, never from inside this call. */
+  void (*connect)(io_conn *c);
 } io_backend;
 
 extern const io_backend io_uring_backend;
@@ -112,14 +139,16 @@ struct io_shard {
   struct io_uring ring;
   io_bufring bufs;
   core_pool send_pool;
+  core_pool connect_pool;
   unsigned ops_in_flight; /* ops whose final completion has not come back */
 
   /* epoll */
   int epfd;
-  uint8_t *ep_buf;     /* recv buffer, cfg.recv_buffer_size bytes */
-  bool ep_dispatching; /* running a batch of events */
-  io_conn *ep_later;   /* sent everything: flush again next turn (as a completion would) */
-  io_conn *ep_closed;  /* closed during the batch: freed after it */
+  uint8_t *ep_buf;            /* recv buffer, cfg.recv_buffer_size bytes */
+  bool ep_dispatching;        /* running a batch of events */
+  io_conn *ep_later;          /* sent everything: flush again next turn (as a completion would) */
+  io_conn *ep_closed;         /* closed during the batch: freed after it */
+  io_connect_op *ep_connects; /* connect() answered at once: reported at the next turn */
 
   /* Cross-thread: messages posted to the shard, and whether it may be asleep. */
   core_mpmc posted;
@@ -141,6 +170,9 @@ struct io_shard {
 bool io_shard_nothing_posted(io_shard *s);
 
 /* conn.c: what both backends do with what the kernel reports. */
+/* A connection on `fd` from the pool, served by `h`, on the shard's live list and counted
+ * open; NULL (fd untouched) when out of memory. */
+io_conn *io_conn_make(io_shard *s, int fd, const io_handler *h, bool outbound);
 void io_conn_accepted(io_shard *s, int fd, bool tls);
 /* Accepting failed with -err; a lack of descriptors or memory pauses the listener (the backend
  * has stopped accepting on it) and resumes later. */
@@ -156,7 +188,24 @@ void io_conn_send_failed(io_conn *c, int err);
 /* Frees a closing connection once nothing holds it any more. */
 void io_conn_release(io_conn *c);
 void io_flush_all(io_shard *s);
+/* A connection the layer above never had (or refused): ends with no callback. */
+void io_conn_discard(io_conn *c);
 void io_close_all(io_shard *s);
 void io_drain_all(io_shard *s);
+
+/* connect.c: outbound connections until they open. */
+/* The TCP connect finished: 0 or -errno. */
+void io_conn_connected(io_conn *c, int res);
+/* The TLS handshake of an outbound connection finished (or its first plaintext came with the
+ * last handshake flight): conn_open. Returns 0, or -1 when the handler refused (closed). */
+int io_connect_open(io_conn *c);
+/* Names why an unopened connection is failing (the first one named stands), in a line that
+ * conn_failed receives when it ends. */
+void io_connect_note(io_conn *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An unopened connection ends (`why` when none was noted): conn_failed, once. */
+void io_connect_failed(io_conn *c, io_close_reason why);
+/* "connecting to <addr>" or "TLS handshake with <addr>", for the lines above. */
+const char *io_connect_phase(const io_conn *c, char *buf, size_t len);
 
 #endif

@@ -92,10 +92,20 @@ static void recv_arm(io_conn *c) {
 static void conn_stop(io_conn *c) {
   if (c->recv_armed) cancel_op(c->shard, &c->recv_op);
   if (c->send) cancel_op(c->shard, c->send);
+  if (c->connecting) cancel_op(c->shard, c->connect);
 }
 
 static bool conn_held(const io_conn *c) {
-  return c->recv_armed || c->send;
+  return c->recv_armed || c->send || c->connecting;
+}
+
+/* The kernel reads the address from the op, which stays until the completion. */
+static void connect_start(io_conn *c) {
+  io_connect_op *op = c->connect;
+  struct io_uring_sqe *sqe = get_sqe(c->shard);
+  io_uring_prep_connect(sqe, c->fd, (struct sockaddr *)&op->addr, op->addr_len);
+  io_uring_sqe_set_data(sqe, op);
+  c->shard->ops_in_flight++;
 }
 
 static void send_out(io_conn *c) {
@@ -176,6 +186,16 @@ static void on_send(io_send_op *op, struct io_uring_cqe *cqe) {
   io_conn_release(c);
 }
 
+static void on_connect(io_connect_op *op, int res) {
+  io_conn *c = op->conn;
+  c->shard->ops_in_flight--;
+  c->connecting = 0;
+  c->in_cb = 1;
+  io_conn_connected(c, res); /* nothing when closing: the timeout or a stop cancelled it */
+  c->in_cb = 0;
+  io_conn_release(c);
+}
+
 static void dispatch(io_shard *s, struct io_uring_cqe *cqe) {
   io_op *op = io_uring_cqe_get_data(cqe);
   if (!op) return; /* cancel requests and other fire-and-forget SQEs */
@@ -191,6 +211,9 @@ static void dispatch(io_shard *s, struct io_uring_cqe *cqe) {
     break;
   case OP_SEND:
     on_send((io_send_op *)op, cqe);
+    break;
+  case OP_CONNECT:
+    on_connect((io_connect_op *)op, cqe->res);
     break;
   case OP_WAKE:
     s->ops_in_flight--;
@@ -244,4 +267,5 @@ const io_backend io_uring_backend = {
     .conn_stop = conn_stop,
     .conn_held = conn_held,
     .send = send_out,
+    .connect = connect_start,
 };

@@ -4,7 +4,6 @@
  * for localhost and 127.0.0.1 that is also an X.509-SVID, and a client SVID. */
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,59 +13,23 @@
 #include "core/outq.h"
 #include "core/pool.h"
 #include "tls/tls.h"
+#include "../common/test_pki.h"
 
 #define SERVER_ID "spiffe://example.org/collector"
 #define CLIENT_ID "spiffe://example.org/ns/prod/sa/exporter"
 
-static char dir[64];
-
-static const char *path(const char *name) {
-  static char bufs[8][160];
-  static int next;
-  char *p = bufs[next++ % 8];
-  snprintf(p, sizeof(bufs[0]), "%s/%s", dir, name);
-  return p;
-}
-
-static int sh(const char *fmt, ...) {
-  char cmd[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof(cmd), fmt, ap);
-  va_end(ap);
-  return system(cmd);
-}
-
-#define EC "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-
-/* <name>.pem/.key signed by ca.pem, with subjectAltName `san` and extendedKeyUsage `eku`. */
-static int leaf(const char *name, const char *san, const char *eku) {
-  return sh("cd %s && printf 'subjectAltName=%s\\nextendedKeyUsage=%s\\n' > %s.ext && "
-            "openssl req " EC " -keyout %s.key -out %s.csr -subj /CN=%s >/dev/null 2>&1 && "
-            "openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out %s.pem "
-            "-days 2 -extfile %s.ext >/dev/null 2>&1",
-            dir, san, eku, name, name, name, name, name, name, name);
-}
-
-/* Once, in the runner before the tests start: every test reads the same files. The tests run
- * in processes of their own (BoxFort), which find the directory in the environment. */
+/* Once, in the runner before the tests start: every test reads the same files. */
 ReportHook(PRE_ALL)(struct criterion_test_set *set) {
   (void)set;
-  strcpy(dir, "/tmp/urpc-tls-client-XXXXXX");
-  if (!mkdtemp(dir) || setenv("URPC_TEST_PKI", dir, 1)) abort();
-  for (int i = 0; i < 2; i++)
-    if (sh("cd %s && openssl req -x509 " EC " -keyout %s.key -out %s.pem -days 2 "
-           "-subj '/CN=%s test CA' >/dev/null 2>&1",
-           dir, i ? "other" : "ca", i ? "other" : "ca", i ? "other" : "ca"))
-      abort();
-  if (leaf("srv", "DNS:localhost,IP:127.0.0.1,URI:" SERVER_ID, "serverAuth") ||
-      leaf("cli", "URI:" CLIENT_ID, "clientAuth"))
+  test_pki_make("urpc-tls-client");
+  if (test_pki_leaf("srv", "DNS:localhost,IP:127.0.0.1,URI:" SERVER_ID, "serverAuth") ||
+      test_pki_leaf("cli", "URI:" CLIENT_ID, "clientAuth"))
     abort();
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats) {
   (void)stats;
-  if (sh("rm -rf %s", dir)) fprintf(stderr, "could not remove %s\n", dir);
+  test_pki_remove();
 }
 
 /* ---- two ends in memory ---- */
@@ -121,9 +84,7 @@ typedef struct pair {
 } pair;
 
 static void setup(void) {
-  const char *d = getenv("URPC_TEST_PKI");
-  cr_assert_not_null(d, "the PKI was not made");
-  snprintf(dir, sizeof(dir), "%s", d);
+  cr_assert(test_pki_use(), "the PKI was not made");
   core_pool_init(&blocks, core_outq_block_size(), 16);
 }
 
@@ -137,9 +98,9 @@ TestSuite(tls_client, .init = setup, .fini = teardown);
 static void connect_pair(pair *p, const tls_client_config *ccfg, const char *name, bool mtls) {
   memset(p, 0, sizeof(*p));
   char why[256];
-  tls_config scfg = {.cert_file = path("srv.pem"),
-                     .key_file = path("srv.key"),
-                     .client_ca_file = mtls ? path("ca.pem") : NULL,
+  tls_config scfg = {.cert_file = test_pki_path("srv.pem"),
+                     .key_file = test_pki_path("srv.key"),
+                     .client_ca_file = mtls ? test_pki_path("ca.pem") : NULL,
                      .client_cert_required = mtls};
   cr_assert_eq(tls_ctx_new(&scfg, &p->sctx, why, sizeof(why)), 0, "%s", why);
   cr_assert_eq(tls_client_ctx_new(ccfg, &p->cctx, why, sizeof(why)), 0, "%s", why);
@@ -189,7 +150,7 @@ static void expect_refused(pair *p, const char *words) {
 
 Test(tls_client, handshake_and_data_with_the_right_ca) {
   pair p;
-  tls_client_config cfg = {.ca_file = path("ca.pem"), .alpn = "h2"};
+  tls_client_config cfg = {.ca_file = test_pki_path("ca.pem"), .alpn = "h2"};
   connect_pair(&p, &cfg, "localhost", false);
   expect_connected(&p);
   const tls_peer *server = tls_conn_peer(p.cli.c);
@@ -212,7 +173,7 @@ Test(tls_client, handshake_and_data_with_the_right_ca) {
 
 Test(tls_client, an_ip_address_matches_its_ip_san) {
   pair p;
-  tls_client_config cfg = {.ca_file = path("ca.pem"), .alpn = "h2"};
+  tls_client_config cfg = {.ca_file = test_pki_path("ca.pem"), .alpn = "h2"};
   connect_pair(&p, &cfg, "127.0.0.1", false);
   expect_connected(&p);
   cr_assert_null(tls_conn_peer(p.srv.c)->sni, "an address literal went out as SNI");
@@ -221,7 +182,7 @@ Test(tls_client, an_ip_address_matches_its_ip_san) {
 
 Test(tls_client, a_wrong_ca_fails) {
   pair p;
-  tls_client_config cfg = {.ca_file = path("other.pem"), .alpn = "h2"};
+  tls_client_config cfg = {.ca_file = test_pki_path("other.pem"), .alpn = "h2"};
   connect_pair(&p, &cfg, "localhost", false);
   expect_refused(&p, "unknown CA");
   cr_assert_eq(tls_conn_failure(p.cli.c), TLS_FAIL_PEER_CERT);
@@ -243,7 +204,7 @@ Test(tls_client, a_hostname_mismatch_fails) {
                                       "::1"};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
     pair p;
-    tls_client_config cfg = {.ca_file = path("ca.pem"), .alpn = "h2"};
+    tls_client_config cfg = {.ca_file = test_pki_path("ca.pem"), .alpn = "h2"};
     connect_pair(&p, &cfg, names[i], false);
     expect_refused(&p, names[i]);
     cr_assert_eq(tls_conn_failure(p.cli.c), TLS_FAIL_PEER_CERT, "%s", names[i]);
@@ -253,10 +214,10 @@ Test(tls_client, a_hostname_mismatch_fails) {
 
 Test(tls_client, mtls_client_certificate_seen_by_the_server) {
   pair p;
-  tls_client_config cfg = {.ca_file = path("ca.pem"),
+  tls_client_config cfg = {.ca_file = test_pki_path("ca.pem"),
                            .alpn = "h2",
-                           .cert_file = path("cli.pem"),
-                           .key_file = path("cli.key")};
+                           .cert_file = test_pki_path("cli.pem"),
+                           .key_file = test_pki_path("cli.key")};
   connect_pair(&p, &cfg, "localhost", true);
   expect_connected(&p);
   const tls_peer *client = tls_conn_peer(p.srv.c);
@@ -268,7 +229,7 @@ Test(tls_client, mtls_client_certificate_seen_by_the_server) {
 
 Test(tls_client, mtls_without_a_client_certificate_fails) {
   pair p;
-  tls_client_config cfg = {.ca_file = path("ca.pem"), .alpn = "h2"};
+  tls_client_config cfg = {.ca_file = test_pki_path("ca.pem"), .alpn = "h2"};
   connect_pair(&p, &cfg, "localhost", true);
   cr_assert_lt(p.srv.rc, 0);
   cr_assert_not(tls_conn_ready(p.srv.c));
@@ -285,7 +246,7 @@ Test(tls_client, mtls_without_a_client_certificate_fails) {
 Test(tls_client, expected_spiffe_id) {
   pair p;
   tls_client_config cfg = {
-      .ca_file = path("ca.pem"), .alpn = "h2", .expected_spiffe_id = SERVER_ID};
+      .ca_file = test_pki_path("ca.pem"), .alpn = "h2", .expected_spiffe_id = SERVER_ID};
   connect_pair(&p, &cfg, "localhost", false);
   expect_connected(&p);
   free_pair(&p);
@@ -299,7 +260,7 @@ Test(tls_client, expected_spiffe_id) {
 
 Test(tls_client, alpn_the_server_does_not_speak_fails) {
   pair p;
-  tls_client_config cfg = {.ca_file = path("ca.pem"), .alpn = "http/1.1"};
+  tls_client_config cfg = {.ca_file = test_pki_path("ca.pem"), .alpn = "http/1.1"};
   connect_pair(&p, &cfg, "localhost", false);
   expect_refused(&p, "no_application_protocol");
   free_pair(&p);
@@ -308,29 +269,33 @@ Test(tls_client, alpn_the_server_does_not_speak_fails) {
 Test(tls_client, bad_files_name_the_problem) {
   char why[256];
   tls_ctx *t;
-  tls_client_config missing = {.ca_file = path("nope.pem")};
+  tls_client_config missing = {.ca_file = test_pki_path("nope.pem")};
   cr_assert_lt(tls_client_ctx_new(&missing, &t, why, sizeof(why)), 0);
   cr_assert_not_null(strstr(why, "cannot read the CA bundle"), "%s", why);
   cr_assert_not_null(strstr(why, "nope.pem"), "%s", why);
-  tls_client_config not_pem = {.ca_file = path("srv.ext")};
+  tls_client_config not_pem = {.ca_file = test_pki_path("srv.ext")};
   cr_assert_lt(tls_client_ctx_new(&not_pem, &t, why, sizeof(why)), 0);
   cr_assert_not_null(strstr(why, "expected PEM certificates"), "%s", why);
-  tls_client_config half = {.ca_file = path("ca.pem"), .cert_file = path("cli.pem")};
+  tls_client_config half = {.ca_file = test_pki_path("ca.pem"),
+                            .cert_file = test_pki_path("cli.pem")};
   cr_assert_lt(tls_client_ctx_new(&half, &t, why, sizeof(why)), 0);
   cr_assert_not_null(strstr(why, "give both"), "%s", why);
-  tls_client_config wrong_key = {
-      .ca_file = path("ca.pem"), .cert_file = path("cli.pem"), .key_file = path("srv.key")};
+  tls_client_config wrong_key = {.ca_file = test_pki_path("ca.pem"),
+                                 .cert_file = test_pki_path("cli.pem"),
+                                 .key_file = test_pki_path("srv.key")};
   cr_assert_lt(tls_client_ctx_new(&wrong_key, &t, why, sizeof(why)), 0);
   cr_assert_not_null(strstr(why, "does not match"), "%s", why);
   if (geteuid() != 0) { /* root reads anything */
-    sh("cp %s %s && chmod 000 %s", path("cli.key"), path("locked.key"), path("locked.key"));
-    tls_client_config locked = {
-        .ca_file = path("ca.pem"), .cert_file = path("cli.pem"), .key_file = path("locked.key")};
+    test_pki_sh("cp %s %s && chmod 000 %s", test_pki_path("cli.key"), test_pki_path("locked.key"),
+                test_pki_path("locked.key"));
+    tls_client_config locked = {.ca_file = test_pki_path("ca.pem"),
+                                .cert_file = test_pki_path("cli.pem"),
+                                .key_file = test_pki_path("locked.key")};
     cr_assert_lt(tls_client_ctx_new(&locked, &t, why, sizeof(why)), 0);
     cr_assert_not_null(strstr(why, "cannot read the private key"), "%s", why);
     cr_assert_not_null(strstr(why, "Permission denied"), "%s", why);
   }
-  tls_client_config ok = {.ca_file = path("ca.pem")};
+  tls_client_config ok = {.ca_file = test_pki_path("ca.pem")};
   cr_assert_eq(tls_client_ctx_new(&ok, &t, why, sizeof(why)), 0, "%s", why);
   cr_assert_null(tls_client_conn_new(t, NULL));
   cr_assert_null(tls_client_conn_new(t, ""));
