@@ -25,7 +25,7 @@ typedef struct enc {
   int depth;
 } enc;
 
-static int fail(enc *e, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static int fail(enc *e, const char *fmt, ...) {
   char why[256];
   va_list ap;
   va_start(ap, fmt);

@@ -54,7 +54,8 @@ int pb_buf_field_bytes(pb_buf *b, uint32_t number, const uint8_t *data, size_t n
   return rc;
 }
 
-static int refuse(char *why, size_t why_len, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int refuse(char *why, size_t why_len, const char *fmt,
+                                                        ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(why, why_len, fmt, ap);
