@@ -272,6 +272,19 @@ def small_seeds():
                           "bin": md((b"x-trace-bin", b"AAEC"), (b"x-bad-bin", b"!!"), (b"grpc-status-details-bin", b"AA==")),
                           "reserved": md((b":path", b"/x"), (b"te", b"trailers"), (b"grpc-timeout", b"1S"),
                                          (b"content-type", b"application/grpc"))},
+        # type (0 SimpleRequest, 1 StreamingOutputCallRequest, 2 urpc.loadtest.Kinds,
+        # 3 HelloRequest), then JSON
+        "fuzz_pb_json": {
+            "simple": b'\x00{"responseType": "COMPRESSABLE", "responseSize": 314159, "payload":'
+                      b' {"body": "AAAA"}, "responseCompressed": {"value": true}}',
+            "streaming": b'\x01{"responseParameters": [{"size": 1, "intervalUs": 10}, {}]}',
+            "kinds": b'\x02{"fInt64": "-5", "fSint32": -2, "fBytes": "-_8", "rInt32": [1, 2],'
+                     b' "rInner": [{"next": {"a": 1}}], "mStrInt": {"k": 1}, "mBoolInner":'
+                     b' {"true": {}}, "oInt32": 0, "wString": "s", "legacy": {"packed": [1]},'
+                     b' "fDouble": "NaN", "fColor": "NEGATIVE", "custom": 1}',
+            "hello": b'\x03{"name": "world"}',
+            "orca": b'\x00{"orcaPerQueryReport": {"requestCost": {"a": 1.5}, "cpuUtilization": 0}}',
+        },
     }
 
 

@@ -14,7 +14,8 @@ cd "$(dirname "$0")/../.."
 seconds=${1:?usage: tests/fuzz/run.sh SECONDS [TARGET...]}
 shift
 all=(fuzz_h2_conn fuzz_grpc_frame fuzz_timeout fuzz_percent fuzz_base64 fuzz_metadata
-     fuzz_compress fuzz_reflection fuzz_tls fuzz_jwt fuzz_authz_policy fuzz_tracecontext)
+     fuzz_compress fuzz_reflection fuzz_tls fuzz_jwt fuzz_authz_policy fuzz_tracecontext
+     fuzz_pb_json)
 targets=("${@:-${all[@]}}")
 jobs=${URPC_FUZZ_JOBS:-1}
 
@@ -33,6 +34,7 @@ dict_of() {
   fuzz_jwt) echo tests/fuzz/jwt.dict ;;
   fuzz_authz_policy) echo tests/fuzz/authz.dict ;;
   fuzz_tracecontext) echo tests/fuzz/tracecontext.dict ;;
+  fuzz_pb_json) echo tests/fuzz/pb_json.dict ;;
   esac
 }
 
