@@ -57,7 +57,7 @@ static bool repacks(const ProtobufCMessage *m) {
   return back != NULL;
 }
 
-static int send(void *ctx, const ProtobufCMessage *response) {
+static int collect(void *ctx, const ProtobufCMessage *response) {
   sent *s = ctx;
   s->n++;
   FUZZ_CHECK(response->descriptor == s->want, "answered in the other version");
@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sent s = {.want = alpha ? &grpc__reflection__v1alpha__server_reflection_response__descriptor
                           : &grpc__reflection__v1__server_reflection_response__descriptor,
             .echo_ok = repacks(req)};
-  int rc = rpc_reflection_answer(&reflection, req, send, &s);
+  int rc = rpc_reflection_answer(&reflection, req, collect, &s);
   FUZZ_CHECK(rc == 0 && s.n == 1, "rc %d, %d answers", rc, s.n);
   protobuf_c_message_free_unpacked(req, NULL);
   return 0;
