@@ -59,6 +59,10 @@ def case_backpressure_server_stream(c, srv):
     for r in call:
         got += 1
         total += len(r.payload.body)
+        if got == 1:
+            # a reader that stops: the server fills the client's windows whatever its speed
+            # (a TSan build sends slower than the periodic naps below let the client read)
+            time.sleep(1.5)
         if got % 64 == 0:
             time.sleep(0.05)  # a reader slower than the server: the window must hold it back
     sampler.stop_flag = True
