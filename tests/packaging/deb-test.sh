@@ -63,7 +63,7 @@ apt update
 apt install -y --no-install-recommends /debs/uringrpc_*.deb
 uringrpc-server --version
 uringrpc-server --print-config | head -n 3
-ldconfig -p | grep -q 'liburingrpc.so.0 ' || { echo "ldconfig does not know liburingrpc.so.0"; exit 1; }
+grep -q 'liburingrpc.so.0 ' <<<"$(ldconfig -p)" || { echo "ldconfig does not know liburingrpc.so.0"; exit 1; }
 for f in /usr/include/uringrpc.h /usr/bin/protoc-c; do
   [ ! -e "$f" ] || { echo "$f is there with the runtime package alone"; exit 1; }
 done
@@ -94,7 +94,7 @@ cc -O2 -Wall -Igen -o orders-pc-static main.c gen/orders.pb-c.c \
   $(pkg-config --static --libs uringrpc | sed 's/-luringrpc\b/-l:liburingrpc.a/') \
   2>/tmp/static.log || { cat /tmp/static.log; exit 1; }
 bins+=(/tmp/ex/orders-pc /tmp/ex/orders-pc-static)
-ldd /tmp/ex/build-shared/orders-server | grep -q '/liburingrpc.so.0' || { echo "not linked to the package's .so"; exit 1; }
+grep -q '/liburingrpc.so.0' <<<"$(ldd /tmp/ex/build-shared/orders-server)" || { echo "not linked to the package's .so"; exit 1; }
 for b in "${bins[@]}"; do
   python3 -B /src/tests/packaging/check_example.py --server "$b" --example-dir /tmp/ex \
     --proto-dir /src/proto | tail -n 1

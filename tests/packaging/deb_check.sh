@@ -38,8 +38,15 @@ dev=$(ls "$tmp"/deb/uringrpc-dev_*.deb)
 echo "built $(basename "$runtime") and $(basename "$dev") in $((SECONDS - t0)) s"
 
 # ---- contents ---------------------------------------------------------------------------
+# Listings are taken whole before grep reads them: `producer | grep -q` under pipefail fails
+# when grep stops at its first match and the producer gets SIGPIPE.
+files_of() { dpkg-deb -c "$1" | awk '{print $6}'; }
+runtime_files=$(files_of "$runtime")
+dev_files=$(files_of "$dev")
 has() { # has DEB REGEX WHAT
-  dpkg-deb -c "$1" | awk '{print $6}' | grep -Eq "$2" || fail "$(basename "$1") has no $3"
+  local files=$runtime_files
+  [ "$1" = "$runtime" ] || files=$dev_files
+  grep -Eq "$2" <<<"$files" || fail "$(basename "$1") has no $3"
 }
 has "$runtime" '^\./usr/lib/(.*/)?liburingrpc\.so\.0$' "liburingrpc.so.0"
 has "$runtime" '^\./usr/lib/(.*/)?liburingrpc\.so\.'"$version"'$' "liburingrpc.so.$version"
@@ -55,10 +62,11 @@ for f in uringrpcConfig uringrpcConfigVersion uringrpcTargets uringrpcStaticTarg
          uringrpcProtos; do
   has "$dev" "^\./usr/lib/(.*/)?cmake/uringrpc/$f\.cmake\$" "$f.cmake"
 done
-if dpkg-deb -c "$runtime" | awk '{print $6}' | grep -Eq '\.(a|h|pc)$|/cmake/'; then
+if grep -Eq '\.(a|h|pc)$|/cmake/' <<<"$runtime_files"; then
   fail "development files in the runtime package"
 fi
-dpkg-deb --ctrl-tarfile "$runtime" | tar t | grep -q shlibs || fail "uringrpc has no shlibs file"
+control=$(dpkg-deb --ctrl-tarfile "$runtime" | tar t)
+grep -q shlibs <<<"$control" || fail "uringrpc has no shlibs file"
 echo "contents: runtime $(dpkg-deb -c "$runtime" | grep -vc '/$') files, dev $(dpkg-deb -c "$dev" | grep -vc '/$') files"
 
 # ---- Depends ----------------------------------------------------------------------------
