@@ -434,6 +434,10 @@ bool cli_conn_can_start(const cli_conn *c) {
                            c->h2, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS) > c->n_calls;
 }
 
+bool cli_conn_goaway(const cli_conn *c) {
+  return c->goaway;
+}
+
 /* ---- calls ---- */
 
 /* nghttp2_submit_request copies names and values (no NO_COPY flags): nothing here needs to
