@@ -132,6 +132,9 @@ typedef struct server {
   int port, tls_port;
 } server;
 
+/* More flags for the next start_server (NULL-terminated, up to 6). */
+static const char *server_extra[7];
+
 /* uringrpc-server on 127.0.0.1:port (0: any) and a TLS listener; its ports from its startup
  * line. */
 static server start_server(int port) {
@@ -145,9 +148,21 @@ static server start_server(int port) {
     dup2(pipefd[1], 1);
     close(pipefd[0]);
     close(pipefd[1]);
-    execl(URPC_SERVER_BIN, URPC_SERVER_BIN, "--listen", listen, "--tls-listen", "127.0.0.1:0",
-          "--tls-cert", test_pki_path("srv.pem"), "--tls-key", test_pki_path("srv.key"),
-          "--shards", "1", "--io", epoll_backend ? "epoll" : "uring", (char *)NULL);
+    const char *argv[20] = {URPC_SERVER_BIN,
+                            "--listen",
+                            listen,
+                            "--tls-listen",
+                            "127.0.0.1:0",
+                            "--tls-cert",
+                            test_pki_path("srv.pem"),
+                            "--tls-key",
+                            test_pki_path("srv.key"),
+                            "--shards",
+                            "1",
+                            "--io",
+                            epoll_backend ? "epoll" : "uring"};
+    for (int i = 0; server_extra[i]; i++) argv[13 + i] = server_extra[i];
+    execv(URPC_SERVER_BIN, (char **)argv);
     _exit(127);
   }
   close(pipefd[1]);
@@ -616,6 +631,47 @@ Test(subchannel, free_with_calls_in_flight) {
   on_shard(do_free, sub);
   LOCKED(cr_expect_eq(w.status, URPC_STATUS_CANCELLED));
   usleep(100 * 1000);
+  kill_server(&srv, SIGTERM);
+  end_shard();
+}
+
+static void do_send_close(void *arg) {
+  rec *r = arg;
+  Grpc__Testing__StreamingOutputCallRequest req =
+      GRPC__TESTING__STREAMING_OUTPUT_CALL_REQUEST__INIT;
+  uint8_t buf[16];
+  size_t n = grpc__testing__streaming_output_call_request__pack(&req, buf);
+  cr_expect_eq(cli_sub_call_send(r->call, buf, n), 0);
+  cr_expect_eq(cli_sub_call_close_send(r->call), 0);
+}
+
+/* The server's maximum connection age sends GOAWAY: the call in flight finishes on the old
+ * connection, a new call goes to a new one. */
+Test(subchannel, goaway_moves_new_calls) {
+  start_shard();
+  server_extra[0] = "--max-connection-age";
+  server_extra[1] = "1";
+  server_extra[2] = "--max-connection-age-grace";
+  server_extra[3] = "30";
+  server srv = start_server(0);
+  cli_subchannel *sub = new_sub(srv.port, NULL, NULL, 0);
+  static rec d, after;
+  d.sub = sub;
+  on_shard(do_duplex, &d);
+  cr_assert_eq(d.start_err, 0);
+  uint64_t until = now_ms() + 5000;
+  while (sub_state(sub) == CLI_SUB_READY && now_ms() < until) usleep(10 * 1000);
+  cr_assert_eq(sub_state(sub), CLI_SUB_IDLE, "no GOAWAY came");
+  LOCKED(cr_expect(!d.closed, "%d: %s", d.status, d.msg));
+  hello(&after, sub);
+  WAIT_FOR(after.closed, 5000);
+  expect_hello_ok(&after);
+  cr_expect_eq(connects_ok(), 2);
+  LOCKED(cr_expect(!d.closed, "%d: %s", d.status, d.msg));
+  on_shard(do_send_close, &d);
+  WAIT_FOR(d.closed, 5000);
+  LOCKED(cr_expect_eq(d.status, URPC_STATUS_OK, "%d: %s", d.status, d.msg));
+  on_shard(do_free, sub);
   kill_server(&srv, SIGTERM);
   end_shard();
 }
