@@ -18,14 +18,14 @@
 #include "core/clock.h"
 #include "rpc/compress.h"
 
-#define DEFAULT_MAX_PENDING  1024u
-#define DEFAULT_SEND_BUFFER  (64u << 10)
-#define DEFAULT_INITIAL_MS   1000u
-#define DEFAULT_MULTIPLIER   1.6
-#define DEFAULT_JITTER       0.2
-#define DEFAULT_MAX_MS       120000u
-#define DEFAULT_MIN_TIMEOUT  20000u
-#define MAX_MD               64
+#define DEFAULT_MAX_PENDING 1024u
+#define DEFAULT_SEND_BUFFER (64u << 10)
+#define DEFAULT_INITIAL_MS  1000u
+#define DEFAULT_MULTIPLIER  1.6
+#define DEFAULT_JITTER      0.2
+#define DEFAULT_MAX_MS      120000u
+#define DEFAULT_MIN_TIMEOUT 20000u
+#define MAX_MD              64
 
 typedef struct sub_conn {
   cli_subchannel *sub; /* NULL once orphaned */
@@ -55,7 +55,7 @@ struct cli_sub_call {
   bool wait_for_ready;
   uint64_t deadline_ms; /* 0: none */
   core_timer deadline;
-  bool deadline_hit; /* the deadline cancelled it: CANCELLED is reported DEADLINE_EXCEEDED */
+  bool deadline_hit;     /* the deadline cancelled it: CANCELLED is reported DEADLINE_EXCEEDED */
   sub_msg *sq, *sq_tail; /* request messages not yet handed to the cli_call */
   size_t queued;
   bool send_closed;   /* close_send asked (done once sq is empty) */
@@ -81,8 +81,8 @@ struct cli_subchannel {
   sub_conn *conns;
   call_list waiting, started;
   core_timer backoff, kick;
-  uint32_t attempts;        /* connection attempts since the last READY */
-  double cur_backoff_ms;    /* connection-backoff.md's current_backoff */
+  uint32_t attempts;         /* connection attempts since the last READY */
+  double cur_backoff_ms;     /* connection-backoff.md's current_backoff */
   uint64_t next_deadline_ms; /* and current_deadline */
   uint64_t rng;
   char last_error[256];
@@ -231,8 +231,8 @@ static void start_call(cli_subchannel *sub, sub_conn *conn, cli_sub_call *sc) {
     }
     timeout_ns = (int64_t)(sc->deadline_ms - now) * 1000000;
   }
-  cli_call_opts o = {.timeout_ns = timeout_ns, .md = sc->md, .n_md = sc->n_md,
-                     .encoding = sc->encoding};
+  cli_call_opts o = {
+      .timeout_ns = timeout_ns, .md = sc->md, .n_md = sc->n_md, .encoding = sc->encoding};
   int err;
   cli_call *call = cli_call_start(conn->cc, sc->path, &o, &trampolines, sc, &err);
   if (!call) {
@@ -287,7 +287,8 @@ static void start_connect(cli_subchannel *sub) {
     sub->next_deadline_ms = now + sub->cfg.initial_backoff_ms;
   } else {
     sub->cur_backoff_ms = sub->cur_backoff_ms * sub->cfg.multiplier;
-    if (sub->cur_backoff_ms > sub->cfg.max_backoff_ms) sub->cur_backoff_ms = sub->cfg.max_backoff_ms;
+    if (sub->cur_backoff_ms > sub->cfg.max_backoff_ms)
+      sub->cur_backoff_ms = sub->cfg.max_backoff_ms;
     double d = jittered(sub, sub->cur_backoff_ms);
     sub->next_deadline_ms = now + (uint64_t)(d > 0 ? d : 0);
   }
@@ -492,7 +493,7 @@ void cli_subchannel_free(cli_subchannel *sub) {
   if (core_timer_armed(&sub->kick)) core_timer_cancel(sub->timers, &sub->kick);
   fail_waiting(sub, true, URPC_STATUS_CANCELLED, "the subchannel was shut down");
   while (sub->started.head) cli_call_cancel(sub->started.head->call); /* t_close unlinks */
-  if (sub->cur && !sub->cur->io) sub->cur->sub = NULL; /* connecting: orphaned */
+  if (sub->cur && !sub->cur->io) sub->cur->sub = NULL;                /* connecting: orphaned */
   sub->cur = NULL;
   while (sub->conns) {
     sub_conn *conn = sub->conns;
@@ -519,8 +520,9 @@ static void on_deadline(core_timer *t, void *arg) {
   cli_sub_call *sc = arg;
   sc->deadline_hit = true;
   if (sc->state == CALL_WAITING) {
-    end_waiting(sc, URPC_STATUS_DEADLINE_EXCEEDED, "deadline exceeded while waiting for a "
-                                                   "connection");
+    end_waiting(sc, URPC_STATUS_DEADLINE_EXCEEDED,
+                "deadline exceeded while waiting for a "
+                "connection");
     return;
   }
   io_conn *io = sc->conn->io;
@@ -548,9 +550,8 @@ static int copy_md(cli_sub_call *sc, const cli_metadata *md, size_t n) {
   return 0;
 }
 
-cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path,
-                                  const cli_sub_call_opts *o, const cli_sub_handlers *h,
-                                  void *user, int *err) {
+cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path, const cli_sub_call_opts *o,
+                                  const cli_sub_handlers *h, void *user, int *err) {
   static const cli_sub_call_opts none;
   if (!o) o = &none;
   const char *enc = o->call.encoding;

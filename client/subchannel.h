@@ -68,8 +68,8 @@ typedef struct cli_sub_handlers {
 } cli_sub_handlers;
 
 typedef struct cli_sub_call_opts {
-  cli_call_opts call;   /* timeout (also the deadline while waiting), metadata, encoding */
-  bool wait_for_ready;  /* wait through connection failures instead of failing UNAVAILABLE */
+  cli_call_opts call;  /* timeout (also the deadline while waiting), metadata, encoding */
+  bool wait_for_ready; /* wait through connection failures instead of failing UNAVAILABLE */
 } cli_sub_call_opts;
 
 /* Shard thread of `shard`. Nothing connects until the first call. Returns 0, -EINVAL (no
@@ -87,9 +87,8 @@ const char *cli_subchannel_last_error(const cli_subchannel *sub);
 /* Makes a call of `path` (`o` may be NULL). Returns it, or NULL with *err: -EINVAL (a bad path
  * or encoding), -EAGAIN (max_pending calls already wait: RESOURCE_EXHAUSTED), -ESHUTDOWN,
  * -ENOMEM, or cli_call_start's codes when it starts at once. */
-cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path,
-                                  const cli_sub_call_opts *o, const cli_sub_handlers *h,
-                                  void *user, int *err);
+cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path, const cli_sub_call_opts *o,
+                                  const cli_sub_handlers *h, void *user, int *err);
 /* As cli_call_send: copied; -EAGAIN when the call holds send_buffer bytes (on_writable
  * follows); -EPIPE after close_send or once the call ends. */
 int cli_sub_call_send(cli_sub_call *call, const uint8_t *msg, size_t len);

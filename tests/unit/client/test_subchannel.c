@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -145,6 +146,7 @@ static server start_server(int port) {
   pid_t pid = fork();
   cr_assert(pid >= 0);
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that fails or crashes leaves no server behind */
     dup2(pipefd[1], 1);
     close(pipefd[0]);
     close(pipefd[1]);
@@ -231,7 +233,10 @@ static void do_new(void *arg) {
 }
 
 static cli_subchannel *new_sub(int port, tls_ctx *tls, const char *name, uint32_t backoff_ms) {
-  sub_job j = {.port = port, .tls = tls, .server_name = name, .backoff_ms = backoff_ms,
+  sub_job j = {.port = port,
+               .tls = tls,
+               .server_name = name,
+               .backoff_ms = backoff_ms,
                .min_timeout_ms = backoff_ms ? 2000 : 0};
   on_shard(do_new, &j);
   cr_assert_eq(j.rc, 0);
@@ -567,8 +572,8 @@ Test(subchannel, server_killed_and_back) {
   kill_server(&srv, SIGKILL);
   for (int i = 0; i < 3; i++) {
     WAIT_FOR(inflight[i].closed, 5000);
-    LOCKED(cr_expect_eq(inflight[i].status, URPC_STATUS_UNAVAILABLE, "%d: %s",
-                        inflight[i].status, inflight[i].msg));
+    LOCKED(cr_expect_eq(inflight[i].status, URPC_STATUS_UNAVAILABLE, "%d: %s", inflight[i].status,
+                        inflight[i].msg));
   }
   cr_expect_eq(sub_state(sub), CLI_SUB_IDLE);
   srv = start_server(port);
@@ -673,5 +678,29 @@ Test(subchannel, goaway_moves_new_calls) {
   LOCKED(cr_expect_eq(d.status, URPC_STATUS_OK, "%d: %s", d.status, d.msg));
   on_shard(do_free, sub);
   kill_server(&srv, SIGTERM);
+  end_shard();
+}
+
+/* The waiting queue is bounded: the 1025th waiting call is refused with -EAGAIN. */
+static rec queue_recs[1025];
+
+static void fill_queue(void *arg) {
+  for (int i = 0; i < 1025; i++) {
+    queue_recs[i].sub = arg;
+    queue_recs[i].wait_for_ready = true;
+    do_hello(&queue_recs[i]);
+  }
+}
+
+Test(subchannel, waiting_queue_is_bounded) {
+  start_shard();
+  cli_subchannel *sub = new_sub(free_port(), NULL, NULL, 5000);
+  on_shard(fill_queue, sub);
+  for (int i = 0; i < 1024; i++) cr_assert_eq(queue_recs[i].start_err, 0, "call %d", i);
+  cr_expect_eq(queue_recs[1024].start_err, -EAGAIN);
+  cr_expect_null(queue_recs[1024].call);
+  on_shard(do_free, sub);
+  for (int i = 0; i < 1024; i++)
+    LOCKED(cr_assert(queue_recs[i].closed && queue_recs[i].status == URPC_STATUS_CANCELLED));
   end_shard();
 }
