@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../common/test_pki.h"
+#include "../common/test_shard.h"
 #include "client/subchannel.h"
 #include "grpc/testing/messages.pb-c.h"
 #include "helloworld.pb-c.h"
@@ -66,9 +67,6 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- the shard ---- */
 
-static io_shard *shard;
-static bool epoll_backend;
-
 static void *no_open(void *ctx, io_conn *c) {
   (void)ctx;
   (void)c;
@@ -79,47 +77,7 @@ static const io_handler unused = {.conn_open = no_open};
 
 static void start_shard(void) {
   cr_assert(test_pki_use(), "the PKI was not made");
-  const char *io = getenv("URPC_TEST_IO");
-  epoll_backend = io && !strcmp(io, "epoll");
-  char why[512];
-  if (!epoll_backend && io_ring_probe(why, sizeof(why)) < 0) cr_skip_test("no io_uring: %s", why);
-  io_shard_config cfg = {.backend = epoll_backend ? IO_BACKEND_EPOLL : IO_BACKEND_URING,
-                         .cpu = -1,
-                         .listen_fd = -1,
-                         .tls_listen_fd = -1,
-                         .handler = &unused};
-  cr_assert_eq(io_shard_new(&cfg, &shard), 0);
-  cr_assert_eq(io_shard_start(shard, why, sizeof(why)), 0, "%s", why);
-}
-
-static void end_shard(void) {
-  io_shard_exit(shard);
-  io_shard_join(shard);
-  io_shard_run_posted(shard);
-  io_shard_free(shard);
-  shard = NULL;
-}
-
-typedef struct job {
-  io_msg msg;
-  void (*fn)(void *arg);
-  void *arg;
-  _Atomic bool done;
-} job;
-
-static void run_job(io_msg *m) {
-  job *j = (job *)m;
-  j->fn(j->arg);
-  atomic_store(&j->done, true);
-}
-
-/* Runs fn(arg) on the shard thread and waits for it. */
-static void on_shard(void (*fn)(void *), void *arg) {
-  job j = {.msg.fn = run_job, .fn = fn, .arg = arg};
-  io_shard_post(shard, &j.msg);
-  uint64_t until = now_ms() + 5000;
-  while (!atomic_load(&j.done) && now_ms() < until) usleep(200);
-  cr_assert(atomic_load(&j.done), "the shard did not run a posted message");
+  test_shard_start(&unused);
 }
 
 static uint64_t connects_ok(void) {
@@ -238,7 +196,7 @@ static cli_subchannel *new_sub(int port, tls_ctx *tls, const char *name, uint32_
                .server_name = name,
                .backoff_ms = backoff_ms,
                .min_timeout_ms = backoff_ms ? 2000 : 0};
-  on_shard(do_new, &j);
+  test_on_shard(do_new, &j);
   cr_assert_eq(j.rc, 0);
   return j.sub;
 }
@@ -259,7 +217,7 @@ static void do_state(void *arg) {
 
 static cli_sub_state sub_state(cli_subchannel *sub) {
   state_job j = {.sub = sub};
-  on_shard(do_state, &j);
+  test_on_shard(do_state, &j);
   return j.st;
 }
 
@@ -378,7 +336,7 @@ static void do_hello(void *arg) {
 
 static void hello(rec *r, cli_subchannel *sub) {
   r->sub = sub;
-  on_shard(do_hello, r);
+  test_on_shard(do_hello, r);
   cr_assert_eq(r->start_err, 0);
 }
 
@@ -416,7 +374,7 @@ Test(subchannel, calls_before_connect_share_one_connection) {
   cr_expect_eq(sub_state(sub), CLI_SUB_IDLE);
   static rec recs[50];
   for (int i = 0; i < 50; i++) recs[i].sub = sub;
-  on_shard(start_many, recs);
+  test_on_shard(start_many, recs);
   cr_expect_eq(state_during, CLI_SUB_CONNECTING);
   for (int i = 0; i < 50; i++) {
     cr_expect_eq(recs[i].start_err, 0);
@@ -431,9 +389,9 @@ Test(subchannel, calls_before_connect_share_one_connection) {
   WAIT_FOR(more.closed, 5000);
   expect_hello_ok(&more);
   cr_expect_eq(connects_ok(), 1);
-  on_shard(do_free, sub);
+  test_on_shard(do_free, sub);
   kill_server(&srv, SIGTERM);
-  end_shard();
+  test_shard_end();
 }
 
 static void do_stream_out(void *arg) {
@@ -467,11 +425,11 @@ Test(subchannel, streaming_both_ways) {
   cli_subchannel *sub = new_sub(srv.port, NULL, NULL, 0);
   static rec out, in;
   out.sub = in.sub = sub;
-  on_shard(do_stream_out, &out);
+  test_on_shard(do_stream_out, &out);
   /* 200 x 16 KiB: far over the 64 KiB send buffer, started while connecting */
   in.to_send = 200;
   in.chunk = 16 << 10;
-  on_shard(do_stream_in, &in);
+  test_on_shard(do_stream_in, &in);
   WAIT_FOR(out.closed && in.closed, 20000);
   LOCKED({
     cr_expect_eq(out.status, URPC_STATUS_OK, "%d: %s", out.status, out.msg);
@@ -483,9 +441,9 @@ Test(subchannel, streaming_both_ways) {
     cr_expect_gt(in.eagain, 0, "send never pushed back");
   });
   cr_expect_eq(connects_ok(), 1);
-  on_shard(do_free, sub);
+  test_on_shard(do_free, sub);
   kill_server(&srv, SIGTERM);
-  end_shard();
+  test_shard_end();
 }
 
 Test(subchannel, tls) {
@@ -497,7 +455,7 @@ Test(subchannel, tls) {
   hello(&ok, sub);
   WAIT_FOR(ok.closed, 10000);
   expect_hello_ok(&ok);
-  on_shard(do_free, sub);
+  test_on_shard(do_free, sub);
 
   sub = new_sub(srv.tls_port, ctx, "wrong.example", 0);
   static rec bad[3];
@@ -511,10 +469,10 @@ Test(subchannel, tls) {
   }
   cr_log_info("wrong name: %s", bad[0].msg);
   cr_expect_eq(sub_state(sub), CLI_SUB_TRANSIENT_FAILURE);
-  on_shard(do_free, sub);
+  test_on_shard(do_free, sub);
   tls_ctx_unref(ctx);
   kill_server(&srv, SIGTERM);
-  end_shard();
+  test_shard_end();
 }
 
 Test(subchannel, closed_port_then_wait_for_ready) {
@@ -543,9 +501,9 @@ Test(subchannel, closed_port_then_wait_for_ready) {
   WAIT_FOR(wfr.closed, 10000);
   expect_hello_ok(&wfr);
   cr_expect_eq(sub_state(sub), CLI_SUB_READY);
-  on_shard(do_free, sub);
+  test_on_shard(do_free, sub);
   kill_server(&srv, SIGTERM);
-  end_shard();
+  test_shard_end();
 }
 
 static void do_duplex(void *arg) {
@@ -565,7 +523,7 @@ Test(subchannel, server_killed_and_back) {
   expect_hello_ok(&first);
   for (int i = 0; i < 3; i++) {
     inflight[i].sub = sub;
-    on_shard(do_duplex, &inflight[i]);
+    test_on_shard(do_duplex, &inflight[i]);
     cr_assert_eq(inflight[i].start_err, 0);
   }
   usleep(100 * 1000);
@@ -581,9 +539,9 @@ Test(subchannel, server_killed_and_back) {
   WAIT_FOR(after.closed, 10000);
   expect_hello_ok(&after);
   cr_expect_eq(connects_ok(), 2);
-  on_shard(do_free, sub);
+  test_on_shard(do_free, sub);
   kill_server(&srv, SIGTERM);
-  end_shard();
+  test_shard_end();
 }
 
 Test(subchannel, deadline_and_cancel_while_waiting) {
@@ -597,7 +555,7 @@ Test(subchannel, deadline_and_cancel_while_waiting) {
   hello(&dl, sub);
   hello(&cancelled, sub);
   hello(&at_free, sub);
-  on_shard(do_cancel, &cancelled);
+  test_on_shard(do_cancel, &cancelled);
   LOCKED({
     cr_expect(cancelled.closed);
     cr_expect_eq(cancelled.status, URPC_STATUS_CANCELLED);
@@ -607,12 +565,19 @@ Test(subchannel, deadline_and_cancel_while_waiting) {
   LOCKED(cr_expect_eq(dl.status, URPC_STATUS_DEADLINE_EXCEEDED, "%d: %s", dl.status, dl.msg));
   cr_expect(took >= 290 && took < 2000, "took %llu ms", (unsigned long long)took);
   LOCKED(cr_expect(!at_free.closed));
-  on_shard(do_free, sub);
+  test_on_shard(do_free, sub);
   LOCKED({
     cr_expect(at_free.closed);
     cr_expect_eq(at_free.status, URPC_STATUS_CANCELLED);
   });
-  end_shard();
+  test_shard_end();
+}
+
+static void hello_then_free(void *arg) {
+  rec *r = arg;
+  do_hello(r);
+  cr_assert_eq(cli_subchannel_state(r->sub), CLI_SUB_CONNECTING);
+  cli_subchannel_free(r->sub);
 }
 
 Test(subchannel, free_with_calls_in_flight) {
@@ -621,23 +586,27 @@ Test(subchannel, free_with_calls_in_flight) {
   cli_subchannel *sub = new_sub(srv.port, NULL, NULL, 0);
   static rec d;
   d.sub = sub;
-  on_shard(do_duplex, &d);
+  test_on_shard(do_duplex, &d);
   usleep(100 * 1000);
   cr_expect_eq(sub_state(sub), CLI_SUB_READY);
-  on_shard(do_free, sub);
+  test_on_shard(do_free, sub);
   LOCKED({
     cr_expect(d.closed);
     cr_expect_eq(d.status, URPC_STATUS_CANCELLED);
   });
-  /* free while connecting: the connection is dropped when it opens */
+  /* free while connecting (in the same shard turn as the call): the connection is dropped
+   * when it opens */
   sub = new_sub(srv.port, NULL, NULL, 0);
   static rec w;
-  hello(&w, sub);
-  on_shard(do_free, sub);
-  LOCKED(cr_expect_eq(w.status, URPC_STATUS_CANCELLED));
+  w.sub = sub;
+  test_on_shard(hello_then_free, &w);
+  LOCKED({
+    cr_expect(w.closed);
+    cr_expect_eq(w.status, URPC_STATUS_CANCELLED, "%d: %s", w.status, w.msg);
+  });
   usleep(100 * 1000);
   kill_server(&srv, SIGTERM);
-  end_shard();
+  test_shard_end();
 }
 
 static void do_send_close(void *arg) {
@@ -662,7 +631,7 @@ Test(subchannel, goaway_moves_new_calls) {
   cli_subchannel *sub = new_sub(srv.port, NULL, NULL, 0);
   static rec d, after;
   d.sub = sub;
-  on_shard(do_duplex, &d);
+  test_on_shard(do_duplex, &d);
   cr_assert_eq(d.start_err, 0);
   uint64_t until = now_ms() + 5000;
   while (sub_state(sub) == CLI_SUB_READY && now_ms() < until) usleep(10 * 1000);
@@ -673,12 +642,12 @@ Test(subchannel, goaway_moves_new_calls) {
   expect_hello_ok(&after);
   cr_expect_eq(connects_ok(), 2);
   LOCKED(cr_expect(!d.closed, "%d: %s", d.status, d.msg));
-  on_shard(do_send_close, &d);
+  test_on_shard(do_send_close, &d);
   WAIT_FOR(d.closed, 5000);
   LOCKED(cr_expect_eq(d.status, URPC_STATUS_OK, "%d: %s", d.status, d.msg));
-  on_shard(do_free, sub);
+  test_on_shard(do_free, sub);
   kill_server(&srv, SIGTERM);
-  end_shard();
+  test_shard_end();
 }
 
 /* The waiting queue is bounded: the 1025th waiting call is refused with -EAGAIN. */
@@ -695,12 +664,12 @@ static void fill_queue(void *arg) {
 Test(subchannel, waiting_queue_is_bounded) {
   start_shard();
   cli_subchannel *sub = new_sub(free_port(), NULL, NULL, 5000);
-  on_shard(fill_queue, sub);
+  test_on_shard(fill_queue, sub);
   for (int i = 0; i < 1024; i++) cr_assert_eq(queue_recs[i].start_err, 0, "call %d", i);
   cr_expect_eq(queue_recs[1024].start_err, -EAGAIN);
   cr_expect_null(queue_recs[1024].call);
-  on_shard(do_free, sub);
+  test_on_shard(do_free, sub);
   for (int i = 0; i < 1024; i++)
     LOCKED(cr_assert(queue_recs[i].closed && queue_recs[i].status == URPC_STATUS_CANCELLED));
-  end_shard();
+  test_shard_end();
 }
