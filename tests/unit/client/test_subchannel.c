@@ -38,11 +38,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats) {
   test_pki_remove();
 }
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#define now_ms test_shard_now_ms
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -239,6 +235,7 @@ typedef struct rec {
   size_t bytes;
   char reply[64];
   int32_t aggregated;
+  int32_t interval_us; /* K_OUT: between response messages */
   /* K_IN: messages still to send, their size, how often send said -EAGAIN */
   int to_send;
   size_t chunk;
@@ -400,6 +397,7 @@ static void do_stream_out(void *arg) {
   for (int i = 0; i < 5; i++) {
     grpc__testing__response_parameters__init(&p[i]);
     p[i].size = 1000 * (i + 1);
+    p[i].interval_us = r->interval_us;
     pp[i] = &p[i];
   }
   Grpc__Testing__StreamingOutputCallRequest req =
@@ -671,5 +669,26 @@ Test(subchannel, waiting_queue_is_bounded) {
   test_on_shard(do_free, sub);
   for (int i = 0; i < 1024; i++)
     LOCKED(cr_assert(queue_recs[i].closed && queue_recs[i].status == URPC_STATUS_CANCELLED));
+  test_shard_end();
+}
+
+/* A started call's deadline: the server streams slower than the call may last. */
+Test(subchannel, deadline_of_a_started_call) {
+  start_shard();
+  server srv = start_server(0);
+  cli_subchannel *sub = new_sub(srv.port, NULL, NULL, 0);
+  static rec slow;
+  slow.sub = sub;
+  slow.timeout_ms = 300;
+  slow.interval_us = 2000000;
+  uint64_t t0 = now_ms();
+  test_on_shard(do_stream_out, &slow);
+  cr_assert_eq(slow.start_err, 0);
+  WAIT_FOR(slow.closed, 5000);
+  uint64_t took = now_ms() - t0;
+  LOCKED(cr_expect_eq(slow.status, URPC_STATUS_DEADLINE_EXCEEDED, "%d: %s", slow.status, slow.msg));
+  cr_expect(took >= 290 && took < 1500, "took %llu ms", (unsigned long long)took);
+  test_on_shard(do_free, sub);
+  kill_server(&srv, SIGTERM);
   test_shard_end();
 }
