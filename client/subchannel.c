@@ -219,12 +219,10 @@ static const cli_call_handlers trampolines = {
 
 /* Starts a waiting call on `conn` (READY, can start), or ends it. May free sc. */
 static void start_call(cli_subchannel *sub, sub_conn *conn, cli_sub_call *sc) {
-  list_remove(&sub->waiting, sc);
   int64_t timeout_ns = 0;
   if (sc->deadline_ms) {
     uint64_t now = core_now_ms();
     if (now >= sc->deadline_ms) {
-      list_push(&sub->waiting, sc); /* end_waiting takes it off again */
       sc->deadline_hit = true;
       end_waiting(sc, URPC_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
       return;
@@ -236,11 +234,11 @@ static void start_call(cli_subchannel *sub, sub_conn *conn, cli_sub_call *sc) {
   int err;
   cli_call *call = cli_call_start(conn->cc, sc->path, &o, &trampolines, sc, &err);
   if (!call) {
-    list_push(&sub->waiting, sc);
     end_waiting(sc, err == -EINVAL ? URPC_STATUS_INVALID_ARGUMENT : URPC_STATUS_INTERNAL,
                 "the call could not start on the connection");
     return;
   }
+  list_remove(&sub->waiting, sc);
   sc->state = CALL_STARTED;
   sc->call = call;
   sc->conn = conn;
