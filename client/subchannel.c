@@ -411,7 +411,8 @@ static int sc_recv(void *state, const uint8_t *p, size_t n) {
   if (conn->sub && cli_conn_goaway(conn->cc)) {
     io_conn_set_close_reason(conn->io, IO_CLOSED_GOAWAY);
     detach(conn->sub, conn);
-  }
+  } else if (conn->sub && conn->sub->cur == conn && conn->sub->waiting.n)
+    process(conn->sub); /* the server's SETTINGS may allow more streams */
   if (cli_conn_want_write(conn->cc)) io_conn_flush(conn->io);
   return 0;
 }
@@ -507,6 +508,10 @@ void cli_subchannel_free(cli_subchannel *sub) {
 
 cli_sub_state cli_subchannel_state(const cli_subchannel *sub) {
   return sub->state;
+}
+
+uint32_t cli_subchannel_waiting(const cli_subchannel *sub) {
+  return sub->waiting.n;
 }
 
 const char *cli_subchannel_last_error(const cli_subchannel *sub) {

@@ -81,6 +81,8 @@ int cli_subchannel_new(io_shard *shard, const struct sockaddr *addr, socklen_t l
  * when it opens or fails. Not from inside one of the subchannel's callbacks. */
 void cli_subchannel_free(cli_subchannel *sub);
 cli_sub_state cli_subchannel_state(const cli_subchannel *sub);
+/* Calls waiting for a connection (or for a stream slot on it). */
+uint32_t cli_subchannel_waiting(const cli_subchannel *sub);
 /* The last connection failure's one-line reason ("" if none yet). Valid until the next. */
 const char *cli_subchannel_last_error(const cli_subchannel *sub);
 

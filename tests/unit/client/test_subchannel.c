@@ -692,3 +692,61 @@ Test(subchannel, deadline_of_a_started_call) {
   kill_server(&srv, SIGTERM);
   test_shard_end();
 }
+
+/* More calls than the server's MAX_CONCURRENT_STREAMS (1000), all made before the connection
+ * is up and held open: 1000 start, 10 wait for a stream slot; once the request streams end
+ * they all finish OK, on one connection. */
+static rec mcs_recs[1010];
+
+static void start_mcs(void *arg) {
+  for (int i = 0; i < 1010; i++) {
+    mcs_recs[i].sub = arg;
+    do_duplex(&mcs_recs[i]);
+    cr_assert_eq(mcs_recs[i].start_err, 0, "call %d", i);
+  }
+}
+
+static void close_mcs(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 1010; i++) cr_assert_eq(cli_sub_call_close_send(mcs_recs[i].call), 0);
+}
+
+typedef struct waiting_job {
+  cli_subchannel *sub;
+  uint32_t n;
+} waiting_job;
+
+static void do_waiting(void *arg) {
+  waiting_job *j = arg;
+  j->n = cli_subchannel_waiting(j->sub);
+}
+
+Test(subchannel, more_calls_than_streams) {
+  start_shard();
+  server srv = start_server(0);
+  cli_subchannel *sub = new_sub(srv.port, NULL, NULL, 0);
+  test_on_shard(start_mcs, sub);
+  waiting_job w = {.sub = sub, .n = 1010};
+  uint64_t until = now_ms() + 5000;
+  while (w.n != 10 && now_ms() < until) {
+    usleep(5000);
+    test_on_shard(do_waiting, &w);
+  }
+  cr_assert_eq(w.n, 10, "%u calls wait", w.n);
+  usleep(50 * 1000);
+  test_on_shard(do_waiting, &w);
+  cr_expect_eq(w.n, 10, "%u calls wait", w.n);
+  for (int i = 0; i < 1010; i++)
+    LOCKED(
+        cr_assert(!mcs_recs[i].closed, "call %d: %d %s", i, mcs_recs[i].status, mcs_recs[i].msg));
+  test_on_shard(close_mcs, NULL);
+  for (int i = 0; i < 1010; i++) {
+    WAIT_FOR(mcs_recs[i].closed, 20000);
+    LOCKED(cr_assert_eq(mcs_recs[i].status, URPC_STATUS_OK, "call %d: %d %s", i, mcs_recs[i].status,
+                        mcs_recs[i].msg));
+  }
+  cr_expect_eq(connects_ok(), 1);
+  test_on_shard(do_free, sub);
+  kill_server(&srv, SIGTERM);
+  test_shard_end();
+}
