@@ -67,6 +67,7 @@ struct cli_conn {
   cli_call *writable; /* calls whose buffer has room again, told after nghttp2_session_send */
   uint32_t n_calls;   /* on `calls`: their streams are not closed yet */
   bool goaway;        /* the server sent GOAWAY: no new streams */
+  bool settings;      /* the server's first SETTINGS came */
 };
 
 /* ---- ending calls ---- */
@@ -245,6 +246,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
     c->goaway = true;
     return 0;
   }
+  if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+    c->settings = true;
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   cli_call *call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
   if (call && frame->headers.cat == NGHTTP2_HCAT_RESPONSE) call->got_headers = true;
@@ -429,9 +432,20 @@ bool cli_conn_want_write(const cli_conn *c) {
   return nghttp2_session_want_write(c->h2);
 }
 
+/* Until the server's SETTINGS say its limit, nghttp2 assumes none; RFC 9113 5.1.2 recommends
+ * servers allow at least 100, so more than that before they speak would be refused. */
+#define MCS_BEFORE_SETTINGS 100u
+
 bool cli_conn_can_start(const cli_conn *c) {
-  return !c->goaway && nghttp2_session_get_remote_settings(
-                           c->h2, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS) > c->n_calls;
+  uint32_t mcs =
+      c->settings
+          ? nghttp2_session_get_remote_settings(c->h2, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+          : MCS_BEFORE_SETTINGS;
+  return !c->goaway && mcs > c->n_calls;
+}
+
+bool cli_conn_goaway(const cli_conn *c) {
+  return c->goaway;
 }
 
 /* ---- calls ---- */

@@ -65,8 +65,10 @@ int cli_conn_produce(cli_conn *c, core_outq *out);
 /* Whether there is something to send (call produce). */
 bool cli_conn_want_write(const cli_conn *c);
 /* Whether new calls may start here: no GOAWAY received, under the server's
- * MAX_CONCURRENT_STREAMS. */
+ * MAX_CONCURRENT_STREAMS (100 until its SETTINGS come, the floor RFC 9113 recommends). */
 bool cli_conn_can_start(const cli_conn *c);
+/* Whether the server sent GOAWAY: no new call will ever start here (calls in flight finish). */
+bool cli_conn_goaway(const cli_conn *c);
 
 typedef struct cli_call_opts {
   int64_t timeout_ns;     /* > 0: sent as grpc-timeout */

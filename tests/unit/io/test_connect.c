@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../common/test_pki.h"
+#include "../common/test_shard.h"
 #include "../core/leak_check.h"
 #include "io/shard.h"
 
@@ -138,52 +139,9 @@ static const io_handler handler = {
 
 /* ---- the shard ---- */
 
-static io_shard *shard;
-static bool epoll_backend;
-
 static void start_shard(void) {
   cr_assert(test_pki_use(), "the PKI was not made");
-  const char *io = getenv("URPC_TEST_IO");
-  epoll_backend = io && !strcmp(io, "epoll");
-  char why[512];
-  if (!epoll_backend && io_ring_probe(why, sizeof(why)) < 0) cr_skip_test("no io_uring: %s", why);
-  io_shard_config cfg = {.backend = epoll_backend ? IO_BACKEND_EPOLL : IO_BACKEND_URING,
-                         .cpu = -1,
-                         .listen_fd = -1,
-                         .tls_listen_fd = -1,
-                         .handler = &handler};
-  cr_assert_eq(io_shard_new(&cfg, &shard), 0);
-  cr_assert_eq(io_shard_start(shard, why, sizeof(why)), 0, "%s", why);
-}
-
-static void end_shard(void) {
-  io_shard_exit(shard);
-  io_shard_join(shard);
-  io_shard_run_posted(shard);
-  io_shard_free(shard);
-  shard = NULL;
-}
-
-/* Runs fn(arg) on the shard thread and waits for it. */
-typedef struct job {
-  io_msg msg;
-  void (*fn)(void *arg);
-  void *arg;
-  _Atomic bool done;
-} job;
-
-static void run_job(io_msg *m) {
-  job *j = (job *)m;
-  j->fn(j->arg);
-  atomic_store(&j->done, true);
-}
-
-static void on_shard(void (*fn)(void *), void *arg) {
-  job j = {.msg.fn = run_job, .fn = fn, .arg = arg};
-  io_shard_post(shard, &j.msg);
-  uint64_t until = now_ms() + 5000;
-  while (!atomic_load(&j.done) && now_ms() < until) usleep(500);
-  cr_assert(atomic_load(&j.done), "the shard did not run a posted message");
+  test_shard_start(&handler);
 }
 
 typedef struct connect_job {
@@ -228,7 +186,7 @@ static connect_job tcp_job(int port, unsigned timeout_ms) {
 }
 
 static int connect_now(connect_job *cj) {
-  on_shard(do_connect, cj);
+  test_on_shard(do_connect, cj);
   return cj->rc;
 }
 
@@ -320,10 +278,10 @@ static void exchange(int lfd, connect_job *cj) {
   cr_assert_eq(pthread_create(&p.thread, NULL, peer_main, &p), 0);
   cr_assert_eq(connect_now(cj), 0);
   WAIT_FOR(ev.opened == 1, 5000);
-  on_shard(do_send, &(bytes){"ping", 4});
+  test_on_shard(do_send, &(bytes){"ping", 4});
   WAIT_FOR(ev.got_len == 4, 5000);
   LOCKED(cr_expect_eq(memcmp(ev.got, "pong", 4), 0));
-  on_shard(do_close, NULL);
+  test_on_shard(do_close, NULL);
   WAIT_FOR(ev.closed == 1, 5000);
   pthread_join(p.thread, NULL);
   cr_expect_eq(p.got_len, 4);
@@ -350,7 +308,7 @@ Test(io_connect, tcp_bytes_both_ways) {
   cr_expect_eq(ctr(&st->bytes_out), 4);
   cr_expect_eq(ctr(&st->bytes_in), 4);
   close(lfd);
-  end_shard();
+  test_shard_end();
   check_no_leaks();
 }
 
@@ -373,7 +331,7 @@ Test(io_connect, ipv6) {
   snprintf(at, sizeof(at), "[::1]:%d", port);
   cr_expect_eq(ev.err, -ECONNREFUSED, "err %d: %s", ev.err, ev.why);
   cr_expect(strstr(ev.why, at), "%s", ev.why);
-  end_shard();
+  test_shard_end();
   check_no_leaks();
 }
 
@@ -397,7 +355,7 @@ Test(io_connect, unix_socket) {
   cr_expect_eq(ev.err, -ENOENT, "err %d: %s", ev.err, ev.why);
   cr_expect(strstr(ev.why, "unix:") && strstr(ev.why, "peer-"), "%s", ev.why);
   cr_expect_eq(ev.opened, 0);
-  end_shard();
+  test_shard_end();
   check_no_leaks();
 }
 
@@ -418,7 +376,7 @@ Test(io_connect, refused) {
   cr_expect_eq(ctr(&st->connect_attempts), 1);
   cr_expect_eq(ctr(&st->connect_failed), 1);
   cr_expect_eq(ctr(&st->connect_ok), 0);
-  end_shard();
+  test_shard_end();
   check_no_leaks();
 }
 
@@ -440,7 +398,7 @@ Test(io_connect, bad_requests) {
   cj = tcp_job(1, 100);
   cr_expect_eq(connect_now(&cj), -ESHUTDOWN);
   cr_expect_eq(ctr(&io_shard_get_counters(shard)->connect_attempts), 0);
-  end_shard();
+  test_shard_end();
   check_no_leaks();
 }
 
@@ -477,7 +435,7 @@ Test(io_connect, tls_handshake_timeout) {
   close(fd);
   close(lfd);
   tls_ctx_unref(ctx);
-  end_shard();
+  test_shard_end();
   check_no_leaks();
 }
 
@@ -552,14 +510,14 @@ Test(io_connect, tls_to_own_server) {
   cr_assert_eq(ev.opened, 1, "failed: %s", ev.why);
   cr_expect(ev.verified, "the server's certificate was not verified");
   cr_expect_str_eq(ev.alpn, "h2");
-  on_shard(do_send, &(bytes){preface, sizeof(preface) - 1});
+  test_on_shard(do_send, &(bytes){preface, sizeof(preface) - 1});
   WAIT_FOR(ev.got_len >= 9, 5000); /* the server's SETTINGS, through TLS */
   LOCKED({
     cr_expect_eq(ev.got[3], 0x4, "frame type %u, not SETTINGS", ev.got[3]);
     cr_expect_eq(ev.got[4], 0, "flags %u: an ACK before our SETTINGS was read?", ev.got[4]);
     cr_expect_eq(ev.got[5] | ev.got[6] | ev.got[7] | ev.got[8], 0, "not stream 0");
   });
-  on_shard(do_close, NULL);
+  test_on_shard(do_close, NULL);
   WAIT_FOR(ev.closed == 1, 5000);
 
   /* The certificate does not name the server asked for; a CA that did not sign it. */
@@ -576,7 +534,7 @@ Test(io_connect, tls_to_own_server) {
   stop_server(&srv);
   tls_ctx_unref(ctx);
   tls_ctx_unref(other);
-  end_shard();
+  test_shard_end();
   check_no_leaks();
 }
 
@@ -606,7 +564,7 @@ Test(io_connect, stop_while_connecting) {
       cr_expect(strstr(ev.why, "stopping"), "%s", ev.why);
       cr_expect_eq(ev.opened + ev.closed, 0);
     });
-    end_shard(); /* returns only once the backend gave the connection back */
+    test_shard_end(); /* returns only once the backend gave the connection back */
   }
   close(lfd);
   tls_ctx_unref(ctx);
