@@ -129,15 +129,15 @@ static void *resolver_main(void *arg) {
     r->head = q->next;
     if (!r->head) r->tail = NULL;
     r->running = q;
-    /* The name is read from the stack: once cancelled, `q` is freed by its shard. */
-    char host[sizeof(q->t.host)];
-    memcpy(host, q->t.host, sizeof(host));
+    /* The lookup reads its copy of the name: once unlocked, `q` may be cancelled and freed by
+     * its shard. */
+    req answer = {.err = 0};
+    memcpy(answer.t.host, q->t.host, sizeof(answer.t.host));
+    memcpy(answer.t.authority, q->t.authority, sizeof(answer.t.authority));
     uint16_t port = q->t.port;
     pthread_mutex_unlock(&r->mu);
 
-    req answer = {.err = 0};
-    memcpy(answer.t.authority, q->t.authority, sizeof(answer.t.authority));
-    lookup(&answer, host, port);
+    lookup(&answer, answer.t.host, port);
 
     pthread_mutex_lock(&r->mu);
     if (r->running == q) { /* not cancelled: ours to answer */
