@@ -105,10 +105,12 @@ def case_goaway_sequence(args):
 
 
 def refused(port):
+    """Nobody accepts there any more: refused, or reset (a connection that reached the
+    backlog of a listener as it closed)."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
         return False
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
 
 
