@@ -15,6 +15,8 @@
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=served.sh
+source "$BENCH_DIR/served.sh"
 ROOT_DIR=$(cd "$BENCH_DIR/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT_DIR/build}
 POLICY=${POLICY:-$BENCH_DIR/authz-policy.json}
@@ -46,17 +48,7 @@ export BUILD=0 # built above (unary.sh would configure with the bench peers)
 "$BENCH_DIR/unary.sh"
 
 # Every run's exit stats: a failed call means the numbers measured something else.
-bad=0
-for f in "$OUT_DIR"/uringrpc*.stdout; do
-  [ -e "$f" ] || continue
-  failed=$(awk '/^shard [0-9]+ / { for (i = 1; i <= NF; i++) if ($i ~ /^failed=/) { sub("failed=", "", $i); s += $i } } END { print s + 0 }' "$f")
-  ok=$(awk '/^shard [0-9]+ / { for (i = 1; i <= NF; i++) if ($i ~ /^ok=/) { sub("ok=", "", $i); s += $i } } END { print s + 0 }' "$f")
-  if [ "$failed" != 0 ] || [ "$ok" = 0 ]; then
-    echo "authz.sh: $(basename "$f"): ok=$ok failed=$failed: calls were not served" >&2
-    bad=1
-  fi
-done
-[ $bad = 0 ] || exit 1
+check_served authz.sh "$OUT_DIR" || exit 1
 
 # Paired per round (the two servers ran back to back): CPU us/req with the policy minus without
 # (by default uringrpc-base has no policy).

@@ -16,6 +16,8 @@
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=served.sh
+source "$BENCH_DIR/served.sh"
 ROOT_DIR=$(cd "$BENCH_DIR/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT_DIR/build}
 TOP_OUT=${OUT_DIR:-$BUILD_DIR/bench-results/trace-$(date +%Y%m%d-%H%M%S)}
@@ -53,17 +55,7 @@ run() { # <label> <out dir name> <flags...>
   export OUT_DIR=$TOP_OUT/$name URPC_ARGS="$*"
   mkdir -p "$OUT_DIR"
   "$BENCH_DIR/unary.sh"
-  bad=0
-  for f in "$OUT_DIR"/uringrpc*.stdout; do
-    [ -e "$f" ] || continue
-    failed=$(awk '/^shard [0-9]+ / { for (i = 1; i <= NF; i++) if ($i ~ /^failed=/) { sub("failed=", "", $i); s += $i } } END { print s + 0 }' "$f")
-    ok=$(awk '/^shard [0-9]+ / { for (i = 1; i <= NF; i++) if ($i ~ /^ok=/) { sub("ok=", "", $i); s += $i } } END { print s + 0 }' "$f")
-    if [ "$failed" != 0 ] || [ "$ok" = 0 ]; then
-      echo "trace.sh: $(basename "$f"): ok=$ok failed=$failed: calls were not served" >&2
-      bad=1
-    fi
-  done
-  [ $bad = 0 ] || exit 1
+  check_served trace.sh "$OUT_DIR" || exit 1
   /usr/bin/python3 - "$OUT_DIR/results.tsv" "$label" <<'PY' | tee -a "$TOP_OUT/trace-summary.txt"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
