@@ -42,24 +42,8 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats) {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-#define LOCKED(stmt)                                                                               \
-  do {                                                                                             \
-    pthread_mutex_lock(&mu);                                                                       \
-    stmt;                                                                                          \
-    pthread_mutex_unlock(&mu);                                                                     \
-  } while (0)
-
-#define WAIT_FOR(cond, ms)                                                                         \
-  do {                                                                                             \
-    uint64_t until_ = now_ms() + (ms);                                                             \
-    bool ok_;                                                                                      \
-    for (;;) {                                                                                     \
-      LOCKED(ok_ = (cond));                                                                        \
-      if (ok_ || now_ms() > until_) break;                                                         \
-      usleep(1000);                                                                                \
-    }                                                                                              \
-    cr_assert(ok_, "not within %d ms: %s", (int)(ms), #cond);                                      \
-  } while (0)
+#define LOCKED(stmt)       TEST_LOCKED(&mu, stmt)
+#define WAIT_FOR(cond, ms) TEST_WAIT_FOR(&mu, cond, ms, "")
 
 /* ---- the shard ---- */
 

@@ -6,6 +6,7 @@
 #ifndef URPC_TESTS_UNIT_COMMON_TEST_SHARD_H
 #define URPC_TESTS_UNIT_COMMON_TEST_SHARD_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -23,6 +24,28 @@ static inline uint64_t test_shard_now_ms(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+/* `stmt` under `mu`: the tests' state is written on the shard thread and read on the test's. */
+#define TEST_LOCKED(mu, stmt)                                                                      \
+  do {                                                                                             \
+    pthread_mutex_lock(mu);                                                                        \
+    stmt;                                                                                          \
+    pthread_mutex_unlock(mu);                                                                      \
+  } while (0)
+
+/* Waits up to `ms` for `cond` (read under `mu`); fails the test, saying `why`, if it never
+ * holds. */
+#define TEST_WAIT_FOR(mu, cond, ms, why)                                                           \
+  do {                                                                                             \
+    uint64_t until_ = test_shard_now_ms() + (ms);                                                  \
+    bool ok_;                                                                                      \
+    for (;;) {                                                                                     \
+      TEST_LOCKED(mu, ok_ = (cond));                                                               \
+      if (ok_ || test_shard_now_ms() > until_) break;                                              \
+      usleep(1000);                                                                                \
+    }                                                                                              \
+    cr_assert(ok_, "not within %d ms: %s (why: %s)", (int)(ms), #cond, (why));                     \
+  } while (0)
 
 /* `handler` serves the shard's accepted connections (it has no listener: none come). */
 static inline void test_shard_start(const io_handler *handler) {

@@ -38,11 +38,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats) {
   test_pki_remove();
 }
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#define now_ms test_shard_now_ms
 
 /* ---- what the handler saw: written on the shard thread, read by the test under `mu` ---- */
 
@@ -60,25 +56,8 @@ static struct {
   size_t out_len;
 } ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-#define LOCKED(stmt)                                                                               \
-  do {                                                                                             \
-    pthread_mutex_lock(&ev.mu);                                                                    \
-    stmt;                                                                                          \
-    pthread_mutex_unlock(&ev.mu);                                                                  \
-  } while (0)
-
-/* Waits up to `ms` for `cond` (read under the lock); fails the test if it never holds. */
-#define WAIT_FOR(cond, ms)                                                                         \
-  do {                                                                                             \
-    uint64_t until_ = now_ms() + (ms);                                                             \
-    bool ok_;                                                                                      \
-    for (;;) {                                                                                     \
-      LOCKED(ok_ = (cond));                                                                        \
-      if (ok_ || now_ms() > until_) break;                                                         \
-      usleep(1000);                                                                                \
-    }                                                                                              \
-    cr_assert(ok_, "not within %d ms: %s (why: %s)", (int)(ms), #cond, ev.why);                    \
-  } while (0)
+#define LOCKED(stmt)       TEST_LOCKED(&ev.mu, stmt)
+#define WAIT_FOR(cond, ms) TEST_WAIT_FOR(&ev.mu, cond, ms, ev.why)
 
 static void *on_open(void *ctx, io_conn *c) {
   const tls_peer *peer = io_conn_tls_peer(c);
