@@ -162,7 +162,8 @@ int urpc_access_log_new(urpc_server *s, const urpc_access_log_options *o, urpc_m
   l->buf = malloc(ACCESS_LOG_BUF);
   if (!rc && (!l->path || !l->buf)) rc = -ENOMEM;
   if (!rc) rc = access_log_writer_open(l);
-  urpc_interceptor ic = {.on_start = on_start, .on_end = on_end, .user = l};
+  urpc_interceptor ic = {
+      .on_start = on_start, .on_end = on_end, .user = l, .reads_authority = true};
   if (!rc) rc = urpc_server_add_interceptor(s, &ic);
   if (!rc && m) rc = add_families(m, l);
   obs_handoff_thread th = {.step = access_log_writer_step,

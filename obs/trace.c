@@ -622,7 +622,8 @@ int urpc_tracer_new(urpc_server *s, const urpc_trace_options *o, urpc_metrics *m
                          .on_end = on_end,
                          .user = t,
                          .on_message = o->message_events ? on_message : NULL,
-                         .no_duration = true};
+                         .no_duration = true,
+                         .reads_authority = true};
   if (!rc) rc = urpc_server_add_interceptor(s, &ic);
   for (int i = 0; !rc && m && i < TRACE_COUNTERS; i++) {
     t->metrics[i] = (trace_metric){t, i};

@@ -148,7 +148,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     else
       call->req_encoding = (uint8_t)e;
   } else if (name_is(name, namelen, ":authority")) {
-    if (call->sh->server->n_interceptors) call->authority = rpc_call_strndup(call, value, valuelen);
+    if (call->sh->server->ic_authority) call->authority = rpc_call_strndup(call, value, valuelen);
   } else if (name_is(name, namelen, "grpc-accept-encoding")) {
     call->accept_mask = (uint8_t)rpc_accept_encoding_parse((const char *)value, valuelen);
   } else if (!rpc_md_is_reserved(name, namelen)) {

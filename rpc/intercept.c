@@ -17,6 +17,7 @@ int urpc_server_add_interceptor(urpc_server *s, const urpc_interceptor *ic) {
   s->interceptors = chain;
   if (ic->on_message) s->ic_on_message = true;
   if (!ic->no_duration) s->ic_duration = true;
+  if (ic->reads_authority) s->ic_authority = true;
   return 0;
 }
 

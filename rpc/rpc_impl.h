@@ -163,7 +163,7 @@ struct urpc_call {
   rpc_md_list req_md, init_md, trail_md;
   void *user;            /* urpc_call_set_user */
   urpc_peer peer;        /* copied into the arena when the headers are in */
-  const char *authority; /* :authority (arena), kept only when interceptors may ask for it */
+  const char *authority; /* :authority (arena), kept only when an interceptor reads it */
   uint8_t req_encoding;  /* rpc_encoding of the request (grpc-encoding) */
   uint8_t resp_encoding; /* rpc_encoding wanted for responses (urpc_call_set_compression) */
   uint8_t resp_encoded;  /* rpc_encoding announced in the response headers */
@@ -287,6 +287,7 @@ struct urpc_server {
   size_t n_interceptors;
   bool ic_on_message;              /* one of them asked for each message */
   bool ic_duration;                /* one of them reads urpc_call_end.duration_ns */
+  bool ic_authority;               /* one of them reads urpc_call_authority */
   uint32_t max_conns;              /* options.max_connections, or what the file limit allows */
   bool idle_trim;                  /* idle_trim.c knows this nghttp2's allocations (1.52) */
   _Atomic uint32_t n_conns;        /* open, all shards (touched per connection, not per call) */

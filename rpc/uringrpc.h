@@ -219,6 +219,9 @@ typedef struct urpc_interceptor {
   /* This interceptor never reads urpc_call_end.duration_ns: when no interceptor does, calls
    * read no clock for it (e.g. a tracer that samples 1 % of calls times those itself). */
   bool no_duration;
+  /* This interceptor reads urpc_call_authority: the request's :authority is kept (an arena copy
+   * per call) only on servers where one does. */
+  bool reads_authority;
 } urpc_interceptor;
 
 /* In an interceptor's on_message: whether that message is compressed (its `bytes` are then
@@ -449,7 +452,7 @@ void urpc_call_peer(const urpc_call *call, urpc_peer *out);
  * runs on the shard. An interceptor that wants it at the end takes it in on_start. */
 int urpc_call_peer_address(const urpc_call *call, struct sockaddr_storage *out, socklen_t *len);
 /* The :authority the client addressed ("host[:port]"), or NULL when it sent none. Kept only on
- * a server with interceptors (their hooks and handlers may read it). */
+ * a server with an interceptor that has reads_authority (its hooks and handlers may read it). */
 const char *urpc_call_authority(const urpc_call *call);
 /* A pointer an authentication interceptor attaches to the call (auth/'s verified token) for
  * the interceptors after it and the handler; it must live as long as the call (e.g.

@@ -874,9 +874,11 @@ H2_TEST(no_clock_read_when_no_interceptor_reads_the_duration) {
   urpc_interceptor quiet = {.on_start = ic_start, .no_duration = true};
   cr_assert_eq(urpc_server_add_interceptor(s, &quiet), 0);
   cr_assert_not(s->ic_duration);
-  urpc_interceptor timed = {.on_start = ic_start};
+  cr_assert_not(s->ic_authority, ":authority kept with no interceptor reading it");
+  urpc_interceptor timed = {.on_start = ic_start, .reads_authority = true};
   cr_assert_eq(urpc_server_add_interceptor(s, &timed), 0);
   cr_assert(s->ic_duration);
+  cr_assert(s->ic_authority);
   urpc_server_free(s);
 
   E.server->ic_duration = false; /* as if both of setup's interceptors had no_duration */
