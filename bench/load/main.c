@@ -57,7 +57,7 @@ static int path_of_call(const char *call, char *out, size_t len) {
 /* A connection that failed with TLS on may have met a plaintext server. */
 static const char *with_hint(const load_flags *f, const char *why) {
   static char buf[1200];
-  if (f->insecure || strstr(why, "refused") || strstr(why, "resolv")) return why;
+  if (f->insecure || !strstr(why, "TLS") || strstr(why, "certificate")) return why;
   snprintf(buf, sizeof(buf), "%s (TLS is on: --insecure for a plaintext server)", why);
   return buf;
 }
