@@ -67,14 +67,17 @@ struct load_run {
   bool pacer_started, sem_ready;
 };
 
+/* The FIFO wraps by comparison, not by a division per call. */
 static void idle_push(load_shard *sh, load_slot *s) {
-  sh->idle[(sh->idle_head + sh->idle_n) % sh->n_slots] = (uint32_t)(s - sh->slots);
+  uint32_t i = sh->idle_head + sh->idle_n;
+  if (i >= sh->n_slots) i -= sh->n_slots;
+  sh->idle[i] = (uint32_t)(s - sh->slots);
   sh->idle_n++;
 }
 
 static load_slot *idle_pop(load_shard *sh) {
   load_slot *s = &sh->slots[sh->idle[sh->idle_head]];
-  sh->idle_head = (sh->idle_head + 1) % sh->n_slots;
+  if (++sh->idle_head == sh->n_slots) sh->idle_head = 0;
   sh->idle_n--;
   return s;
 }
@@ -119,7 +122,7 @@ static void send_rest(load_shard *sh, load_slot *s) {
   const load_request *req = sh->run->cfg->req;
   urpc_client_call *call = s->call;
   while (s->msg_pos < s->msg_end) {
-    const load_message *m = &req->msgs[s->msg_pos % req->n_msgs];
+    const load_message *m = &req->msgs[req->n_msgs == 1 ? 0 : s->msg_pos % req->n_msgs];
     int rc = urpc_client_call_send(call, m->data, m->len);
     if (rc == -EAGAIN) return; /* not taken: on_writable follows, and this one goes then */
     s->msg_pos++;
