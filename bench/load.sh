@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# The load clients compared: h2load against uringrpc-load (bench/load), each driving the same
+# uringrpc-server with unary.sh's SayHello request at 16 connections x 32 streams.
+#
+# Each run starts a fresh uringrpc-server (--shards 1) pinned to CPU 0, warms it up, and drives
+# it with one client pinned to CPU 1 (h2load -t 1; uringrpc-load --cpus 1): both clients get one
+# core, the same one. Clients alternate within every round (h2load, uringrpc-load, h2load, ...)
+# for ROUNDS rounds; the table shows medians. For each client: req/s, its CPU time per request
+# (user + system of the process, from the shell's `times`), its CPU use, and the server's CPU
+# per request (/proc/PID/stat). When the server saturates first, both clients reach about the
+# same req/s and the client CPU per request is the honest comparison: the table prints both
+# ratios.
+#
+# uringrpc-load sends the bytes h2load sends (--binary-data, the same HelloRequest), in a closed
+# loop (each call's end starts the next on its stream), as h2load does.
+#
+# Environment (defaults in brackets):
+#   ROUNDS [3]  SCENARIO [16x32] (CONNECTIONSxSTREAMS)  N [200000] requests per run
+#   CLIENTS [h2load uringrpc-load]
+#   RUN_TIMEOUT [60]  BUILD [1]  BUILD_DIR [build]  OUT_DIR [BUILD_DIR/bench-results/load-DATE]
+#   LOAD_BIN [BUILD_DIR/bench/load/uringrpc-load]
+#   PERF [0]  1: one more uringrpc-load run under `perf record` (user space), top symbols printed
+#   URPC_ARGS []  extra uringrpc-server flags
+set -euo pipefail
+
+BENCH_NAME=load
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+ROUNDS=${ROUNDS:-3}
+SCENARIO=${SCENARIO:-16x32}
+N=${N:-200000}
+CLIENTS=${CLIENTS:-h2load uringrpc-load}
+RUN_TIMEOUT=${RUN_TIMEOUT:-60}
+PERF=${PERF:-0}
+URINGRPC_LOAD=${URINGRPC_LOAD:-$BUILD_DIR/bench/load/uringrpc-load}
+SERVERS=uringrpc
+[[ $SCENARIO =~ ^[0-9]+x[0-9]+$ ]] || die "bad SCENARIO '$SCENARIO' (want CxM, e.g. 16x32)"
+C=${SCENARIO%x*}
+M=${SCENARIO#*x}
+
+bench_init
+resolve_servers
+if [ "$BUILD" != 0 ]; then
+  cmake --build "$BUILD_DIR" -j2 --target uringrpc-load >>"$OUT_DIR/build.log" 2>&1 ||
+    log "note: building uringrpc-load failed (see $OUT_DIR/build.log)"
+fi
+[ -x "$URINGRPC_LOAD" ] || die "$URINGRPC_LOAD not found (cmake --build build --target uringrpc-load)"
+# The request without its gRPC frame: uringrpc-load frames it itself.
+REQ_FILE=$OUT_DIR/hello-request.pb
+tail -c +6 "$BODY_FILE" >"$REQ_FILE"
+if [ "$PERF" = 1 ] && ! command -v perf >/dev/null; then
+  log "note: PERF=1 but perf is not installed (linux-perf); no profile"
+  PERF=0
+fi
+
+RESULTS=$OUT_DIR/results.tsv
+printf 'round\tclient\tn\tsucceeded\treq_per_s\tclient_cpu_us_per_req\tclient_cpu_pct\tserver_cpu_us_per_req\n' >"$RESULTS"
+{
+  echo "date: $(date -Is)  kernel: $(uname -r)  cpu: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)"
+  echo "h2load: $(h2load --version | head -n1)  clk_tck: $CLK_TCK  rounds: $ROUNDS  scenario: ${C}x${M}  n: $N"
+  echo "server: $URPC_BIN --shards 1 $URPC_ARGS on cpu $SERVER_CPU; clients on cpu $CLIENT_CPU"
+  echo "uringrpc-load: $URINGRPC_LOAD --cpus 1 -c $C -m $M --binary-data (closed loop)"
+} | tee "$OUT_DIR/env.txt" >&2
+
+# load_run PORT OUTFILE [wrapper...]: one bounded uringrpc-load run pinned to CLIENT_CPU; writes
+# its JSON report to OUTFILE and "real_s cpu_s" of the client to OUTFILE.time (as h2load_run).
+load_run() {
+  local port=$1 outfile=$2
+  shift 2
+  local rc=0 t0=$EPOCHREALTIME pid
+  times >"$outfile.times0"
+  timeout -k 5 "$RUN_TIMEOUT" "$@" taskset -c "$CLIENT_CPU" "$URINGRPC_LOAD" --insecure \
+    --call helloworld.Greeter/SayHello --binary-data "$REQ_FILE" -n "$N" -c "$C" -m "$M" \
+    --cpus 1 --format json "127.0.0.1:$port" >"$outfile" 2>"$outfile.stderr" &
+  pid=$!
+  STARTED_PIDS+=("$pid")
+  wait "$pid" || rc=$?
+  forget_pid "$pid"
+  times >"$outfile.times1"
+  awk -v t0="$t0" -v t1="$EPOCHREALTIME" -v c0="$(times_children_s "$outfile.times0")" \
+    -v c1="$(times_children_s "$outfile.times1")" \
+    'BEGIN {printf "%.3f %.3f\n", t1 - t0, c1 - c0}' >"$outfile.time"
+  rm -f "$outfile.times0" "$outfile.times1"
+  return $rc
+}
+
+run_one() {
+  local round=$1 client=$2 tag=r$1
+  local na
+  na=$(printf '%s\t%s\t%s\t0\tNA\tNA\tNA\tNA' "$round" "$client" "$N")
+  if ! start_server uringrpc "$client.$tag"; then
+    echo "$na" >>"$RESULTS"
+    return 0
+  fi
+  warmup "$SRV_PORT" "$C" "$M"
+  local out=$OUT_DIR/$client.$tag.out rc=0 t0 t1
+  t0=$(cpu_ticks "$SRV_PID")
+  if [ "$client" = h2load ]; then
+    RUN_TIMEOUT=$RUN_TIMEOUT h2load_run "$SRV_PORT" "$N" "$C" "$M" "" "$out" || rc=$?
+  else
+    load_run "$SRV_PORT" "$out" || rc=$?
+  fi
+  t1=$(cpu_ticks "$SRV_PID" 2>/dev/null || echo "")
+  stop_server
+  [ $rc = 0 ] || log "WARNING: $client exited $rc in round $round (see $out)"
+  local rps succ
+  if [ "$client" = h2load ]; then
+    rps=$(sed -n -E 's/^finished in .*, ([0-9.]+) req\/s,.*/\1/p' "$out")
+    succ=$(sed -n -E 's/^requests: .* ([0-9]+) succeeded,.*/\1/p' "$out")
+  else
+    read -r rps succ < <("$PY" -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+print("%.2f %d" % (r["rps"], r["statusCodeDistribution"].get("OK", 0)))' "$out" 2>/dev/null) || true
+  fi
+  if [ -z "${rps:-}" ] || [ -z "${succ:-}" ] || [ "$succ" = 0 ]; then
+    echo "$na" >>"$RESULTS"
+    return 0
+  fi
+  local srv_us=NA cli_us cli_pct
+  if [ -n "$t1" ]; then
+    srv_us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v s="$succ" 'BEGIN {printf "%.3f", d * 1e6 / hz / s}')
+  fi
+  read -r cli_us cli_pct < <(awk -v s="$succ" '{ printf "%.3f %.0f\n", $2 * 1e6 / s, ($1 > 0 ? $2 * 100 / $1 : 0) }' "$out.time")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$client" "$N" "$succ" "$rps" "$cli_us" \
+    "$cli_pct" "$srv_us" >>"$RESULTS"
+  log "  round $round $client: $rps req/s, $succ ok, client $cli_us us CPU/req ($cli_pct% CPU), server $srv_us us CPU/req"
+}
+
+for round in $(seq "$ROUNDS"); do
+  for client in $CLIENTS; do
+    case $client in
+    h2load | uringrpc-load) run_one "$round" "$client" ;;
+    *) die "unknown client '$client' (h2load, uringrpc-load)" ;;
+    esac
+  done
+done
+
+"$PY" "$BENCH_DIR/summarize_load.py" "$RESULTS" | tee "$OUT_DIR/summary.txt"
+
+if [ "$PERF" = 1 ]; then
+  log "profiling uringrpc-load (perf record, user space, one more run)"
+  if start_server uringrpc perf; then
+    warmup "$SRV_PORT" "$C" "$M"
+    load_run "$SRV_PORT" "$OUT_DIR/perf.out" perf record -q -e cycles:u -F 2999 -g \
+      -o "$OUT_DIR/perf.data" -- || log "note: the profiled run exited non-zero"
+    stop_server
+    perf report -i "$OUT_DIR/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null |
+      grep -E '^ +[0-9]' | head -n 25 | tee "$OUT_DIR/perf-top.txt"
+  fi
+fi
+log "raw results: $RESULTS"

@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""Medians over rounds from load.sh's results.tsv: h2load against uringrpc-load on one core,
+with both ratios (req/s, and client CPU per request)."""
+import csv
+import statistics
+import sys
+from collections import OrderedDict
+
+KEYS = ("req_per_s", "client_cpu_us_per_req", "client_cpu_pct", "server_cpu_us_per_req")
+
+
+def num(v):
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+def median(rows, key):
+    vals = [x for x in (num(r[key]) for r in rows) if x is not None]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, digits=0):
+    return "NA" if v is None else f"{v:.{digits}f}"
+
+
+def main(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    by_client = OrderedDict()
+    for r in rows:
+        by_client.setdefault(r["client"], []).append(r)
+    n = rows[0]["n"] if rows else "?"
+    print(f"\n== load clients on one core, {n} SayHello per run (medians) ==")
+    head = (f"{'client':<14} {'runs':>4} {'req/s':>10} {'client us/req':>14} {'client CPU%':>12} "
+            f"{'server us/req':>14}")
+    print(head)
+    print("-" * len(head))
+    med = {}
+    for client, rs in by_client.items():
+        med[client] = {k: median(rs, k) for k in KEYS}
+        ok_runs = sum(1 for r in rs if num(r["req_per_s"]) is not None)
+        d = med[client]
+        print(f"{client:<14} {ok_runs:>4} {fmt(d['req_per_s']):>10} "
+              f"{fmt(d['client_cpu_us_per_req'], 2):>14} {fmt(d['client_cpu_pct']):>12} "
+              f"{fmt(d['server_cpu_us_per_req'], 2):>14}")
+    u, h = med.get("uringrpc-load"), med.get("h2load")
+    if u and h:
+        rps = (u["req_per_s"] / h["req_per_s"] if u["req_per_s"] and h["req_per_s"] else None)
+        cpu = (h["client_cpu_us_per_req"] / u["client_cpu_us_per_req"]
+               if u["client_cpu_us_per_req"] and h["client_cpu_us_per_req"] else None)
+        print(f"req/s uringrpc-load / h2load = {fmt(rps, 2)}x; "
+              f"client CPU per request h2load / uringrpc-load = {fmt(cpu, 2)}x")
+        if u["client_cpu_pct"] is not None and u["client_cpu_pct"] < 90:
+            print("note: uringrpc-load used under 90% of its core: the server (or something "
+                  "else) set the pace, so the CPU per request ratio is the figure to read")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
