@@ -89,7 +89,9 @@ static int resolve_method(app *a, bool need_desc) {
     if (rc >= 0) {
       have_desc = true;
     } else if (rc == -EPROTONOSUPPORT && !need_desc) {
-      fprintf(stderr, "uringrpc-load: note: %s; the method goes unchecked\n", a->err);
+      fprintf(stderr, "uringrpc-load: note: %s: --call goes unchecked\n", a->err);
+    } else if (rc == -EPROTONOSUPPORT) {
+      return say("%s: -d needs the method's descriptors: give --protoset", a->err);
     } else if (rc == -EHOSTUNREACH) {
       return say("%s: cannot connect: %s", f->host, with_hint(f, a->err));
     } else if (rc == -ENOENT) {

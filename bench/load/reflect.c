@@ -189,9 +189,7 @@ static void on_close(urpc_client_call *call, urpc_status_code status, const char
     return;
   }
   if (!st->rc && status == URPC_STATUS_UNIMPLEMENTED) {
-    fail(st, -EPROTONOSUPPORT,
-         "the server has no reflection service (%s): give the method's descriptors with "
-         "--protoset",
+    fail(st, -EPROTONOSUPPORT, "the server has no reflection service (%s)",
          message && *message ? message : "UNIMPLEMENTED");
   } else if (!st->rc && status == URPC_STATUS_UNAVAILABLE) {
     fail(st, -EHOSTUNREACH, "%s", message && *message ? message : "UNAVAILABLE");

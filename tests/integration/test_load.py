@@ -17,9 +17,14 @@
                one line, exit 2
   setup_errors an unknown method, an unknown service, bad flags, bad JSON, an unreachable
                server: each one line on stderr and exit 2, nothing on stdout
+  reflection_v1alpha  a python3-grpcio server with only v1alpha reflection that answers the
+               service's file without its imports: uringrpc-load falls back from v1, asks for
+               each dependency by name, and its calls reach the server's handler; without
+               reflection, -d is refused (exit 2) and raw bytes go out unchecked
 """
 import json
 import os
+import threading
 import shutil
 import socket
 import sys
@@ -282,10 +287,102 @@ def case_setup_errors(args):
     check(r.stderr.count("\n") == 1 and "cannot connect" in r.stderr, r.stderr)
 
 
+def case_reflection_v1alpha(args):
+    try:
+        import grpc
+        from concurrent import futures
+        from google.protobuf import descriptor_pb2
+    except ImportError:
+        raise Skip("python3-grpcio / python3-protobuf missing")
+    protoc = shutil.which("protoc", path="/usr/bin:/usr/local/bin")
+    if not protoc:
+        raise Skip("protoc (protobuf-compiler) not found")
+    with tempfile.TemporaryDirectory(prefix="urpc-load-") as d:
+        # v1alpha's reflection.proto under a name of its own (a grpc/ package would shadow grpc).
+        shutil.copy(os.path.join(args.proto_dir, "grpc", "reflection", "v1alpha",
+                                 "reflection.proto"), os.path.join(d, "refl_v1alpha.proto"))
+        r = harness.run_cmd([protoc, f"-I{d}", f"--python_out={d}", "refl_v1alpha.proto"])
+        check(r.returncode == 0, f"protoc: {r.stderr}")
+        sys.path.insert(0, d)
+        import refl_v1alpha_pb2 as pb
+        fds = descriptor_pb2.FileDescriptorSet()
+        with open(protoset(args, d, "grpc/testing/test.proto"), "rb") as f:
+            fds.ParseFromString(f.read())
+        files = {fd.name: fd.SerializeToString() for fd in fds.file}
+        asked = []
+        calls = []
+        lock = threading.Lock()
+
+        def reflection(requests, context):
+            for req in requests:
+                kind = req.WhichOneof("message_request")
+                with lock:
+                    asked.append((kind, getattr(req, kind)))
+                out = pb.ServerReflectionResponse(original_request=req)
+                if kind == "file_containing_symbol" and req.file_containing_symbol == \
+                        "grpc.testing.TestService":
+                    # The service's file alone: its imports must be asked for.
+                    out.file_descriptor_response.file_descriptor_proto.append(
+                        files["grpc/testing/test.proto"])
+                elif kind == "file_by_filename" and req.file_by_filename in files:
+                    out.file_descriptor_response.file_descriptor_proto.append(
+                        files[req.file_by_filename])
+                else:
+                    out.error_response.error_code = grpc.StatusCode.NOT_FOUND.value[0]
+                    out.error_response.error_message = "not found"
+                yield out
+
+        def empty_call(request, context):
+            with lock:
+                calls.append(request)
+            return b""
+
+        handlers = [
+            grpc.method_handlers_generic_handler("grpc.reflection.v1alpha.ServerReflection", {
+                "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                    reflection, request_deserializer=pb.ServerReflectionRequest.FromString,
+                    response_serializer=pb.ServerReflectionResponse.SerializeToString)}),
+            grpc.method_handlers_generic_handler("grpc.testing.TestService", {
+                "EmptyCall": grpc.unary_unary_rpc_method_handler(empty_call)}),
+        ]
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=handlers)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        try:
+            rep = load(args, f"127.0.0.1:{port}", "--insecure", "--call",
+                       "grpc.testing.TestService/EmptyCall", "-d", "{}", "-n", "50", "-c", "2")
+        finally:
+            server.stop(grace=None)
+        log(f"reflection requests: {asked}")
+        check(rep["count"] == 50 and rep["statusCodeDistribution"] == {"OK": 50}, f"{rep}")
+        check(len(calls) == 50, f"the handler saw {len(calls)} calls")
+        check(asked[0] == ("file_containing_symbol", "grpc.testing.TestService"), f"{asked}")
+        deps = sorted(v for k, v in asked if k == "file_by_filename")
+        check(deps == ["grpc/testing/empty.proto", "grpc/testing/messages.proto"],
+              f"dependencies asked for: {deps}")
+        # No reflection at all: JSON needs descriptors (one line, exit 2); raw bytes go out
+        # unchecked, with a note.
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=handlers[1:])
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        try:
+            r = load(args, f"127.0.0.1:{port}", "--insecure", "--call",
+                     "grpc.testing.TestService/EmptyCall", "-d", "{}", "-n", "5", expect_rc=2)
+            check(r.stderr.count("\n") == 1 and "no reflection" in r.stderr and
+                  "--protoset" in r.stderr, r.stderr)
+            rep = load(args, f"127.0.0.1:{port}", "--insecure", "--call",
+                       "grpc.testing.TestService/EmptyCall", "--binary-data", "/dev/null", "-n",
+                       "20")
+            check(rep["statusCodeDistribution"] == {"OK": 20}, f"{rep}")
+        finally:
+            server.stop(grace=None)
+
+
 if __name__ == "__main__":
     def extra(p):
         p.add_argument("--load", required=True, help="the uringrpc-load binary")
     harness.run_cases({"unary": case_unary, "shards": case_shards, "rps": case_rps,
                        "duration": case_duration, "protoset": case_protoset,
                        "errors": case_errors, "metadata": case_metadata, "tls": case_tls,
-                       "setup_errors": case_setup_errors}, harness.parse_args(extra))
+                       "setup_errors": case_setup_errors,
+                       "reflection_v1alpha": case_reflection_v1alpha}, harness.parse_args(extra))
