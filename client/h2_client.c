@@ -64,12 +64,13 @@ struct cli_conn {
   cli_conn_config cfg;
   char *authority, *user_agent;
   cli_call *calls;
-  cli_call *writable; /* calls whose buffer has room again, told after nghttp2_session_send */
-  uint32_t n_calls;   /* on `calls`: their streams are not closed yet */
-  bool goaway;        /* the server sent GOAWAY: no new streams */
-  bool idle_close;    /* cli_conn_close_when_idle: done once no call is left */
-  bool done;          /* produce said so: no new streams */
-  bool settings;      /* the server's first SETTINGS came */
+  cli_call *writable;   /* calls whose buffer has room again, told after nghttp2_session_send */
+  uint32_t n_calls;     /* on `calls`: their streams are not closed yet */
+  bool goaway;          /* the server sent GOAWAY: no new streams */
+  bool idle_close;      /* cli_conn_close_when_idle: done once no call is left */
+  uint64_t pings_acked; /* PING ACKs from the server (keepalive) */
+  bool done;            /* produce said so: no new streams */
+  bool settings;        /* the server's first SETTINGS came */
 };
 
 /* ---- ending calls ---- */
@@ -250,6 +251,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
   }
   if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
     c->settings = true;
+  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) c->pings_acked++;
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   cli_call *call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
   if (call && frame->headers.cat == NGHTTP2_HCAT_RESPONSE) call->got_headers = true;
@@ -431,6 +433,18 @@ int cli_conn_produce(cli_conn *c, core_outq *out) {
     return 1;
   }
   return 0;
+}
+
+int cli_conn_ping(cli_conn *c) {
+  return nghttp2_submit_ping(c->h2, NGHTTP2_FLAG_NONE, NULL) ? -ENOMEM : 0;
+}
+
+uint64_t cli_conn_pings_acked(const cli_conn *c) {
+  return c->pings_acked;
+}
+
+bool cli_conn_has_calls(const cli_conn *c) {
+  return c->calls != NULL;
 }
 
 void cli_conn_close_when_idle(cli_conn *c) {
