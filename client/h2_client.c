@@ -56,6 +56,7 @@ struct cli_call {
   core_arena scratch;    /* a compressed message's decompression or compression, reset after */
   const char *fail_msg;  /* a failure this side decided (response too large, compressed) */
   urpc_status_code fail_code;
+  uint32_t header_bytes; /* response headers and trailers so far, as RFC 9113 counts them */
 };
 
 struct cli_conn {
@@ -213,7 +214,14 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
                      void *ud) {
   (void)ud, (void)flags;
   cli_call *call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
-  if (!call || frame->hd.type != NGHTTP2_HEADERS) return 0;
+  if (!call || frame->hd.type != NGHTTP2_HEADERS || call->fail_msg) return 0;
+  /* A server could otherwise make the client hold (and the handlers see) any amount. */
+  call->header_bytes += (uint32_t)(namelen + valuelen + 32);
+  if (call->header_bytes > CLI_MAX_RESPONSE_HEADERS) {
+    fail_stream(call, URPC_STATUS_RESOURCE_EXHAUSTED,
+                "response metadata over 16 KiB (the client's limit)");
+    return 0;
+  }
   bool trailer = frame->headers.cat == NGHTTP2_HCAT_HEADERS;
   if (!trailer && is(name, namelen, ":status")) {
     int st = 0;
@@ -383,9 +391,11 @@ int cli_conn_new(const cli_conn_config *cfg, cli_conn **out) {
   }
   if (!rc) {
     /* no server push; the response window as grpc's clients open it */
-    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-                                   {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20}};
-    rc = nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2) ? -ENOMEM : 0;
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, CLI_MAX_RESPONSE_HEADERS}};
+    rc = nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 3) ? -ENOMEM : 0;
   }
   if (!rc)
     rc =

@@ -18,6 +18,11 @@
 #include "core/outq.h"
 #include "rpc/uringrpc.h"
 
+/* Response headers + trailers a call takes (names + values + 32 each, as RFC 9113's
+ * SETTINGS_MAX_HEADER_LIST_SIZE, which the client advertises): more fail the call
+ * RESOURCE_EXHAUSTED. grpc's clients allow 16 KiB too. */
+#define CLI_MAX_RESPONSE_HEADERS (16u << 10)
+
 typedef struct cli_conn cli_conn;
 typedef struct cli_call cli_call;
 
