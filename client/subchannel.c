@@ -11,6 +11,7 @@
 #include "client/subchannel.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,10 +66,11 @@ struct cli_sub_call {
   bool deadline_hit;     /* the deadline cancelled it: CANCELLED is reported DEADLINE_EXCEEDED */
   sub_msg *sq, *sq_tail; /* request messages not yet handed to the cli_call */
   size_t queued;
-  bool send_closed;   /* close_send asked (done once sq is empty) */
-  bool want_writable; /* send said -EAGAIN */
-  sub_conn *conn;     /* STARTED */
-  cli_call *call;     /* STARTED */
+  bool send_closed;                            /* close_send asked (done once sq is empty) */
+  bool want_writable;                          /* send said -EAGAIN */
+  sub_conn *conn;                              /* STARTED */
+  cli_call *call;                              /* STARTED */
+  _Alignas(max_align_t) unsigned char extra[]; /* cli_sub_call_opts.extra bytes */
 };
 
 typedef struct call_list {
@@ -641,6 +643,10 @@ static void on_deadline(core_timer *t, void *arg) {
   cli_sub_call_expire(arg);
 }
 
+void *cli_sub_call_extra(cli_sub_call *sc) {
+  return sc->extra;
+}
+
 void cli_subchannel_connect(cli_subchannel *sub) {
   if (sub->state == CLI_SUB_IDLE) start_connect(sub);
 }
@@ -685,31 +691,20 @@ cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path, const c
   *err = -EAGAIN;
   if (!now && sub->waiting.n >= sub->cfg.max_pending) return NULL;
   *err = -ENOMEM;
-  cli_sub_call *sc = calloc(1, sizeof(*sc));
+  cli_sub_call *sc = calloc(1, sizeof(*sc) + o->extra);
   if (!sc) return NULL;
   sc->sub = sub;
   sc->h = *h;
   sc->user = user;
   sc->wait_for_ready = o->wait_for_ready;
-  sc->path = strdup(path);
-  sc->encoding = enc ? strdup(enc) : NULL;
-  if (!sc->path || (enc && !sc->encoding) || copy_md(sc, o->call.md, o->call.n_md)) {
-    free_call(sc);
-    return NULL;
-  }
   core_timer_init(&sc->deadline, on_deadline, sc);
   if (o->call.timeout_ns > 0) {
     sc->deadline_ms = core_now_ms() + (uint64_t)(o->call.timeout_ns + 999999) / 1000000;
     core_timer_arm(sub->timers, &sc->deadline, sc->deadline_ms);
   }
-  list_push(&sub->waiting, sc);
-  if (now) {
+  if (now) { /* the request headers go now: nothing to keep for later */
     sub_conn *conn = sub->cur;
-    list_remove(&sub->waiting, sc);
-    cli_call_opts co = o->call;
-    co.md = sc->md;
-    co.encoding = sc->encoding;
-    cli_call *call = cli_call_start(conn->cc, sc->path, &co, &trampolines, sc, err);
+    cli_call *call = cli_call_start(conn->cc, path, &o->call, &trampolines, sc, err);
     if (!call) {
       if (core_timer_armed(&sc->deadline)) core_timer_cancel(sub->timers, &sc->deadline);
       free_call(sc);
@@ -720,7 +715,18 @@ cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path, const c
     sc->conn = conn;
     list_push(&sub->started, sc);
     io_conn_flush(conn->io);
-  } else if (sub->state == CLI_SUB_IDLE) {
+    *err = 0;
+    return sc;
+  }
+  sc->path = strdup(path);
+  sc->encoding = enc ? strdup(enc) : NULL;
+  if (!sc->path || (enc && !sc->encoding) || copy_md(sc, o->call.md, o->call.n_md)) {
+    if (core_timer_armed(&sc->deadline)) core_timer_cancel(sub->timers, &sc->deadline);
+    free_call(sc);
+    return NULL;
+  }
+  list_push(&sub->waiting, sc);
+  if (sub->state == CLI_SUB_IDLE) {
     start_connect(sub);
   } else if (sub->state == CLI_SUB_TRANSIENT_FAILURE && !sc->wait_for_ready) {
     kick(sub);

@@ -78,6 +78,8 @@ typedef struct cli_sub_handlers {
 typedef struct cli_sub_call_opts {
   cli_call_opts call;  /* timeout (also the deadline while waiting), metadata, encoding */
   bool wait_for_ready; /* wait through connection failures instead of failing UNAVAILABLE */
+  size_t extra;        /* bytes the caller wants allocated with the call (cli_sub_call_extra),
+                          zeroed, freed with it after on_close */
 } cli_sub_call_opts;
 
 /* Shard thread of `shard`. `addrs` (copied) are tried in order until one connects (pick_first
@@ -113,6 +115,8 @@ int cli_sub_call_send(cli_sub_call *call, const uint8_t *msg, size_t len);
 int cli_sub_call_close_send(cli_sub_call *call);
 /* Ends the call CANCELLED (on_close before this returns), whatever its state. */
 void cli_sub_call_cancel(cli_sub_call *call);
+/* The call's `extra` bytes (max_align_t-aligned). */
+void *cli_sub_call_extra(cli_sub_call *call);
 /* Ends the call as its deadline would: DEADLINE_EXCEEDED (on_close before this returns). */
 void cli_sub_call_expire(cli_sub_call *call);
 /* Connects now if IDLE with addresses, with no call waiting (round_robin's eager connect). */
