@@ -132,7 +132,18 @@ _Static_assert(sizeof(urpc_client_metadata) == sizeof(cli_metadata) &&
                "urpc_client_metadata is passed as cli_metadata");
 
 int urpc_client_call_send(urpc_client_call *c, const void *msg, size_t len) {
-  return cli_sub_call_send(c->sc, msg, len);
+  return cli_sub_call_send(c->sc, msg, len, 0);
+}
+
+_Static_assert(URPC_CLIENT_SEND_NO_COMPRESS == CLI_SEND_NO_COMPRESS, "flags passed through");
+
+int urpc_client_call_send_flags(urpc_client_call *c, const void *msg, size_t len, unsigned flags) {
+  if (flags & ~URPC_CLIENT_SEND_NO_COMPRESS) return -EINVAL;
+  return cli_sub_call_send(c->sc, msg, len, flags);
+}
+
+bool urpc_client_call_message_compressed(const urpc_client_call *c) {
+  return c->sc && cli_sub_call_message_compressed(c->sc);
 }
 
 int urpc_client_call_send_message(urpc_client_call *c, const ProtobufCMessage *msg) {
@@ -141,7 +152,7 @@ int urpc_client_call_send_message(urpc_client_call *c, const ProtobufCMessage *m
   uint8_t *buf = len <= sizeof(stack) ? stack : malloc(len);
   if (!buf) return -ENOMEM;
   protobuf_c_message_pack(msg, buf);
-  int rc = cli_sub_call_send(c->sc, buf, len);
+  int rc = cli_sub_call_send(c->sc, buf, len, 0);
   if (buf != stack) free(buf);
   return rc;
 }

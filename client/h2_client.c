@@ -57,6 +57,7 @@ struct cli_call {
   const char *fail_msg;  /* a failure this side decided (response too large, compressed) */
   urpc_status_code fail_code;
   uint32_t header_bytes; /* response headers and trailers so far, as RFC 9113 counts them */
+  bool msg_compressed;   /* the response message being delivered came compressed */
 };
 
 struct cli_conn {
@@ -292,6 +293,7 @@ static int msg_done(void *ud, uint8_t *msg, size_t len, bool compressed) {
     free(msg);
     return -1;
   }
+  call->msg_compressed = compressed;
   if (call->h.on_message) call->h.on_message(call, body, len, call->user);
   free(msg);
   core_arena_reset(&call->scratch);
@@ -596,13 +598,13 @@ static void resume(cli_call *call) {
   nghttp2_session_resume_data(call->conn->h2, call->stream_id);
 }
 
-int cli_call_send(cli_call *call, const uint8_t *msg, size_t len) {
+int cli_call_send(cli_call *call, const uint8_t *msg, size_t len, unsigned flags) {
   if (call->send_closed || call->fail_msg || call->closed) return -EPIPE;
   if (call->queued >= call->conn->cfg.send_buffer) {
     call->want_writable = true;
     return -EAGAIN;
   }
-  bool compressed = call->req_enc != RPC_ENC_IDENTITY;
+  bool compressed = call->req_enc != RPC_ENC_IDENTITY && !(flags & CLI_SEND_NO_COMPRESS);
   if (compressed) {
     int rc = rpc_compress(call->req_enc, msg, len, core_arena_alloc_cb, &call->scratch,
                           (uint8_t **)&msg, &len);
@@ -628,6 +630,10 @@ int cli_call_send(cli_call *call, const uint8_t *msg, size_t len) {
   }
   core_arena_reset(&call->scratch);
   return rc;
+}
+
+bool cli_call_message_compressed(const cli_call *call) {
+  return call->msg_compressed;
 }
 
 int cli_call_close_send(cli_call *call) {

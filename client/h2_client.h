@@ -99,7 +99,10 @@ cli_call *cli_call_start(cli_conn *c, const char *path, const cli_call_opts *o,
  * the call's send buffer is full (nothing queued: on_writable follows when it has room, so a
  * slow server holds the sender back instead of filling memory); -EPIPE after close_send or once
  * the call is closing; -EMSGSIZE (over 4 GiB); -ENOMEM. */
-int cli_call_send(cli_call *call, const uint8_t *msg, size_t len);
+#define CLI_SEND_NO_COMPRESS 1u /* this message goes uncompressed in a compressed call */
+int cli_call_send(cli_call *call, const uint8_t *msg, size_t len, unsigned flags);
+/* Inside on_message: whether that message came compressed on the wire. */
+bool cli_call_message_compressed(const cli_call *call);
 /* No more request messages: END_STREAM after what is queued. */
 int cli_call_close_send(cli_call *call);
 /* Resets the stream (CANCEL); on_close(CANCELLED) runs before this returns. */

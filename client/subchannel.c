@@ -45,6 +45,7 @@ typedef struct sub_conn {
 typedef struct sub_msg {
   struct sub_msg *next;
   size_t len;
+  unsigned flags; /* CLI_SEND_* */
   uint8_t bytes[];
 } sub_msg;
 
@@ -189,7 +190,7 @@ static void t_close(cli_call *call, urpc_status_code status, const char *message
 static bool push_buffered(cli_sub_call *sc) {
   while (sc->sq) {
     sub_msg *m = sc->sq;
-    int rc = cli_call_send(sc->call, m->bytes, m->len);
+    int rc = cli_call_send(sc->call, m->bytes, m->len, m->flags);
     if (rc == -EAGAIN) return true; /* t_writable comes back */
     sc->sq = m->next;
     if (!sc->sq) sc->sq_tail = NULL;
@@ -735,10 +736,14 @@ cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path, const c
   return sc;
 }
 
-int cli_sub_call_send(cli_sub_call *sc, const uint8_t *msg, size_t len) {
+bool cli_sub_call_message_compressed(const cli_sub_call *sc) {
+  return sc->call && cli_call_message_compressed(sc->call);
+}
+
+int cli_sub_call_send(cli_sub_call *sc, const uint8_t *msg, size_t len, unsigned flags) {
   if (sc->send_closed) return -EPIPE;
   if (sc->state == CALL_STARTED && !sc->sq) {
-    int rc = cli_call_send(sc->call, msg, len);
+    int rc = cli_call_send(sc->call, msg, len, flags);
     if (rc == -EAGAIN) sc->want_writable = true;
     if (!rc) io_conn_flush(sc->conn->io);
     return rc;
@@ -751,6 +756,7 @@ int cli_sub_call_send(cli_sub_call *sc, const uint8_t *msg, size_t len) {
   if (!m) return -ENOMEM;
   m->next = NULL;
   m->len = len;
+  m->flags = flags;
   if (len) memcpy(m->bytes, msg, len);
   if (sc->sq_tail)
     sc->sq_tail->next = m;

@@ -111,7 +111,9 @@ cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path, const c
                                   const cli_sub_handlers *h, void *user, int *err);
 /* As cli_call_send: copied; -EAGAIN when the call holds send_buffer bytes (on_writable
  * follows); -EPIPE after close_send or once the call ends. */
-int cli_sub_call_send(cli_sub_call *call, const uint8_t *msg, size_t len);
+int cli_sub_call_send(cli_sub_call *call, const uint8_t *msg, size_t len, unsigned flags);
+/* Inside on_message: whether that message came compressed on the wire. */
+bool cli_sub_call_message_compressed(const cli_sub_call *call);
 int cli_sub_call_close_send(cli_sub_call *call);
 /* Ends the call CANCELLED (on_close before this returns), whatever its state. */
 void cli_sub_call_cancel(cli_sub_call *call);

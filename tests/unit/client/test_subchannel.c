@@ -200,7 +200,7 @@ static void pump(rec *r) {
   uint8_t *buf = malloc(n);
   grpc__testing__streaming_input_call_request__pack(&req, buf);
   while (r->to_send > 0) {
-    int rc = cli_sub_call_send(r->call, buf, n);
+    int rc = cli_sub_call_send(r->call, buf, n, 0);
     if (rc == -EAGAIN) {
       LOCKED(r->eagain++);
       break;
@@ -231,7 +231,7 @@ static void start(rec *r, const char *path, const uint8_t *req, size_t n, bool c
     r->start_err = err;
   });
   if (!c) return;
-  if (req) cr_assert_eq(cli_sub_call_send(c, req, n), 0);
+  if (req) cr_assert_eq(cli_sub_call_send(c, req, n, 0), 0);
   if (close) cr_assert_eq(cli_sub_call_close_send(c), 0);
 }
 
@@ -529,7 +529,7 @@ static void do_send_close(void *arg) {
       GRPC__TESTING__STREAMING_OUTPUT_CALL_REQUEST__INIT;
   uint8_t buf[16];
   size_t n = grpc__testing__streaming_output_call_request__pack(&req, buf);
-  cr_expect_eq(cli_sub_call_send(r->call, buf, n), 0);
+  cr_expect_eq(cli_sub_call_send(r->call, buf, n, 0), 0);
   cr_expect_eq(cli_sub_call_close_send(r->call), 0);
 }
 
