@@ -360,7 +360,12 @@ void ic_call_free(ic_call *c) {
   bool open = !c->closed;
   c->want_cancel = true;
   pthread_mutex_unlock(&ctx->mu);
-  if (open) post_step(c);
+  /* A cancel is local and quick: waiting for it leaves no step queued behind a case that
+   * failed half-way, for urpc_channel_free to race with. */
+  if (open) {
+    post_step(c);
+    wait_for(c, is_closed, 0);
+  }
   pthread_mutex_lock(&ctx->mu);
   unref_locked(c);
   pthread_mutex_unlock(&ctx->mu);

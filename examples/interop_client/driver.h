@@ -73,7 +73,8 @@ bool ic_call_response(ic_call *c, size_t i, ic_bytes *out);
 /* The first metadata entry `key` (a trailer with `trailer`) into *out (valid until
  * ic_call_free); false if none came. */
 bool ic_call_metadata(ic_call *c, const char *key, bool trailer, ic_md *out);
-/* Cancels the call if it is still open and drops the case's reference. */
+/* Cancels the call if it is still open (waiting, bounded, for its end) and drops the case's
+ * reference. */
 void ic_call_free(ic_call *c);
 
 /* A unary call through urpc_channel_unary (the client's protobuf-c helper), made on shard 0:
