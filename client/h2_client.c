@@ -67,6 +67,8 @@ struct cli_conn {
   cli_call *writable; /* calls whose buffer has room again, told after nghttp2_session_send */
   uint32_t n_calls;   /* on `calls`: their streams are not closed yet */
   bool goaway;        /* the server sent GOAWAY: no new streams */
+  bool idle_close;    /* cli_conn_close_when_idle: done once no call is left */
+  bool done;          /* produce said so: no new streams */
   bool settings;      /* the server's first SETTINGS came */
 };
 
@@ -424,8 +426,15 @@ int cli_conn_produce(cli_conn *c, core_outq *out) {
     call->on_writable_list = false;
     if (!call->closed && call->h.on_writable) call->h.on_writable(call, call->user);
   }
-  if (c->goaway && !c->calls) return 1;
+  if ((c->goaway || c->idle_close) && !c->calls) {
+    c->done = true;
+    return 1;
+  }
   return 0;
+}
+
+void cli_conn_close_when_idle(cli_conn *c) {
+  c->idle_close = true;
 }
 
 bool cli_conn_want_write(const cli_conn *c) {
@@ -441,7 +450,7 @@ bool cli_conn_can_start(const cli_conn *c) {
       c->settings
           ? nghttp2_session_get_remote_settings(c->h2, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
           : MCS_BEFORE_SETTINGS;
-  return !c->goaway && mcs > c->n_calls;
+  return !c->goaway && !c->done && mcs > c->n_calls;
 }
 
 bool cli_conn_goaway(const cli_conn *c) {

@@ -62,6 +62,9 @@ int cli_conn_recv(cli_conn *c, const uint8_t *p, size_t n);
 /* Appends what is to be sent. Returns 0, 1 when the connection is done (GOAWAY handled and
  * no call left: close after sending), or a negative code. */
 int cli_conn_produce(cli_conn *c, core_outq *out);
+/* The connection is to close at the first produce that finds no call on it (the shard
+ * drains); calls may still start until then. */
+void cli_conn_close_when_idle(cli_conn *c);
 /* Whether there is something to send (call produce). */
 bool cli_conn_want_write(const cli_conn *c);
 /* Whether new calls may start here: no GOAWAY received, under the server's

@@ -72,8 +72,8 @@ typedef struct call_list {
 struct cli_subchannel {
   io_shard *shard;
   core_timer_wheel *timers;
-  struct sockaddr_storage addr;
-  socklen_t addr_len;
+  cli_addr *addrs; /* tried in order, from addr_i, until one connects */
+  unsigned n_addrs, addr_i;
   cli_subchannel_config cfg;
   char *authority, *server_name;
   cli_sub_state state;
@@ -273,14 +273,36 @@ static void fail_waiting(cli_subchannel *sub, bool all, urpc_status_code code, c
 static void connect_failed(cli_subchannel *sub, const char *why) {
   snprintf(sub->last_error, sizeof(sub->last_error), "%s", why);
   sub->cur = NULL;
+  sub->addr_i = 0;
   set_state(sub, CLI_SUB_TRANSIENT_FAILURE);
   core_timer_arm(sub->timers, &sub->backoff, sub->next_deadline_ms);
 }
 
-/* connection-backoff.md's loop, one TryConnect per call. */
-static void start_connect(cli_subchannel *sub) {
+static bool start_connect(cli_subchannel *sub);
+
+/* An address failed: the next one is tried at once (the waiting calls wait on); after the
+ * last, the subchannel is in TRANSIENT_FAILURE. Returns true when another attempt is under
+ * way. */
+static bool try_next_address(cli_subchannel *sub, const char *why) {
+  snprintf(sub->last_error, sizeof(sub->last_error), "%s", why);
+  sub->cur = NULL;
+  if (sub->addr_i + 1 < sub->n_addrs) {
+    sub->addr_i++;
+    return start_connect(sub);
+  }
+  connect_failed(sub, why);
+  return false;
+}
+
+/* connection-backoff.md's loop, one TryConnect per pass over the addresses (the first address
+ * of a pass sets the backoff; the others share its deadline). Returns whether an attempt is
+ * under way. */
+static bool start_connect(cli_subchannel *sub) {
+  if (!sub->n_addrs) return false; /* the channel's resolver has not answered yet */
   uint64_t now = core_now_ms();
-  if (!sub->attempts) {
+  if (sub->addr_i) {
+    /* the same pass: the backoff deadline stands */
+  } else if (!sub->attempts) {
     sub->cur_backoff_ms = sub->cfg.initial_backoff_ms;
     sub->next_deadline_ms = now + sub->cfg.initial_backoff_ms;
   } else {
@@ -290,15 +312,16 @@ static void start_connect(cli_subchannel *sub) {
     double d = jittered(sub, sub->cur_backoff_ms);
     sub->next_deadline_ms = now + (uint64_t)(d > 0 ? d : 0);
   }
-  sub->attempts++;
-  uint64_t timeout = sub->next_deadline_ms - now;
+  if (!sub->addr_i) sub->attempts++;
+  uint64_t timeout = sub->next_deadline_ms > now ? sub->next_deadline_ms - now : 0;
   if (timeout < sub->cfg.min_connect_timeout_ms) timeout = sub->cfg.min_connect_timeout_ms;
   sub_conn *conn = calloc(1, sizeof(*conn));
   int rc = -ENOMEM;
   if (conn) {
     conn->sub = sub;
-    io_connect_req req = {.addr = (const struct sockaddr *)&sub->addr,
-                          .addr_len = sub->addr_len,
+    const cli_addr *a = &sub->addrs[sub->addr_i];
+    io_connect_req req = {.addr = (const struct sockaddr *)&a->ss,
+                          .addr_len = a->len,
                           .timeout_ms = (unsigned)timeout,
                           .tls = sub->cfg.tls,
                           .server_name = sub->server_name,
@@ -310,12 +333,13 @@ static void start_connect(cli_subchannel *sub) {
     free(conn);
     char why[128];
     snprintf(why, sizeof(why), "connect: %s", strerror(-rc));
-    connect_failed(sub, why);
+    if (try_next_address(sub, why)) return true;
     kick(sub); /* fails the waiting calls that do not wait for ready, next turn */
-    return;
+    return false;
   }
   sub->cur = conn;
   set_state(sub, CLI_SUB_CONNECTING);
+  return true;
 }
 
 /* What the state asks of the waiting calls: start them (READY), fail those that do not wait
@@ -375,6 +399,7 @@ static void *sc_open(void *ctx, io_conn *io) {
   cli_conn_config cc = {.authority = sub->authority,
                         .tls = sub->cfg.tls != NULL,
                         .max_recv_message = sub->cfg.max_recv_message,
+                        .user_agent = sub->cfg.user_agent,
                         .send_buffer = sub->cfg.send_buffer};
   if (cli_conn_new(&cc, &conn->cc)) {
     free(conn);
@@ -386,6 +411,7 @@ static void *sc_open(void *ctx, io_conn *io) {
   conn->next = sub->conns;
   sub->conns = conn;
   sub->attempts = 0;
+  sub->addr_i = 0;
   set_state(sub, CLI_SUB_READY);
   process(sub);
   io_conn_flush(io); /* the preface and SETTINGS at least */
@@ -398,8 +424,9 @@ static void sc_failed(void *ctx, int err, const char *why) {
   cli_subchannel *sub = conn->sub;
   free(conn);
   if (!sub) return;
-  connect_failed(sub, why);
-  fail_waiting(sub, false, URPC_STATUS_UNAVAILABLE, why);
+  if (try_next_address(sub, why)) return;
+  fail_waiting(sub, false, URPC_STATUS_UNAVAILABLE, sub->last_error);
+  if (sub->cfg.on_failure) sub->cfg.on_failure(sub, sub->cfg.arg);
 }
 
 static int sc_recv(void *state, const uint8_t *p, size_t n) {
@@ -421,7 +448,17 @@ static int sc_produce(void *state, core_outq *out) {
   sub_conn *conn = state;
   int rc = cli_conn_produce(conn->cc, out);
   if (rc < 0) return rc;
+  if (rc == 1 && conn->sub) detach(conn->sub, conn); /* new calls go to a new connection */
   return rc == 1 ? IO_CLOSE_AFTER_SEND : 0;
+}
+
+/* The shard drains (its server shuts down gracefully): calls in flight may still need this
+ * connection, and handlers finishing theirs may make new ones, so it closes once idle rather
+ * than at once. */
+static void sc_drain(void *state) {
+  sub_conn *conn = state;
+  cli_conn_close_when_idle(conn->cc);
+  io_conn_flush(conn->io);
 }
 
 static void sc_closed(void *state) {
@@ -443,31 +480,33 @@ static const io_handler sub_io_handler = {
     .conn_open = sc_open,
     .conn_recv = sc_recv,
     .conn_produce = sc_produce,
+    .conn_drain = sc_drain,
     .conn_closed = sc_closed,
     .conn_failed = sc_failed,
 };
 
 /* ---- the API ---- */
 
-int cli_subchannel_new(io_shard *shard, const struct sockaddr *addr, socklen_t len,
+int cli_subchannel_new(io_shard *shard, const cli_addr *addrs, unsigned n,
                        const cli_subchannel_config *cfg, cli_subchannel **out) {
-  if (!cfg->authority || !*cfg->authority || len > sizeof(struct sockaddr_storage) ||
-      (cfg->tls && !cfg->server_name))
-    return -EINVAL;
+  if (!cfg->authority || !*cfg->authority || (cfg->tls && !cfg->server_name)) return -EINVAL;
   cli_subchannel *sub = calloc(1, sizeof(*sub));
   if (!sub) return -ENOMEM;
+  if (cli_subchannel_set_addrs(sub, addrs, n)) {
+    free(sub);
+    return -ENOMEM;
+  }
   sub->authority = strdup(cfg->authority);
   sub->server_name = cfg->server_name ? strdup(cfg->server_name) : NULL;
   if (!sub->authority || (cfg->server_name && !sub->server_name)) {
     free(sub->authority);
     free(sub->server_name);
+    free(sub->addrs);
     free(sub);
     return -ENOMEM;
   }
   sub->shard = shard;
   sub->timers = io_shard_timers(shard);
-  memcpy(&sub->addr, addr, len);
-  sub->addr_len = len;
   sub->cfg = *cfg;
   if (!sub->cfg.max_pending) sub->cfg.max_pending = DEFAULT_MAX_PENDING;
   if (!sub->cfg.send_buffer) sub->cfg.send_buffer = DEFAULT_SEND_BUFFER;
@@ -503,7 +542,33 @@ void cli_subchannel_free(cli_subchannel *sub) {
   if (sub->cfg.tls) tls_ctx_unref(sub->cfg.tls);
   free(sub->authority);
   free(sub->server_name);
+  free(sub->addrs);
   free(sub);
+}
+
+int cli_subchannel_set_addrs(cli_subchannel *sub, const cli_addr *addrs, unsigned n) {
+  cli_addr *copy = NULL;
+  if (n) {
+    copy = malloc(n * sizeof(*copy));
+    if (!copy) return -ENOMEM;
+    memcpy(copy, addrs, n * sizeof(*copy));
+  }
+  bool was_empty = !sub->n_addrs;
+  free(sub->addrs);
+  sub->addrs = copy;
+  sub->n_addrs = n;
+  if (sub->addr_i >= n) sub->addr_i = 0;
+  if (was_empty && n && sub->timers) kick(sub); /* calls waited for addresses */
+  return 0;
+}
+
+void cli_subchannel_fail_waiting(cli_subchannel *sub, const char *why) {
+  snprintf(sub->last_error, sizeof(sub->last_error), "%s", why);
+  fail_waiting(sub, false, URPC_STATUS_UNAVAILABLE, sub->last_error);
+}
+
+bool cli_subchannel_busy(const cli_subchannel *sub) {
+  return sub->waiting.n || sub->started.n;
 }
 
 cli_sub_state cli_subchannel_state(const cli_subchannel *sub) {
@@ -518,9 +583,7 @@ const char *cli_subchannel_last_error(const cli_subchannel *sub) {
   return sub->last_error;
 }
 
-static void on_deadline(core_timer *t, void *arg) {
-  (void)t;
-  cli_sub_call *sc = arg;
+void cli_sub_call_expire(cli_sub_call *sc) {
   sc->deadline_hit = true;
   if (sc->state == CALL_WAITING) {
     end_waiting(sc, URPC_STATUS_DEADLINE_EXCEEDED,
@@ -531,6 +594,20 @@ static void on_deadline(core_timer *t, void *arg) {
   io_conn *io = sc->conn->io;
   cli_call_cancel(sc->call); /* t_close says DEADLINE_EXCEEDED and frees sc */
   io_conn_flush(io);
+}
+
+static void on_deadline(core_timer *t, void *arg) {
+  (void)t;
+  cli_sub_call_expire(arg);
+}
+
+void cli_subchannel_connect(cli_subchannel *sub) {
+  if (sub->state == CLI_SUB_IDLE) start_connect(sub);
+}
+
+const cli_addr *cli_subchannel_addrs(const cli_subchannel *sub, unsigned *n) {
+  *n = sub->n_addrs;
+  return sub->addrs;
 }
 
 static int copy_md(cli_sub_call *sc, const cli_metadata *md, size_t n) {

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 
 #include "client/h2_client.h"
+#include "client/target.h"
 #include "io/shard.h"
 #include "tls/tls.h"
 
@@ -46,6 +47,7 @@ typedef struct cli_subchannel_config {
                                 the subchannel takes a reference */
   const char *server_name;   /* with `tls`: SNI and the name the certificate must carry */
   uint32_t max_recv_message; /* 0: cli_conn's default (4 MiB) */
+  const char *user_agent;    /* NULL: cli_conn's default; must outlive the subchannel */
   uint32_t send_buffer;      /* request bytes a call may hold before send says -EAGAIN, also
                                 while it waits; 0: 64 KiB */
   uint32_t max_pending;      /* calls that may wait for a connection; 0: 1024 */
@@ -55,6 +57,10 @@ typedef struct cli_subchannel_config {
   double jitter;
   uint32_t max_backoff_ms;
   uint32_t min_connect_timeout_ms;
+  /* Every address failed (the subchannel enters TRANSIENT_FAILURE): the channel's cue to
+   * resolve again. May be NULL. */
+  void (*on_failure)(cli_subchannel *sub, void *arg);
+  void *arg;
 } cli_subchannel_config;
 
 typedef struct cli_sub_handlers {
@@ -72,10 +78,18 @@ typedef struct cli_sub_call_opts {
   bool wait_for_ready; /* wait through connection failures instead of failing UNAVAILABLE */
 } cli_sub_call_opts;
 
-/* Shard thread of `shard`. Nothing connects until the first call. Returns 0, -EINVAL (no
- * authority, an address over sizeof(sockaddr_storage), TLS without a server name), -ENOMEM. */
-int cli_subchannel_new(io_shard *shard, const struct sockaddr *addr, socklen_t len,
+/* Shard thread of `shard`. `addrs` (copied) are tried in order until one connects (pick_first
+ * within the subchannel); with none, calls wait until cli_subchannel_set_addrs gives some.
+ * Nothing connects until the first call. Returns 0, -EINVAL (no authority, TLS without a
+ * server name), -ENOMEM. */
+int cli_subchannel_new(io_shard *shard, const cli_addr *addrs, unsigned n,
                        const cli_subchannel_config *cfg, cli_subchannel **out);
+/* New addresses (a resolver's answer), for the next connection; a connection up stays. */
+int cli_subchannel_set_addrs(cli_subchannel *sub, const cli_addr *addrs, unsigned n);
+/* Resolution failed: the waiting calls that do not wait for ready end UNAVAILABLE with `why`. */
+void cli_subchannel_fail_waiting(cli_subchannel *sub, const char *why);
+/* Whether calls wait or run on it. */
+bool cli_subchannel_busy(const cli_subchannel *sub);
 /* Ends every call (waiting ones CANCELLED, started ones as cli_call_cancel does: CANCELLED),
  * closes the connections and frees the subchannel; a connection still being made is dropped
  * when it opens or fails. Not from inside one of the subchannel's callbacks. */
@@ -97,5 +111,11 @@ int cli_sub_call_send(cli_sub_call *call, const uint8_t *msg, size_t len);
 int cli_sub_call_close_send(cli_sub_call *call);
 /* Ends the call CANCELLED (on_close before this returns), whatever its state. */
 void cli_sub_call_cancel(cli_sub_call *call);
+/* Ends the call as its deadline would: DEADLINE_EXCEEDED (on_close before this returns). */
+void cli_sub_call_expire(cli_sub_call *call);
+/* Connects now if IDLE with addresses, with no call waiting (round_robin's eager connect). */
+void cli_subchannel_connect(cli_subchannel *sub);
+/* The addresses it connects to. */
+const cli_addr *cli_subchannel_addrs(const cli_subchannel *sub, unsigned *n);
 
 #endif

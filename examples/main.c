@@ -91,6 +91,12 @@ static void usage(FILE *f) {
           "  --shutdown-grace SEC      on SIGTERM/SIGINT, let calls in flight finish this long "
           "(default 10; 0 = stop at once; a second signal stops at once)\n"
           "%s%s"
+          "  --upstream TARGET         the next hop of urpc.example.Relay/Forward: a gRPC target "
+          "(dns:///host:port, host:port, ipv4:a:p,..., unix:/path; default none)\n"
+          "  --upstream-ca FILE        call the upstream over TLS, verifying it against this PEM "
+          "bundle (default plaintext)\n"
+          "  --upstream-lb POLICY      pick_first (default) or round_robin over the upstream's "
+          "addresses\n"
           "  --print-config            print the effective options (key=value lines) and exit\n"
           "  --help                    this text\n"
           "  --version                 the version\n",
@@ -119,7 +125,8 @@ static int parse_seconds(const char *flag, const char *v, long min, unsigned *ms
 }
 
 static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace_s,
-                      const char **admin_listen, auth_setup *auth, access_log_setup *alog) {
+                      const char **admin_listen, auth_setup *auth, access_log_setup *alog,
+                      relay_setup *relay) {
   enum {
     OPT_LISTEN = 1,
     OPT_SHARDS,
@@ -165,6 +172,9 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     OPT_JWT_OPTIONAL,
     OPT_ACCESS_LOG,
     OPT_ACCESS_LOG_SAMPLE,
+    OPT_UPSTREAM,
+    OPT_UPSTREAM_CA,
+    OPT_UPSTREAM_LB,
     OPT_HELP,
     OPT_VERSION
   };
@@ -213,6 +223,9 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
       {"jwt-optional", no_argument, NULL, OPT_JWT_OPTIONAL},
       {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
       {"access-log-sample", required_argument, NULL, OPT_ACCESS_LOG_SAMPLE},
+      {"upstream", required_argument, NULL, OPT_UPSTREAM},
+      {"upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA},
+      {"upstream-lb", required_argument, NULL, OPT_UPSTREAM_LB},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
@@ -394,6 +407,21 @@ static int parse_args(int argc, char **argv, urpc_server_options *o, long *grace
     case OPT_ACCESS_LOG_SAMPLE:
       if (parse_int("--access-log-sample", optarg, 1, 1000000, &alog->sample) < 0) return 2;
       break;
+    case OPT_UPSTREAM:
+      relay->upstream = optarg;
+      break;
+    case OPT_UPSTREAM_CA:
+      relay->ca_file = optarg;
+      break;
+    case OPT_UPSTREAM_LB:
+      if (strcmp(optarg, "pick_first") && strcmp(optarg, "round_robin")) {
+        fprintf(stderr,
+                "uringrpc-server: --upstream-lb takes pick_first or round_robin, not '%s'\n",
+                optarg);
+        return 2;
+      }
+      relay->round_robin = !strcmp(optarg, "round_robin");
+      break;
     case OPT_HELP:
       usage(stdout);
       return 0;
@@ -531,11 +559,13 @@ int main(int argc, char **argv) {
   trace_setup trace = {0};     /* examples/trace_setup.c: --trace, --otlp-*, --trace-* */
   access_log_setup alog = {0}; /* examples/access_log_setup.c: --access-log* */
   if (trace_setup_take_flags(&trace, &argc, argv)) return 2;
-  int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen, &auth, &alog);
+  relay_setup relay = {0}; /* examples/relay.c: --upstream* */
+  int rc = parse_args(argc, argv, &opts, &grace_s, &admin_listen, &auth, &alog, &relay);
   if (rc >= 0) return rc;
   if (print_only)
     return print_config(stdout, &opts, grace_s, admin_listen, &auth) |
-           trace_setup_print(stdout, &trace) | access_log_setup_print(stdout, &alog);
+           trace_setup_print(stdout, &trace) | access_log_setup_print(stdout, &alog) |
+           relay_print(stdout, &relay);
 
   /* Each connection is a descriptor, and the default --max-connections follows the soft file
    * limit: take what the hard limit allows, as Go programs do. */
@@ -557,7 +587,7 @@ int main(int argc, char **argv) {
   if (urpc_server_add_descriptors(server, urpc_example_descriptors, urpc_example_descriptors_len) <
           0 ||
       greeter_register(server) < 0 || demo_register(server) < 0 || ping_register(server) < 0 ||
-      interop_register(server) < 0 || demo_start() < 0) {
+      interop_register(server) < 0 || relay_register(server) < 0 || demo_start() < 0) {
     fprintf(stderr, "uringrpc-server: cannot register the example services\n");
     return 1;
   }
@@ -586,10 +616,18 @@ int main(int argc, char **argv) {
     urpc_server_free(server);
     return 1;
   }
+  if (relay_start(server, &relay) < 0) {
+    urpc_server_stop(server);
+    demo_stop();
+    urpc_server_wait(server);
+    urpc_server_free(server);
+    return 2;
+  }
   urpc_admin *admin = NULL;
   if (admin_listen &&
       urpc_admin_start(server, metrics, admin_listen, why, sizeof(why), &admin) < 0) {
     fprintf(stderr, "uringrpc-server: %s\n", why);
+    relay_stop();
     urpc_server_stop(server);
     demo_stop();
     urpc_server_wait(server);
@@ -607,6 +645,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   serve(server, &opts, sfd, grace_s, &auth, &alog);
+  relay_stop(); /* after the drain: calls finishing in it may still need the upstream */
   urpc_server_stop(server);
   demo_stop(); /* answers pending async calls; their shards drop them if already closed */
   urpc_server_wait(server);

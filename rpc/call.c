@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "rpc/rpc_ext.h"
 #include "rpc/rpc_impl.h"
 
 const char *rpc_call_printf(urpc_call *call, const char *fallback, const char *fmt, ...) {
@@ -67,9 +68,40 @@ void rpc_call_detach(urpc_call *call) {
   call->conn = NULL;
 }
 
+static void tell_watches(urpc_call *call, bool released) {
+  while (call->watches) {
+    rpc_call_watch *w = call->watches;
+    rpc_call_watch_remove(call, w);
+    w->fn(w, released);
+  }
+}
+
+int rpc_call_watch_add(urpc_call *call, rpc_call_watch *w) {
+  if (atomic_load_explicit(&call->cancelled, memory_order_relaxed)) return -ECANCELED;
+  w->prev = NULL;
+  w->next = call->watches;
+  if (w->next) w->next->prev = w;
+  call->watches = w;
+  return 0;
+}
+
+void rpc_call_watch_remove(urpc_call *call, rpc_call_watch *w) {
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    call->watches = w->next;
+  if (w->next) w->next->prev = w->prev;
+  w->prev = w->next = NULL;
+}
+
+io_shard *rpc_call_shard_io(const urpc_call *call) {
+  return call->sh->io;
+}
+
 void rpc_call_unref(urpc_call *call) {
   if (--call->refs) return;
   rpc_shard *sh = call->sh;
+  tell_watches(call, true);
   rpc_stream_drop_queue(call);
   if (call->ic_started) rpc_intercept_end(call);
   if (call->streaming_in) core_arena_reset(&call->scratch);
@@ -87,6 +119,7 @@ void rpc_call_unref(urpc_call *call) {
 static void mark_cancelled(urpc_call *call) {
   atomic_store_explicit(&call->cancelled, true, memory_order_relaxed);
   rpc_call_expedite_defers(call);
+  tell_watches(call, false);
 }
 
 /* on_cancel goes only to a handler that has started on the shard thread. A call still queued

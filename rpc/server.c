@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "io/listener.h"
 #include "io/signals.h"
+#include "rpc/rpc_ext.h"
 #include "rpc/rpc_impl.h"
 
 #define MAX_SHARDS 1024
@@ -302,6 +303,10 @@ const char *urpc_server_tls_address(const urpc_server *s) {
 }
 int urpc_server_shard_count(const urpc_server *s) {
   return s->n_shards;
+}
+
+io_shard *rpc_server_shard_io(const urpc_server *s, int i) {
+  return s->started && s->shards && i >= 0 && i < s->n_shards ? s->shards[i].io : NULL;
 }
 
 bool urpc_server_serving(urpc_server *s) {

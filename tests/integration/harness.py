@@ -130,7 +130,7 @@ def generate_stubs(proto_dir, out_dir):
         raise Skip("protoc or /usr/bin/grpc_python_plugin missing (protobuf-compiler, "
                    "protobuf-compiler-grpc)")
     jobs = [
-        (proto_dir, ["helloworld.proto", "example.proto", "ping.proto"]),
+        (proto_dir, ["helloworld.proto", "example.proto", "ping.proto", "relay.proto"]),
         (os.path.join(proto_dir, "grpc", "health", "v1"), ["health.proto"]),
     ]
     for inc, files in jobs:
@@ -152,6 +152,9 @@ class Stubs:
         import helloworld_pb2, helloworld_pb2_grpc, example_pb2_grpc  # noqa: E401
         import health_pb2, health_pb2_grpc  # noqa: E401
         import ping_pb2, ping_pb2_grpc  # noqa: E401
+        import relay_pb2, relay_pb2_grpc  # noqa: E401
+        self.relay = relay_pb2
+        self.relay_grpc = relay_pb2_grpc
         self.ping = ping_pb2
         self.ping_grpc = ping_pb2_grpc
         self.hw = helloworld_pb2

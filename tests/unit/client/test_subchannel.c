@@ -167,7 +167,9 @@ static void do_new(void *arg) {
                                .initial_backoff_ms = j->backoff_ms,
                                .max_backoff_ms = j->backoff_ms ? j->backoff_ms * 4 : 0,
                                .min_connect_timeout_ms = j->min_timeout_ms};
-  j->rc = cli_subchannel_new(shard, (struct sockaddr *)&a, sizeof(a), &cfg, &j->sub);
+  cli_addr ca = {.len = sizeof(a)};
+  memcpy(&ca.ss, &a, sizeof(a));
+  j->rc = cli_subchannel_new(shard, &ca, 1, &cfg, &j->sub);
 }
 
 static cli_subchannel *new_sub(int port, tls_ctx *tls, const char *name, uint32_t backoff_ms) {
