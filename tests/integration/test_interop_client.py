@@ -18,13 +18,20 @@ which must exit 0 and print "<case>: passed".
                   answered): every case a server can break must fail, exit 1 with one line
                   naming it. timeout_on_sleeping_server and cancel_after_begin are decided on
                   the client (its deadline, its cancel) and no server answer reliably breaks them
-  ref_plaintext   a reference interop server (grpc-go's, grpc C++'s, ...) given by --ref-server
-  ref_tls         CMD or $URPC_INTEROP_REF_SERVER: a command with {port} and {tls} in it, e.g.
-                  "/srv/go/interop_server --port={port} --use_tls={tls}". With TLS the client
-                  verifies with --ref-ca / $URPC_INTEROP_REF_CA (grpc's test ca.pem) and the
-                  name --ref-host-override (default foo.test.google.fr, server1.pem's). Cases a
-                  server does not implement: --ref-skip a,b / $URPC_INTEROP_REF_SKIP. Skipped
-                  (77) without a reference server.
+  ref_go_plaintext, ref_go_tls, ref_cpp_plaintext, ref_cpp_tls
+                  grpc's own interop servers as tests/interop/build-ref-servers.sh OUTDIR builds
+                  them (grpc-go 1.33, grpc C++ 1.51), from --ref-dir OUTDIR or
+                  $URPC_INTEROP_REF_DIR; TLS with OUTDIR/testdata's server1.pem, verified with
+                  its ca.pem (--use_test_ca --ca_file) as foo.test.google.fr. grpc-go 1.33's
+                  server ignores expect_compressed and response_compressed: the four
+                  compression cases are left out for it, as grpc's interop matrix does.
+                  Skipped (77) without the servers.
+  ref_plaintext   any other reference server: --ref-server CMD or $URPC_INTEROP_REF_SERVER, a
+  ref_tls         command with {port} and {tls} in it ("/x/interop_server --port={port}
+                  --use_tls={tls}"); with TLS the client verifies with --ref-ca /
+                  $URPC_INTEROP_REF_CA and the name --ref-host-override (default
+                  foo.test.google.fr, server1.pem's). Cases it does not implement: --ref-skip
+                  a,b / $URPC_INTEROP_REF_SKIP. Skipped (77) without one.
 
 Every wait is bounded: each call has a deadline (--rpc-timeout-ms), each client process a
 timeout, and the servers are stopped by their own PID.
@@ -54,6 +61,11 @@ CASES = ("empty_unary", "large_unary", "client_streaming", "server_streaming", "
          "server_compressed_streaming")
 REQUEST_COMPRESSION_PROBES = ("client_compressed_unary", "client_compressed_streaming")
 CLIENT_DECIDED = ("timeout_on_sleeping_server", "cancel_after_begin")
+COMPRESSION = ("client_compressed_unary", "server_compressed_unary",
+               "client_compressed_streaming", "server_compressed_streaming")
+# build-ref-servers.sh's servers: binary name, and the cases each cannot take part in.
+REF_SERVERS = {"go": ("go-interop-server", COMPRESSION), "cpp": ("cpp-interop-server", ())}
+TEST_SERVER_NAME = "foo.test.google.fr"  # grpc's server1.pem is for *.test.google.fr
 
 
 # ---- the client --------------------------------------------------------------------------
@@ -224,7 +236,7 @@ class RefServer:
 
     def __exit__(self, *a):
         if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
+            os.kill(self.proc.pid, signal.SIGINT)  # grpc C++'s stops on SIGINT, Go's on either
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -232,11 +244,8 @@ class RefServer:
                 self.proc.wait(timeout=10)
 
 
-def ref_cases(args):
-    if not args.ref_server:
-        raise Skip("no reference interop server: give --ref-server CMD or "
-                   "$URPC_INTEROP_REF_SERVER (tests/interop/build-ref-servers.sh builds them)")
-    skip = {c for c in args.ref_skip.split(",") if c}
+def ref_cases(args, skip_list):
+    skip = {c for c in skip_list.split(",") if c}
     unknown = skip - set(CASES)
     check(not unknown, f"--ref-skip names unknown cases: {sorted(unknown)}")
     if skip:
@@ -244,21 +253,40 @@ def ref_cases(args):
     return [c for c in CASES if c not in skip]
 
 
-def case_ref_plaintext(args):
-    cases = ref_cases(args)
-    with RefServer(args.ref_server, tls=False) as srv:
-        expect_pass(args, srv.port, cases)
-
-
-def case_ref_tls(args):
-    cases = ref_cases(args)
-    if not args.ref_ca or not os.path.isfile(args.ref_ca):
-        raise Skip("no CA for the reference server's certificate: give --ref-ca or "
-                   "$URPC_INTEROP_REF_CA (grpc's src/core/tsi/test_creds/ca.pem)")
-    flags = ["--use_tls=true", "--use_test_ca=true", f"--ca_file={args.ref_ca}",
-             f"--server_host_override={args.ref_host_override}"]
-    with RefServer(args.ref_server, tls=True) as srv:
+def run_ref(args, template, tls, ca, host_override, skip_list):
+    cases = ref_cases(args, skip_list)
+    flags = []
+    if tls:
+        if not ca or not os.path.isfile(ca):
+            raise Skip(f"no CA for the reference server's certificate ({ca or 'none given'}): "
+                       "grpc's src/core/tsi/test_creds/ca.pem")
+        flags = ["--use_tls=true", "--use_test_ca=true", f"--ca_file={ca}",
+                 f"--server_host_override={host_override}"]
+    with RefServer(template, tls=tls) as srv:
         expect_pass(args, srv.port, cases, flags)
+
+
+def generic_ref(args, tls):
+    if not args.ref_server:
+        raise Skip("no reference interop server: give --ref-server CMD or "
+                   "$URPC_INTEROP_REF_SERVER")
+    run_ref(args, args.ref_server, tls, args.ref_ca, args.ref_host_override, args.ref_skip)
+
+
+def built_ref(args, which, tls):
+    name, skip = REF_SERVERS[which]
+    d = args.ref_dir
+    binary = os.path.join(d, name) if d else None
+    if not binary or not os.access(binary, os.X_OK):
+        raise Skip(f"no {name}: give --ref-dir OUTDIR or $URPC_INTEROP_REF_DIR "
+                   "(tests/interop/build-ref-servers.sh OUTDIR builds it)")
+    td = os.path.join(d, "testdata")
+    template = (f"{shlex.quote(binary)} --port={{port}} --use_tls={{tls}} "
+                f"--tls_cert_file={shlex.quote(os.path.join(td, 'server1.pem'))} "
+                f"--tls_key_file={shlex.quote(os.path.join(td, 'server1.key'))}")
+    if skip:
+        log(f"{name} does not implement: {', '.join(skip)} (left out)")
+    run_ref(args, template, tls, os.path.join(td, "ca.pem"), TEST_SERVER_NAME, ",".join(skip))
 
 
 CASE_FNS = {
@@ -268,8 +296,12 @@ CASE_FNS = {
     "flags": case_flags,
     "python_server": case_python_server,
     "broken": case_broken,
-    "ref_plaintext": case_ref_plaintext,
-    "ref_tls": case_ref_tls,
+    "ref_go_plaintext": lambda a: built_ref(a, "go", False),
+    "ref_go_tls": lambda a: built_ref(a, "go", True),
+    "ref_cpp_plaintext": lambda a: built_ref(a, "cpp", False),
+    "ref_cpp_tls": lambda a: built_ref(a, "cpp", True),
+    "ref_plaintext": lambda a: generic_ref(a, False),
+    "ref_tls": lambda a: generic_ref(a, True),
 }
 
 
@@ -278,11 +310,13 @@ def extra_args(p):
     p.add_argument("--rpc-timeout-ms", type=int, default=10000, help="each call's deadline")
     p.add_argument("--interop-proto-dir", help="directory with the grpc.testing protos "
                                                "(default: <proto-dir>/grpc/testing)")
+    p.add_argument("--ref-dir", default=os.environ.get("URPC_INTEROP_REF_DIR", ""),
+                   help="OUTDIR of tests/interop/build-ref-servers.sh")
     p.add_argument("--ref-server", default=os.environ.get("URPC_INTEROP_REF_SERVER", ""),
                    help="reference server command with {port} and {tls}")
     p.add_argument("--ref-ca", default=os.environ.get("URPC_INTEROP_REF_CA", ""),
                    help="CA of the reference server's certificate (grpc's test ca.pem)")
-    p.add_argument("--ref-host-override", default="foo.test.google.fr",
+    p.add_argument("--ref-host-override", default=TEST_SERVER_NAME,
                    help="the name in the reference server's certificate")
     p.add_argument("--ref-skip", default=os.environ.get("URPC_INTEROP_REF_SKIP", ""),
                    help="comma-separated cases the reference server does not implement")
