@@ -11,6 +11,11 @@
 
 #define MSG_MAX 1024
 
+/* A call's life, changed only under ctx->mu: NEW until its first step runs on the shard, then
+ * OPEN (urpc_channel_call gave a call), CLOSED after on_close — or straight from NEW when the
+ * call could not start. */
+typedef enum call_state { CALL_NEW, CALL_OPEN, CALL_CLOSED } call_state;
+
 struct ic_call {
   ic_ctx *ctx;
   char *path;
@@ -20,8 +25,7 @@ struct ic_call {
   ic_bytes *out; /* requests, in order; out[next_out..] not yet sent */
   size_t n_out, cap_out, next_out;
   bool want_close_send, want_cancel;
-  bool opened; /* urpc_channel_call succeeded */
-  bool closed;
+  call_state state;
   urpc_status_code status;
   char message[MSG_MAX];
   int error;
@@ -32,7 +36,7 @@ struct ic_call {
   bool blocked; /* a send said -EAGAIN: on_writable resumes */
   /* Shard thread only. */
   urpc_client_call *call;
-  bool started, close_sent;
+  bool close_sent;
 };
 
 int ic_ctx_init(ic_ctx *ctx, urpc_channel *ch, int timeout_ms) {
@@ -156,7 +160,7 @@ static void on_close(urpc_client_call *call, urpc_status_code status, const char
   ic_ctx *ctx = c->ctx; /* c may be freed below */
   c->call = NULL;
   pthread_mutex_lock(&ctx->mu);
-  c->closed = true;
+  c->state = CALL_CLOSED;
   c->status = status;
   snprintf(c->message, sizeof(c->message), "%s", message ? message : "");
   pthread_cond_broadcast(&ctx->cv);
@@ -190,15 +194,14 @@ static const urpc_client_call_handlers handlers = {
 static void start(ic_call *c) {
   ic_ctx *ctx = c->ctx;
   int err = 0;
-  c->started = true;
   urpc_client_call *call = urpc_channel_call(ctx->ch, c->path, &c->opts, &handlers, c, &err);
   pthread_mutex_lock(&ctx->mu);
   if (call) {
     c->call = call;
-    c->opened = true;
+    c->state = CALL_OPEN;
     c->refs++; /* until on_close */
   } else {
-    c->closed = true;
+    c->state = CALL_CLOSED;
     c->status = URPC_STATUS_UNKNOWN;
     c->error = err;
     snprintf(c->message, sizeof(c->message), "urpc_channel_call failed: %s", strerror(-err));
@@ -212,9 +215,12 @@ static void start(ic_call *c) {
  * inside, which takes it. */
 static void step(ic_call *c) {
   ic_ctx *ctx = c->ctx;
-  if (!c->started) start(c);
   pthread_mutex_lock(&ctx->mu);
-  while (!c->closed && !c->blocked) {
+  bool fresh = c->state == CALL_NEW;
+  pthread_mutex_unlock(&ctx->mu);
+  if (fresh) start(c); /* the first step: only this thread moves the call out of NEW */
+  pthread_mutex_lock(&ctx->mu);
+  while (c->state == CALL_OPEN && !c->blocked) {
     if (c->want_cancel) {
       pthread_mutex_unlock(&ctx->mu);
       urpc_client_call_cancel(c->call);
@@ -269,8 +275,8 @@ static void post_step(ic_call *c) {
   pthread_mutex_lock(&ctx->mu);
   c->refs--;
   note_error_locked(c, rc);
-  if (!c->opened && !c->closed) { /* the start itself was not posted: nothing will run */
-    c->closed = true;
+  if (c->state == CALL_NEW) { /* the start itself was not posted: nothing will run */
+    c->state = CALL_CLOSED;
     c->status = URPC_STATUS_UNKNOWN;
     snprintf(c->message, sizeof(c->message), "urpc_channel_post_to failed: %s", strerror(-rc));
   }
@@ -317,12 +323,12 @@ int ic_call_close_send(ic_call *c) {
 }
 
 static bool closed_or_has(ic_call *c, size_t n) {
-  return c->closed || c->n_in >= n;
+  return c->state == CALL_CLOSED || c->n_in >= n;
 }
 
 static bool is_closed(ic_call *c, size_t n) {
   (void)n;
-  return c->closed;
+  return c->state == CALL_CLOSED;
 }
 
 static bool wait_for(ic_call *c, bool (*ready)(ic_call *c, size_t n), size_t n) {
@@ -357,7 +363,7 @@ void ic_call_free(ic_call *c) {
   if (!c) return;
   ic_ctx *ctx = c->ctx; /* c may be freed below */
   pthread_mutex_lock(&ctx->mu);
-  bool open = !c->closed;
+  bool open = c->state != CALL_CLOSED;
   c->want_cancel = true;
   pthread_mutex_unlock(&ctx->mu);
   /* A cancel is local and quick: waiting for it leaves no step queued behind a case that
@@ -373,7 +379,7 @@ void ic_call_free(ic_call *c) {
 
 bool ic_call_closed(ic_call *c) {
   pthread_mutex_lock(&c->ctx->mu);
-  bool closed = c->closed;
+  bool closed = c->state == CALL_CLOSED;
   pthread_mutex_unlock(&c->ctx->mu);
   return closed;
 }
