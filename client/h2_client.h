@@ -18,6 +18,11 @@
 #include "core/outq.h"
 #include "rpc/uringrpc.h"
 
+/* Response headers + trailers a call takes (names + values + 32 each, as RFC 9113's
+ * SETTINGS_MAX_HEADER_LIST_SIZE, which the client advertises): more fail the call
+ * RESOURCE_EXHAUSTED. grpc's clients allow 16 KiB too. */
+#define CLI_MAX_RESPONSE_HEADERS (16u << 10)
+
 typedef struct cli_conn cli_conn;
 typedef struct cli_call cli_call;
 
@@ -62,6 +67,11 @@ int cli_conn_recv(cli_conn *c, const uint8_t *p, size_t n);
 /* Appends what is to be sent. Returns 0, 1 when the connection is done (GOAWAY handled and
  * no call left: close after sending), or a negative code. */
 int cli_conn_produce(cli_conn *c, core_outq *out);
+/* Keepalive: queues a PING (cli_conn_want_write); the server's ACKs are counted. */
+int cli_conn_ping(cli_conn *c);
+uint64_t cli_conn_pings_acked(const cli_conn *c);
+/* Whether calls are open on it (keepalive pings only then, as grpc's default). */
+bool cli_conn_has_calls(const cli_conn *c);
 /* The connection is to close at the first produce that finds no call on it (the shard
  * drains); calls may still start until then. */
 void cli_conn_close_when_idle(cli_conn *c);

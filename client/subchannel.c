@@ -32,6 +32,13 @@ typedef struct sub_conn {
   io_conn *io;         /* once opened */
   cli_conn *cc;
   struct sub_conn *next; /* sub->conns */
+  /* keepalive: a PING every keepalive_time_ms while calls are open; none acked within
+   * keepalive_timeout_ms closes the connection (its calls end UNAVAILABLE) */
+  core_timer_wheel *timers;
+  core_timer ka;
+  uint32_t ka_time_ms, ka_timeout_ms;
+  uint64_t acked_before; /* cli_conn_pings_acked when the PING went out */
+  bool ping_out;
 } sub_conn;
 
 typedef struct sub_msg {
@@ -389,6 +396,31 @@ static void detach(cli_subchannel *sub, sub_conn *conn) {
   kick(sub);
 }
 
+static void on_keepalive(core_timer *t, void *arg) {
+  (void)t;
+  sub_conn *conn = arg;
+  uint64_t now = conn->timers->now_ms;
+  if (conn->ping_out) {
+    if (cli_conn_pings_acked(conn->cc) == conn->acked_before) {
+      if (conn->sub)
+        snprintf(conn->sub->last_error, sizeof(conn->sub->last_error),
+                 "keepalive: no PING ACK within %u ms", conn->ka_timeout_ms);
+      io_conn_set_close_reason(conn->io, IO_CLOSED_ERROR);
+      io_conn_close(conn->io); /* sc_closed: the calls end UNAVAILABLE */
+      return;
+    }
+    conn->ping_out = false;
+  }
+  if (cli_conn_has_calls(conn->cc) && !cli_conn_ping(conn->cc)) {
+    conn->acked_before = cli_conn_pings_acked(conn->cc);
+    conn->ping_out = true;
+    io_conn_flush(conn->io);
+    core_timer_arm(conn->timers, &conn->ka, now + conn->ka_timeout_ms);
+    return;
+  }
+  core_timer_arm(conn->timers, &conn->ka, now + conn->ka_time_ms);
+}
+
 static void *sc_open(void *ctx, io_conn *io) {
   sub_conn *conn = ctx;
   cli_subchannel *sub = conn->sub;
@@ -410,6 +442,13 @@ static void *sc_open(void *ctx, io_conn *io) {
   conn->io = io;
   conn->next = sub->conns;
   sub->conns = conn;
+  conn->timers = sub->timers;
+  core_timer_init(&conn->ka, on_keepalive, conn);
+  if (sub->cfg.keepalive_time_ms) {
+    conn->ka_time_ms = sub->cfg.keepalive_time_ms;
+    conn->ka_timeout_ms = sub->cfg.keepalive_timeout_ms ? sub->cfg.keepalive_timeout_ms : 20000;
+    core_timer_arm(conn->timers, &conn->ka, core_now_ms() + conn->ka_time_ms);
+  }
   sub->attempts = 0;
   sub->addr_i = 0;
   set_state(sub, CLI_SUB_READY);
@@ -464,6 +503,7 @@ static void sc_drain(void *state) {
 static void sc_closed(void *state) {
   sub_conn *conn = state;
   cli_subchannel *sub = conn->sub;
+  if (core_timer_armed(&conn->ka)) core_timer_cancel(conn->timers, &conn->ka);
   if (sub) {
     for (sub_conn **p = &sub->conns; *p; p = &(*p)->next)
       if (*p == conn) {

@@ -57,6 +57,8 @@ typedef struct cli_subchannel_config {
   double jitter;
   uint32_t max_backoff_ms;
   uint32_t min_connect_timeout_ms;
+  uint32_t keepalive_time_ms;    /* a PING after this long while calls are open; 0: none */
+  uint32_t keepalive_timeout_ms; /* its ACK not in by then: the connection closes; 0: 20 s */
   /* Every address failed (the subchannel enters TRANSIENT_FAILURE): the channel's cue to
    * resolve again. May be NULL. */
   void (*on_failure)(cli_subchannel *sub, void *arg);

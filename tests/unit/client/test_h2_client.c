@@ -61,6 +61,11 @@ static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *us
   if (!strncmp(req->name, "zip", 3)) urpc_call_set_compression(call, req->name + 3);
   E.req_compressed = urpc_call_request_compressed(call);
   urpc_call_add_initial_metadata(call, "x-greeting", "hi", 2);
+  if (!strcmp(req->name, "bigmd")) { /* response metadata over the client's 16 KiB */
+    static char kib[1000];
+    memset(kib, 'm', sizeof(kib));
+    for (int i = 0; i < 20; i++) urpc_call_add_trailing_metadata(call, "x-filler", kib, 1000);
+  }
   urpc_call_add_trailing_metadata(call, "x-done-bin", "\x00\x01\xff", 3);
   size_t n = strlen(req->name) + 8;
   char *text = urpc_call_alloc(call, n + 1);
@@ -293,6 +298,19 @@ Test(h2_client, a_response_over_the_limit_fails_the_call) {
   cr_assert(r.closed);
   cr_assert_eq(r.status, URPC_STATUS_RESOURCE_EXHAUSTED, "%d %s", r.status, r.message);
   cr_assert_eq(r.n_messages, 0);
+  result ok = {0};
+  hello(&ok, "after", 0, NULL, 0);
+  pump();
+  cr_assert_eq(ok.status, URPC_STATUS_OK, "the connection goes on");
+}
+
+Test(h2_client, response_metadata_over_the_limit_fails_the_call) {
+  result r = {0};
+  hello(&r, "bigmd", 0, NULL, 0);
+  pump();
+  cr_assert(r.closed);
+  cr_assert_eq(r.status, URPC_STATUS_RESOURCE_EXHAUSTED, "%d %s", r.status, r.message);
+  cr_assert(strstr(r.message, "16 KiB"), "%s", r.message);
   result ok = {0};
   hello(&ok, "after", 0, NULL, 0);
   pump();
