@@ -129,22 +129,6 @@ bool ic_unary(ic_ctx *ctx, const char *path, const ProtobufCMessage *request,
 }
 
 const char *ic_status_name(urpc_status_code code) {
-  static const char *const names[] = {"OK",
-                                      "CANCELLED",
-                                      "UNKNOWN",
-                                      "INVALID_ARGUMENT",
-                                      "DEADLINE_EXCEEDED",
-                                      "NOT_FOUND",
-                                      "ALREADY_EXISTS",
-                                      "PERMISSION_DENIED",
-                                      "RESOURCE_EXHAUSTED",
-                                      "FAILED_PRECONDITION",
-                                      "ABORTED",
-                                      "OUT_OF_RANGE",
-                                      "UNIMPLEMENTED",
-                                      "INTERNAL",
-                                      "UNAVAILABLE",
-                                      "DATA_LOSS",
-                                      "UNAUTHENTICATED"};
-  return (unsigned)code < sizeof(names) / sizeof(names[0]) ? names[code] : "(not a gRPC code)";
+  const char *name = urpc_status_name(code);
+  return name ? name : "(not a gRPC code)";
 }
