@@ -24,30 +24,29 @@ struct urpc_client_call {
 
 static void t_metadata(cli_sub_call *sc, const char *key, const uint8_t *value, size_t len,
                        bool trailer, void *user) {
-  (void)sc;
-  urpc_client_call *c = user;
+  (void)user;
+  urpc_client_call *c = cli_sub_call_extra(sc);
   if (c->h.on_metadata) c->h.on_metadata(c, key, value, len, trailer, c->user);
 }
 
 static void t_message(cli_sub_call *sc, const uint8_t *msg, size_t len, void *user) {
-  (void)sc;
-  urpc_client_call *c = user;
+  (void)user;
+  urpc_client_call *c = cli_sub_call_extra(sc);
   if (c->h.on_message) c->h.on_message(c, msg, len, c->user);
 }
 
 static void t_close(cli_sub_call *sc, urpc_status_code status, const char *message, void *user) {
-  (void)sc;
-  urpc_client_call *c = user;
+  (void)user;
+  urpc_client_call *c = cli_sub_call_extra(sc);
   if (c->parent) rpc_call_watch_remove(c->parent, &c->watch);
   if (c->timers && core_timer_armed(&c->parent_gone)) core_timer_cancel(c->timers, &c->parent_gone);
   c->sc = NULL;
-  c->h.on_close(c, status, message, c->user);
-  free(c);
+  c->h.on_close(c, status, message, c->user); /* the subchannel frees c with its call after */
 }
 
 static void t_writable(cli_sub_call *sc, void *user) {
-  (void)sc;
-  urpc_client_call *c = user;
+  (void)user;
+  urpc_client_call *c = cli_sub_call_extra(sc);
   if (c->h.on_writable) c->h.on_writable(c, c->user);
 }
 
@@ -104,23 +103,21 @@ urpc_client_call *urpc_channel_call(urpc_channel *ch, const char *path,
   if (!cs) return NULL;
   int64_t timeout_ns = o->timeout_ns;
   if (o->parent && (*err = inherit(o->parent, cs->io, &timeout_ns))) return NULL;
-  urpc_client_call *c = calloc(1, sizeof(*c));
-  *err = -ENOMEM;
-  if (!c) return NULL;
-  c->h = *h;
-  c->user = user;
+  /* the public call is allocated with the subchannel's (one allocation per call) */
   cli_sub_call_opts so = {
       .call = {.timeout_ns = timeout_ns,
                .md = (const cli_metadata *)o->metadata, /* the same layout */
                .n_md = o->n_metadata,
                .encoding = o->compression},
       .wait_for_ready = o->wait_for_ready,
+      .extra = sizeof(urpc_client_call),
   };
-  c->sc = cli_subchannel_call(ch_shard_pick(cs), path, &so, &trampolines, c, err);
-  if (!c->sc) {
-    free(c);
-    return NULL;
-  }
+  cli_sub_call *sc = cli_subchannel_call(ch_shard_pick(cs), path, &so, &trampolines, NULL, err);
+  if (!sc) return NULL;
+  urpc_client_call *c = cli_sub_call_extra(sc);
+  c->sc = sc;
+  c->h = *h;
+  c->user = user;
   if (o->parent) {
     c->timers = cs->timers;
     core_timer_init(&c->parent_gone, on_parent_gone, c);
@@ -135,7 +132,18 @@ _Static_assert(sizeof(urpc_client_metadata) == sizeof(cli_metadata) &&
                "urpc_client_metadata is passed as cli_metadata");
 
 int urpc_client_call_send(urpc_client_call *c, const void *msg, size_t len) {
-  return cli_sub_call_send(c->sc, msg, len);
+  return cli_sub_call_send(c->sc, msg, len, 0);
+}
+
+_Static_assert(URPC_CLIENT_SEND_NO_COMPRESS == CLI_SEND_NO_COMPRESS, "flags passed through");
+
+int urpc_client_call_send_flags(urpc_client_call *c, const void *msg, size_t len, unsigned flags) {
+  if (flags & ~URPC_CLIENT_SEND_NO_COMPRESS) return -EINVAL;
+  return cli_sub_call_send(c->sc, msg, len, flags);
+}
+
+bool urpc_client_call_message_compressed(const urpc_client_call *c) {
+  return c->sc && cli_sub_call_message_compressed(c->sc);
 }
 
 int urpc_client_call_send_message(urpc_client_call *c, const ProtobufCMessage *msg) {
@@ -144,7 +152,7 @@ int urpc_client_call_send_message(urpc_client_call *c, const ProtobufCMessage *m
   uint8_t *buf = len <= sizeof(stack) ? stack : malloc(len);
   if (!buf) return -ENOMEM;
   protobuf_c_message_pack(msg, buf);
-  int rc = cli_sub_call_send(c->sc, buf, len);
+  int rc = cli_sub_call_send(c->sc, buf, len, 0);
   if (buf != stack) free(buf);
   return rc;
 }

@@ -256,6 +256,8 @@ static int fill_config(urpc_channel *ch, const urpc_channel_options *o) {
       .initial_backoff_ms = o->initial_backoff_ms,
       .max_backoff_ms = o->max_backoff_ms,
       .min_connect_timeout_ms = o->min_connect_timeout_ms,
+      .keepalive_time_ms = o->keepalive_time_ms,
+      .keepalive_timeout_ms = o->keepalive_timeout_ms,
       .on_failure = on_sub_failure,
   };
   ch->resolve_interval_ms = o->resolve_interval_ms ? o->resolve_interval_ms : DEFAULT_RESOLVE_EVERY;

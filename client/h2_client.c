@@ -56,6 +56,8 @@ struct cli_call {
   core_arena scratch;    /* a compressed message's decompression or compression, reset after */
   const char *fail_msg;  /* a failure this side decided (response too large, compressed) */
   urpc_status_code fail_code;
+  uint32_t header_bytes; /* response headers and trailers so far, as RFC 9113 counts them */
+  bool msg_compressed;   /* the response message being delivered came compressed */
 };
 
 struct cli_conn {
@@ -64,12 +66,13 @@ struct cli_conn {
   cli_conn_config cfg;
   char *authority, *user_agent;
   cli_call *calls;
-  cli_call *writable; /* calls whose buffer has room again, told after nghttp2_session_send */
-  uint32_t n_calls;   /* on `calls`: their streams are not closed yet */
-  bool goaway;        /* the server sent GOAWAY: no new streams */
-  bool idle_close;    /* cli_conn_close_when_idle: done once no call is left */
-  bool done;          /* produce said so: no new streams */
-  bool settings;      /* the server's first SETTINGS came */
+  cli_call *writable;   /* calls whose buffer has room again, told after nghttp2_session_send */
+  uint32_t n_calls;     /* on `calls`: their streams are not closed yet */
+  bool goaway;          /* the server sent GOAWAY: no new streams */
+  bool idle_close;      /* cli_conn_close_when_idle: done once no call is left */
+  uint64_t pings_acked; /* PING ACKs from the server (keepalive) */
+  bool done;            /* produce said so: no new streams */
+  bool settings;        /* the server's first SETTINGS came */
 };
 
 /* ---- ending calls ---- */
@@ -212,7 +215,14 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
                      void *ud) {
   (void)ud, (void)flags;
   cli_call *call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
-  if (!call || frame->hd.type != NGHTTP2_HEADERS) return 0;
+  if (!call || frame->hd.type != NGHTTP2_HEADERS || call->fail_msg) return 0;
+  /* A server could otherwise make the client hold (and the handlers see) any amount. */
+  call->header_bytes += (uint32_t)(namelen + valuelen + 32);
+  if (call->header_bytes > CLI_MAX_RESPONSE_HEADERS) {
+    fail_stream(call, URPC_STATUS_RESOURCE_EXHAUSTED,
+                "response metadata over 16 KiB (the client's limit)");
+    return 0;
+  }
   bool trailer = frame->headers.cat == NGHTTP2_HCAT_HEADERS;
   if (!trailer && is(name, namelen, ":status")) {
     int st = 0;
@@ -250,6 +260,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
   }
   if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
     c->settings = true;
+  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) c->pings_acked++;
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   cli_call *call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
   if (call && frame->headers.cat == NGHTTP2_HCAT_RESPONSE) call->got_headers = true;
@@ -282,6 +293,7 @@ static int msg_done(void *ud, uint8_t *msg, size_t len, bool compressed) {
     free(msg);
     return -1;
   }
+  call->msg_compressed = compressed;
   if (call->h.on_message) call->h.on_message(call, body, len, call->user);
   free(msg);
   core_arena_reset(&call->scratch);
@@ -381,9 +393,11 @@ int cli_conn_new(const cli_conn_config *cfg, cli_conn **out) {
   }
   if (!rc) {
     /* no server push; the response window as grpc's clients open it */
-    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-                                   {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20}};
-    rc = nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2) ? -ENOMEM : 0;
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, CLI_MAX_RESPONSE_HEADERS}};
+    rc = nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 3) ? -ENOMEM : 0;
   }
   if (!rc)
     rc =
@@ -431,6 +445,18 @@ int cli_conn_produce(cli_conn *c, core_outq *out) {
     return 1;
   }
   return 0;
+}
+
+int cli_conn_ping(cli_conn *c) {
+  return nghttp2_submit_ping(c->h2, NGHTTP2_FLAG_NONE, NULL) ? -ENOMEM : 0;
+}
+
+uint64_t cli_conn_pings_acked(const cli_conn *c) {
+  return c->pings_acked;
+}
+
+bool cli_conn_has_calls(const cli_conn *c) {
+  return c->calls != NULL;
 }
 
 void cli_conn_close_when_idle(cli_conn *c) {
@@ -572,13 +598,13 @@ static void resume(cli_call *call) {
   nghttp2_session_resume_data(call->conn->h2, call->stream_id);
 }
 
-int cli_call_send(cli_call *call, const uint8_t *msg, size_t len) {
+int cli_call_send(cli_call *call, const uint8_t *msg, size_t len, unsigned flags) {
   if (call->send_closed || call->fail_msg || call->closed) return -EPIPE;
   if (call->queued >= call->conn->cfg.send_buffer) {
     call->want_writable = true;
     return -EAGAIN;
   }
-  bool compressed = call->req_enc != RPC_ENC_IDENTITY;
+  bool compressed = call->req_enc != RPC_ENC_IDENTITY && !(flags & CLI_SEND_NO_COMPRESS);
   if (compressed) {
     int rc = rpc_compress(call->req_enc, msg, len, core_arena_alloc_cb, &call->scratch,
                           (uint8_t **)&msg, &len);
@@ -604,6 +630,10 @@ int cli_call_send(cli_call *call, const uint8_t *msg, size_t len) {
   }
   core_arena_reset(&call->scratch);
   return rc;
+}
+
+bool cli_call_message_compressed(const cli_call *call) {
+  return call->msg_compressed;
 }
 
 int cli_call_close_send(cli_call *call) {

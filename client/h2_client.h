@@ -18,6 +18,11 @@
 #include "core/outq.h"
 #include "rpc/uringrpc.h"
 
+/* Response headers + trailers a call takes (names + values + 32 each, as RFC 9113's
+ * SETTINGS_MAX_HEADER_LIST_SIZE, which the client advertises): more fail the call
+ * RESOURCE_EXHAUSTED. grpc's clients allow 16 KiB too. */
+#define CLI_MAX_RESPONSE_HEADERS (16u << 10)
+
 typedef struct cli_conn cli_conn;
 typedef struct cli_call cli_call;
 
@@ -62,6 +67,11 @@ int cli_conn_recv(cli_conn *c, const uint8_t *p, size_t n);
 /* Appends what is to be sent. Returns 0, 1 when the connection is done (GOAWAY handled and
  * no call left: close after sending), or a negative code. */
 int cli_conn_produce(cli_conn *c, core_outq *out);
+/* Keepalive: queues a PING (cli_conn_want_write); the server's ACKs are counted. */
+int cli_conn_ping(cli_conn *c);
+uint64_t cli_conn_pings_acked(const cli_conn *c);
+/* Whether calls are open on it (keepalive pings only then, as grpc's default). */
+bool cli_conn_has_calls(const cli_conn *c);
 /* The connection is to close at the first produce that finds no call on it (the shard
  * drains); calls may still start until then. */
 void cli_conn_close_when_idle(cli_conn *c);
@@ -89,7 +99,10 @@ cli_call *cli_call_start(cli_conn *c, const char *path, const cli_call_opts *o,
  * the call's send buffer is full (nothing queued: on_writable follows when it has room, so a
  * slow server holds the sender back instead of filling memory); -EPIPE after close_send or once
  * the call is closing; -EMSGSIZE (over 4 GiB); -ENOMEM. */
-int cli_call_send(cli_call *call, const uint8_t *msg, size_t len);
+#define CLI_SEND_NO_COMPRESS 1u /* this message goes uncompressed in a compressed call */
+int cli_call_send(cli_call *call, const uint8_t *msg, size_t len, unsigned flags);
+/* Inside on_message: whether that message came compressed on the wire. */
+bool cli_call_message_compressed(const cli_call *call);
 /* No more request messages: END_STREAM after what is queued. */
 int cli_call_close_send(cli_call *call);
 /* Resets the stream (CANCEL); on_close(CANCELLED) runs before this returns. */

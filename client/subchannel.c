@@ -11,6 +11,7 @@
 #include "client/subchannel.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,19 @@ typedef struct sub_conn {
   io_conn *io;         /* once opened */
   cli_conn *cc;
   struct sub_conn *next; /* sub->conns */
+  /* keepalive: a PING every keepalive_time_ms while calls are open; none acked within
+   * keepalive_timeout_ms closes the connection (its calls end UNAVAILABLE) */
+  core_timer_wheel *timers;
+  core_timer ka;
+  uint32_t ka_time_ms, ka_timeout_ms;
+  uint64_t acked_before; /* cli_conn_pings_acked when the PING went out */
+  bool ping_out;
 } sub_conn;
 
 typedef struct sub_msg {
   struct sub_msg *next;
   size_t len;
+  unsigned flags; /* CLI_SEND_* */
   uint8_t bytes[];
 } sub_msg;
 
@@ -58,10 +67,11 @@ struct cli_sub_call {
   bool deadline_hit;     /* the deadline cancelled it: CANCELLED is reported DEADLINE_EXCEEDED */
   sub_msg *sq, *sq_tail; /* request messages not yet handed to the cli_call */
   size_t queued;
-  bool send_closed;   /* close_send asked (done once sq is empty) */
-  bool want_writable; /* send said -EAGAIN */
-  sub_conn *conn;     /* STARTED */
-  cli_call *call;     /* STARTED */
+  bool send_closed;                            /* close_send asked (done once sq is empty) */
+  bool want_writable;                          /* send said -EAGAIN */
+  sub_conn *conn;                              /* STARTED */
+  cli_call *call;                              /* STARTED */
+  _Alignas(max_align_t) unsigned char extra[]; /* cli_sub_call_opts.extra bytes */
 };
 
 typedef struct call_list {
@@ -180,7 +190,7 @@ static void t_close(cli_call *call, urpc_status_code status, const char *message
 static bool push_buffered(cli_sub_call *sc) {
   while (sc->sq) {
     sub_msg *m = sc->sq;
-    int rc = cli_call_send(sc->call, m->bytes, m->len);
+    int rc = cli_call_send(sc->call, m->bytes, m->len, m->flags);
     if (rc == -EAGAIN) return true; /* t_writable comes back */
     sc->sq = m->next;
     if (!sc->sq) sc->sq_tail = NULL;
@@ -389,6 +399,31 @@ static void detach(cli_subchannel *sub, sub_conn *conn) {
   kick(sub);
 }
 
+static void on_keepalive(core_timer *t, void *arg) {
+  (void)t;
+  sub_conn *conn = arg;
+  uint64_t now = conn->timers->now_ms;
+  if (conn->ping_out) {
+    if (cli_conn_pings_acked(conn->cc) == conn->acked_before) {
+      if (conn->sub)
+        snprintf(conn->sub->last_error, sizeof(conn->sub->last_error),
+                 "keepalive: no PING ACK within %u ms", conn->ka_timeout_ms);
+      io_conn_set_close_reason(conn->io, IO_CLOSED_ERROR);
+      io_conn_close(conn->io); /* sc_closed: the calls end UNAVAILABLE */
+      return;
+    }
+    conn->ping_out = false;
+  }
+  if (cli_conn_has_calls(conn->cc) && !cli_conn_ping(conn->cc)) {
+    conn->acked_before = cli_conn_pings_acked(conn->cc);
+    conn->ping_out = true;
+    io_conn_flush(conn->io);
+    core_timer_arm(conn->timers, &conn->ka, now + conn->ka_timeout_ms);
+    return;
+  }
+  core_timer_arm(conn->timers, &conn->ka, now + conn->ka_time_ms);
+}
+
 static void *sc_open(void *ctx, io_conn *io) {
   sub_conn *conn = ctx;
   cli_subchannel *sub = conn->sub;
@@ -410,6 +445,13 @@ static void *sc_open(void *ctx, io_conn *io) {
   conn->io = io;
   conn->next = sub->conns;
   sub->conns = conn;
+  conn->timers = sub->timers;
+  core_timer_init(&conn->ka, on_keepalive, conn);
+  if (sub->cfg.keepalive_time_ms) {
+    conn->ka_time_ms = sub->cfg.keepalive_time_ms;
+    conn->ka_timeout_ms = sub->cfg.keepalive_timeout_ms ? sub->cfg.keepalive_timeout_ms : 20000;
+    core_timer_arm(conn->timers, &conn->ka, core_now_ms() + conn->ka_time_ms);
+  }
   sub->attempts = 0;
   sub->addr_i = 0;
   set_state(sub, CLI_SUB_READY);
@@ -464,6 +506,7 @@ static void sc_drain(void *state) {
 static void sc_closed(void *state) {
   sub_conn *conn = state;
   cli_subchannel *sub = conn->sub;
+  if (core_timer_armed(&conn->ka)) core_timer_cancel(conn->timers, &conn->ka);
   if (sub) {
     for (sub_conn **p = &sub->conns; *p; p = &(*p)->next)
       if (*p == conn) {
@@ -601,6 +644,10 @@ static void on_deadline(core_timer *t, void *arg) {
   cli_sub_call_expire(arg);
 }
 
+void *cli_sub_call_extra(cli_sub_call *sc) {
+  return sc->extra;
+}
+
 void cli_subchannel_connect(cli_subchannel *sub) {
   if (sub->state == CLI_SUB_IDLE) start_connect(sub);
 }
@@ -645,31 +692,20 @@ cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path, const c
   *err = -EAGAIN;
   if (!now && sub->waiting.n >= sub->cfg.max_pending) return NULL;
   *err = -ENOMEM;
-  cli_sub_call *sc = calloc(1, sizeof(*sc));
+  cli_sub_call *sc = calloc(1, sizeof(*sc) + o->extra);
   if (!sc) return NULL;
   sc->sub = sub;
   sc->h = *h;
   sc->user = user;
   sc->wait_for_ready = o->wait_for_ready;
-  sc->path = strdup(path);
-  sc->encoding = enc ? strdup(enc) : NULL;
-  if (!sc->path || (enc && !sc->encoding) || copy_md(sc, o->call.md, o->call.n_md)) {
-    free_call(sc);
-    return NULL;
-  }
   core_timer_init(&sc->deadline, on_deadline, sc);
   if (o->call.timeout_ns > 0) {
     sc->deadline_ms = core_now_ms() + (uint64_t)(o->call.timeout_ns + 999999) / 1000000;
     core_timer_arm(sub->timers, &sc->deadline, sc->deadline_ms);
   }
-  list_push(&sub->waiting, sc);
-  if (now) {
+  if (now) { /* the request headers go now: nothing to keep for later */
     sub_conn *conn = sub->cur;
-    list_remove(&sub->waiting, sc);
-    cli_call_opts co = o->call;
-    co.md = sc->md;
-    co.encoding = sc->encoding;
-    cli_call *call = cli_call_start(conn->cc, sc->path, &co, &trampolines, sc, err);
+    cli_call *call = cli_call_start(conn->cc, path, &o->call, &trampolines, sc, err);
     if (!call) {
       if (core_timer_armed(&sc->deadline)) core_timer_cancel(sub->timers, &sc->deadline);
       free_call(sc);
@@ -680,7 +716,18 @@ cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path, const c
     sc->conn = conn;
     list_push(&sub->started, sc);
     io_conn_flush(conn->io);
-  } else if (sub->state == CLI_SUB_IDLE) {
+    *err = 0;
+    return sc;
+  }
+  sc->path = strdup(path);
+  sc->encoding = enc ? strdup(enc) : NULL;
+  if (!sc->path || (enc && !sc->encoding) || copy_md(sc, o->call.md, o->call.n_md)) {
+    if (core_timer_armed(&sc->deadline)) core_timer_cancel(sub->timers, &sc->deadline);
+    free_call(sc);
+    return NULL;
+  }
+  list_push(&sub->waiting, sc);
+  if (sub->state == CLI_SUB_IDLE) {
     start_connect(sub);
   } else if (sub->state == CLI_SUB_TRANSIENT_FAILURE && !sc->wait_for_ready) {
     kick(sub);
@@ -689,10 +736,14 @@ cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path, const c
   return sc;
 }
 
-int cli_sub_call_send(cli_sub_call *sc, const uint8_t *msg, size_t len) {
+bool cli_sub_call_message_compressed(const cli_sub_call *sc) {
+  return sc->call && cli_call_message_compressed(sc->call);
+}
+
+int cli_sub_call_send(cli_sub_call *sc, const uint8_t *msg, size_t len, unsigned flags) {
   if (sc->send_closed) return -EPIPE;
   if (sc->state == CALL_STARTED && !sc->sq) {
-    int rc = cli_call_send(sc->call, msg, len);
+    int rc = cli_call_send(sc->call, msg, len, flags);
     if (rc == -EAGAIN) sc->want_writable = true;
     if (!rc) io_conn_flush(sc->conn->io);
     return rc;
@@ -705,6 +756,7 @@ int cli_sub_call_send(cli_sub_call *sc, const uint8_t *msg, size_t len) {
   if (!m) return -ENOMEM;
   m->next = NULL;
   m->len = len;
+  m->flags = flags;
   if (len) memcpy(m->bytes, msg, len);
   if (sc->sq_tail)
     sc->sq_tail->next = m;

@@ -57,6 +57,8 @@ typedef struct cli_subchannel_config {
   double jitter;
   uint32_t max_backoff_ms;
   uint32_t min_connect_timeout_ms;
+  uint32_t keepalive_time_ms;    /* a PING after this long while calls are open; 0: none */
+  uint32_t keepalive_timeout_ms; /* its ACK not in by then: the connection closes; 0: 20 s */
   /* Every address failed (the subchannel enters TRANSIENT_FAILURE): the channel's cue to
    * resolve again. May be NULL. */
   void (*on_failure)(cli_subchannel *sub, void *arg);
@@ -76,6 +78,8 @@ typedef struct cli_sub_handlers {
 typedef struct cli_sub_call_opts {
   cli_call_opts call;  /* timeout (also the deadline while waiting), metadata, encoding */
   bool wait_for_ready; /* wait through connection failures instead of failing UNAVAILABLE */
+  size_t extra;        /* bytes the caller wants allocated with the call (cli_sub_call_extra),
+                          zeroed, freed with it after on_close */
 } cli_sub_call_opts;
 
 /* Shard thread of `shard`. `addrs` (copied) are tried in order until one connects (pick_first
@@ -107,10 +111,14 @@ cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path, const c
                                   const cli_sub_handlers *h, void *user, int *err);
 /* As cli_call_send: copied; -EAGAIN when the call holds send_buffer bytes (on_writable
  * follows); -EPIPE after close_send or once the call ends. */
-int cli_sub_call_send(cli_sub_call *call, const uint8_t *msg, size_t len);
+int cli_sub_call_send(cli_sub_call *call, const uint8_t *msg, size_t len, unsigned flags);
+/* Inside on_message: whether that message came compressed on the wire. */
+bool cli_sub_call_message_compressed(const cli_sub_call *call);
 int cli_sub_call_close_send(cli_sub_call *call);
 /* Ends the call CANCELLED (on_close before this returns), whatever its state. */
 void cli_sub_call_cancel(cli_sub_call *call);
+/* The call's `extra` bytes (max_align_t-aligned). */
+void *cli_sub_call_extra(cli_sub_call *call);
 /* Ends the call as its deadline would: DEADLINE_EXCEEDED (on_close before this returns). */
 void cli_sub_call_expire(cli_sub_call *call);
 /* Connects now if IDLE with addresses, with no call waiting (round_robin's eager connect). */

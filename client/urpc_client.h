@@ -142,6 +142,14 @@ urpc_client_call *urpc_channel_call(urpc_channel *ch, const char *path,
 /* Queues one request message (copied). 0, -EAGAIN (on_writable follows), -EPIPE (after
  * close_send, or the call is ending), -ENOMEM. */
 int urpc_client_call_send(urpc_client_call *call, const void *msg, size_t len);
+/* As urpc_client_call_send, with flags: URPC_CLIENT_SEND_NO_COMPRESS sends this message
+ * uncompressed in a call made with `compression` (grpc's GRPC_WRITE_NO_COMPRESS). -EINVAL for
+ * other bits. */
+#define URPC_CLIENT_SEND_NO_COMPRESS 1u
+int urpc_client_call_send_flags(urpc_client_call *call, const void *msg, size_t len,
+                                unsigned flags);
+/* Inside on_message: whether that response message came compressed on the wire. */
+bool urpc_client_call_message_compressed(const urpc_client_call *call);
 /* Packs a protobuf-c message and sends it as above. */
 int urpc_client_call_send_message(urpc_client_call *call, const ProtobufCMessage *msg);
 /* No more request messages. */

@@ -17,28 +17,9 @@
 _Static_assert(4 * (6 * URPC_ACCESS_LOG_FIELD_MAX + 2) + 1024 <= URPC_ACCESS_LOG_LINE_MAX,
                "four escaped fields and the rest of a line fit the line bound");
 
-static const char *const code_names[] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
-
 const char *access_log_code_name(urpc_status_code code) {
-  return (unsigned)code < sizeof(code_names) / sizeof(code_names[0]) ? code_names[code] : "UNKNOWN";
+  const char *name = urpc_status_name(code);
+  return name ? name : "UNKNOWN";
 }
 
 static char *put(char *o, const char *s) {

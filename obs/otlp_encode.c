@@ -212,13 +212,6 @@ struct span_parts {
   blob peer;   /* in the cache, or in the batch's scratch */
 };
 
-/* grpc's code names, for error.type */
-static const char *const code_names[N_CODES] = {
-    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
-    "DATA_LOSS", "UNAUTHENTICATED"};
-
 static size_t varint_len(size_t v) {
   size_t n = 1;
   while (v >= 0x80) v >>= 7, n++;
@@ -271,7 +264,7 @@ static int pack_outcomes(otlp_resource *r) {
       KeyValue *kvp[3] = {&kv[0], &kv[1], &kv[2]};
       set_int(&kv[0], &v[0], "rpc.grpc.status_code", code);
       set_string(&kv[1], &v[1], "network.transport", "tcp");
-      set_string(&kv[2], &v[2], "error.type", code_names[code]);
+      set_string(&kv[2], &v[2], "error.type", urpc_status_name((urpc_status_code)code));
       Status st = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
       if (error) st.code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
       Span sp = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;

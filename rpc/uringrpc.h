@@ -44,6 +44,9 @@ typedef enum urpc_status_code {
   URPC_STATUS_UNAUTHENTICATED = 16,
 } urpc_status_code;
 
+/* grpc's name of a code ("DEADLINE_EXCEEDED"), or NULL for a number that is not one. */
+const char *urpc_status_name(urpc_status_code code);
+
 typedef struct urpc_server urpc_server;
 /* One RPC. Valid from the handler's start until the call is finished (reply or fail). */
 typedef struct urpc_call urpc_call;

@@ -26,6 +26,7 @@ typedef struct result {
   char md[8][2][64]; /* response metadata seen: key, value */
   bool md_trailer[8];
   int n_md;
+  bool last_compressed; /* cli_call_message_compressed in on_message */
 } result;
 
 static struct {
@@ -61,6 +62,11 @@ static void say_hello(urpc_call *call, const ProtobufCMessage *request, void *us
   if (!strncmp(req->name, "zip", 3)) urpc_call_set_compression(call, req->name + 3);
   E.req_compressed = urpc_call_request_compressed(call);
   urpc_call_add_initial_metadata(call, "x-greeting", "hi", 2);
+  if (!strcmp(req->name, "bigmd")) { /* response metadata over the client's 16 KiB */
+    static char kib[1000];
+    memset(kib, 'm', sizeof(kib));
+    for (int i = 0; i < 20; i++) urpc_call_add_trailing_metadata(call, "x-filler", kib, 1000);
+  }
   urpc_call_add_trailing_metadata(call, "x-done-bin", "\x00\x01\xff", 3);
   size_t n = strlen(req->name) + 8;
   char *text = urpc_call_alloc(call, n + 1);
@@ -180,8 +186,8 @@ static void on_metadata(cli_call *call, const char *key, const uint8_t *value, s
 }
 
 static void on_message(cli_call *call, const uint8_t *msg, size_t len, void *user) {
-  (void)call;
   result *r = user;
+  r->last_compressed = cli_call_message_compressed(call);
   r->n_messages++;
   r->last_len = len < sizeof(r->last) ? len : sizeof(r->last);
   memcpy(r->last, msg, r->last_len);
@@ -198,6 +204,8 @@ static void on_close(cli_call *call, urpc_status_code status, const char *messag
 
 static const cli_call_handlers H = {on_metadata, on_message, on_close, NULL};
 
+static unsigned send_flags; /* hello_enc's cli_call_send flags */
+
 static cli_call *hello_enc(result *r, const char *name, int64_t timeout_ns, const cli_metadata *md,
                            size_t n_md, const char *encoding) {
   int err;
@@ -208,7 +216,7 @@ static cli_call *hello_enc(result *r, const char *name, int64_t timeout_ns, cons
   req.name = (char *)name;
   uint8_t buf[256];
   size_t n = helloworld__hello_request__pack(&req, buf);
-  cr_assert_eq(cli_call_send(call, buf, n), 0);
+  cr_assert_eq(cli_call_send(call, buf, n, send_flags), 0);
   cr_assert_eq(cli_call_close_send(call), 0);
   return call;
 }
@@ -299,6 +307,19 @@ Test(h2_client, a_response_over_the_limit_fails_the_call) {
   cr_assert_eq(ok.status, URPC_STATUS_OK, "the connection goes on");
 }
 
+Test(h2_client, response_metadata_over_the_limit_fails_the_call) {
+  result r = {0};
+  hello(&r, "bigmd", 0, NULL, 0);
+  pump();
+  cr_assert(r.closed);
+  cr_assert_eq(r.status, URPC_STATUS_RESOURCE_EXHAUSTED, "%d %s", r.status, r.message);
+  cr_assert(strstr(r.message, "16 KiB"), "%s", r.message);
+  result ok = {0};
+  hello(&ok, "after", 0, NULL, 0);
+  pump();
+  cr_assert_eq(ok.status, URPC_STATUS_OK, "the connection goes on");
+}
+
 Test(h2_client, cancel_resets_the_stream) {
   result r = {0};
   int err;
@@ -356,6 +377,7 @@ Test(h2_client, compression_both_ways) {
     pump();
     cr_assert_eq(r.status, URPC_STATUS_OK, "%s: %d %s", encodings[i], r.status, r.message);
     cr_assert(E.req_compressed, "%s: the request was not compressed", encodings[i]);
+    cr_assert(r.last_compressed, "%s: the response came compressed", encodings[i]);
     char want[80];
     snprintf(want, sizeof(want), "Hello %s", name);
     cr_assert_str_eq(reply_text(&r), want);
@@ -365,6 +387,14 @@ Test(h2_client, compression_both_ways) {
   pump();
   cr_assert_eq(plain.status, URPC_STATUS_OK);
   cr_assert_not(E.req_compressed);
+  cr_assert_not(plain.last_compressed);
+  result one_plain = {0}; /* a message sent uncompressed inside a gzip call */
+  send_flags = CLI_SEND_NO_COMPRESS;
+  hello_enc(&one_plain, "onegzip", 0, NULL, 0, "gzip");
+  send_flags = 0;
+  pump();
+  cr_assert_eq(one_plain.status, URPC_STATUS_OK, "%s", one_plain.message);
+  cr_assert_not(E.req_compressed, "CLI_SEND_NO_COMPRESS: the message went uncompressed");
   int err;
   cr_assert_null(cli_call_start(E.cli, "/a/b", &(cli_call_opts){.encoding = "br"}, &H, NULL, &err));
   cr_assert_eq(err, -EINVAL);
@@ -397,7 +427,7 @@ Test(h2_client, client_streaming_with_backpressure) {
   size_t n = grpc__testing__streaming_input_call_request__pack(&req, buf);
   int sent = 0, refused = 0, waits = 0;
   while (sent < 300) {
-    int rc = cli_call_send(call, buf, n);
+    int rc = cli_call_send(call, buf, n, 0);
     if (rc == 0) {
       sent++;
       continue;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../common/test_pki.h"
+#include "../common/test_server.h"
 #include "../common/test_shard.h"
 #include "client/subchannel.h"
 #include "grpc/testing/messages.pb-c.h"
@@ -64,78 +65,7 @@ static uint64_t connects_ok(void) {
   return core_ctr_get(&io_shard_get_counters(shard)->connect_ok);
 }
 
-/* ---- the server ---- */
-
-typedef struct server {
-  pid_t pid;
-  int port, tls_port;
-} server;
-
-/* More flags for the next start_server (NULL-terminated, up to 6). */
-static const char *server_extra[7];
-
-/* uringrpc-server on 127.0.0.1:port (0: any) and a TLS listener; its ports from its startup
- * line. */
-static server start_server(int port) {
-  int pipefd[2];
-  cr_assert_eq(pipe(pipefd), 0);
-  char listen[32];
-  snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-  pid_t pid = fork();
-  cr_assert(pid >= 0);
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that fails or crashes leaves no server behind */
-    dup2(pipefd[1], 1);
-    close(pipefd[0]);
-    close(pipefd[1]);
-    const char *argv[20] = {URPC_SERVER_BIN,
-                            "--listen",
-                            listen,
-                            "--tls-listen",
-                            "127.0.0.1:0",
-                            "--tls-cert",
-                            test_pki_path("srv.pem"),
-                            "--tls-key",
-                            test_pki_path("srv.key"),
-                            "--shards",
-                            "1",
-                            "--io",
-                            epoll_backend ? "epoll" : "uring"};
-    for (int i = 0; server_extra[i]; i++) argv[13 + i] = server_extra[i];
-    execv(URPC_SERVER_BIN, (char **)argv);
-    _exit(127);
-  }
-  close(pipefd[1]);
-  FILE *f = fdopen(pipefd[0], "r");
-  char line[512] = "";
-  server srv = {.pid = pid};
-  const char *p;
-  if (fgets(line, sizeof(line), f)) {
-    if ((p = strstr(line, "listening on 127.0.0.1:"))) srv.port = atoi(p + 23);
-    if ((p = strstr(line, " tls=127.0.0.1:"))) srv.tls_port = atoi(p + 15);
-  }
-  fclose(f);
-  cr_assert(srv.port > 0 && srv.tls_port > 0, "no startup line from the server: '%s'", line);
-  return srv;
-}
-
-static void kill_server(server *srv, int sig) {
-  int status;
-  kill(srv->pid, sig);
-  cr_expect_eq(waitpid(srv->pid, &status, 0), srv->pid);
-  srv->pid = 0;
-}
-
-/* A port nobody listens on (bound, then closed). */
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  socklen_t len = sizeof(a);
-  getsockname(fd, (struct sockaddr *)&a, &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+/* ---- the server: test_server.h ---- */
 
 static tls_ctx *client_ctx(void) {
   tls_client_config cfg = {.ca_file = test_pki_path("ca.pem"), .alpn = "h2"};
@@ -270,7 +200,7 @@ static void pump(rec *r) {
   uint8_t *buf = malloc(n);
   grpc__testing__streaming_input_call_request__pack(&req, buf);
   while (r->to_send > 0) {
-    int rc = cli_sub_call_send(r->call, buf, n);
+    int rc = cli_sub_call_send(r->call, buf, n, 0);
     if (rc == -EAGAIN) {
       LOCKED(r->eagain++);
       break;
@@ -301,7 +231,7 @@ static void start(rec *r, const char *path, const uint8_t *req, size_t n, bool c
     r->start_err = err;
   });
   if (!c) return;
-  if (req) cr_assert_eq(cli_sub_call_send(c, req, n), 0);
+  if (req) cr_assert_eq(cli_sub_call_send(c, req, n, 0), 0);
   if (close) cr_assert_eq(cli_sub_call_close_send(c), 0);
 }
 
@@ -599,7 +529,7 @@ static void do_send_close(void *arg) {
       GRPC__TESTING__STREAMING_OUTPUT_CALL_REQUEST__INIT;
   uint8_t buf[16];
   size_t n = grpc__testing__streaming_output_call_request__pack(&req, buf);
-  cr_expect_eq(cli_sub_call_send(r->call, buf, n), 0);
+  cr_expect_eq(cli_sub_call_send(r->call, buf, n, 0), 0);
   cr_expect_eq(cli_sub_call_close_send(r->call), 0);
 }
 
