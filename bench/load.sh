@@ -13,11 +13,14 @@
 # ratios.
 #
 # uringrpc-load sends the bytes h2load sends (--binary-data, the same HelloRequest), in a closed
-# loop (each call's end starts the next on its stream), as h2load does.
+# loop (each call's end starts the next on its stream), as h2load does. Debian's h2load is linked
+# with jemalloc; "uringrpc-load-jemalloc" is uringrpc-load with jemalloc preloaded
+# (LD_PRELOAD=JEMALLOC, libjemalloc2), allocator for allocator, when that library is there.
 #
 # Environment (defaults in brackets):
 #   ROUNDS [3]  SCENARIO [16x32] (CONNECTIONSxSTREAMS)  N [200000] requests per run
-#   CLIENTS [h2load uringrpc-load]
+#   CLIENTS [h2load uringrpc-load uringrpc-load-jemalloc]
+#   JEMALLOC [/usr/lib/x86_64-linux-gnu/libjemalloc.so.2]
 #   RUN_TIMEOUT [60]  BUILD [1]  BUILD_DIR [build]  OUT_DIR [BUILD_DIR/bench-results/load-DATE]
 #   LOAD_BIN [BUILD_DIR/bench/load/uringrpc-load]
 #   PERF [0]  1: one more uringrpc-load run under `perf record` (user space), top symbols printed
@@ -31,7 +34,15 @@ source "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-3}
 SCENARIO=${SCENARIO:-16x32}
 N=${N:-200000}
-CLIENTS=${CLIENTS:-h2load uringrpc-load}
+JEMALLOC=${JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
+if [ -z "${CLIENTS:-}" ]; then
+  CLIENTS="h2load uringrpc-load"
+  if [ -r "$JEMALLOC" ]; then
+    CLIENTS="$CLIENTS uringrpc-load-jemalloc"
+  else
+    echo "note: $JEMALLOC not found (libjemalloc2): no uringrpc-load-jemalloc" >&2
+  fi
+fi
 RUN_TIMEOUT=${RUN_TIMEOUT:-60}
 PERF=${PERF:-0}
 URINGRPC_LOAD=${URINGRPC_LOAD:-$BUILD_DIR/bench/load/uringrpc-load}
@@ -61,7 +72,7 @@ printf 'round\tclient\tn\tsucceeded\treq_per_s\tclient_cpu_us_per_req\tclient_cp
   echo "date: $(date -Is)  kernel: $(uname -r)  cpu: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)"
   echo "h2load: $(h2load --version | head -n1)  clk_tck: $CLK_TCK  rounds: $ROUNDS  scenario: ${C}x${M}  n: $N"
   echo "server: $URPC_BIN --shards 1 $URPC_ARGS on cpu $SERVER_CPU; clients on cpu $CLIENT_CPU"
-  echo "uringrpc-load: $URINGRPC_LOAD --cpus 1 -c $C -m $M --binary-data (closed loop)"
+  echo "uringrpc-load: $URINGRPC_LOAD --cpus 1 -c $C -m $M --binary-data (closed loop); clients: $CLIENTS"
 } | tee "$OUT_DIR/env.txt" >&2
 
 # load_run PORT OUTFILE [wrapper...]: one bounded uringrpc-load run pinned to CLIENT_CPU; writes
@@ -99,6 +110,8 @@ run_one() {
   t0=$(cpu_ticks "$SRV_PID")
   if [ "$client" = h2load ]; then
     RUN_TIMEOUT=$RUN_TIMEOUT h2load_run "$SRV_PORT" "$N" "$C" "$M" "" "$out" || rc=$?
+  elif [ "$client" = uringrpc-load-jemalloc ]; then
+    load_run "$SRV_PORT" "$out" env LD_PRELOAD="$JEMALLOC" || rc=$?
   else
     load_run "$SRV_PORT" "$out" || rc=$?
   fi
@@ -131,8 +144,8 @@ print("%.2f %d" % (r["rps"], r["statusCodeDistribution"].get("OK", 0)))' "$out" 
 for round in $(seq "$ROUNDS"); do
   for client in $CLIENTS; do
     case $client in
-    h2load | uringrpc-load) run_one "$round" "$client" ;;
-    *) die "unknown client '$client' (h2load, uringrpc-load)" ;;
+    h2load | uringrpc-load | uringrpc-load-jemalloc) run_one "$round" "$client" ;;
+    *) die "unknown client '$client' (h2load, uringrpc-load, uringrpc-load-jemalloc)" ;;
     esac
   done
 done

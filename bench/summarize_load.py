@@ -45,16 +45,19 @@ def main(path):
         print(f"{client:<14} {ok_runs:>4} {fmt(d['req_per_s']):>10} "
               f"{fmt(d['client_cpu_us_per_req'], 2):>14} {fmt(d['client_cpu_pct']):>12} "
               f"{fmt(d['server_cpu_us_per_req'], 2):>14}")
-    u, h = med.get("uringrpc-load"), med.get("h2load")
-    if u and h:
+    h = med.get("h2load")
+    for name in ("uringrpc-load", "uringrpc-load-jemalloc"):
+        u = med.get(name)
+        if not u or not h:
+            continue
         rps = (u["req_per_s"] / h["req_per_s"] if u["req_per_s"] and h["req_per_s"] else None)
         cpu = (h["client_cpu_us_per_req"] / u["client_cpu_us_per_req"]
                if u["client_cpu_us_per_req"] and h["client_cpu_us_per_req"] else None)
-        print(f"req/s uringrpc-load / h2load = {fmt(rps, 2)}x; "
-              f"client CPU per request h2load / uringrpc-load = {fmt(cpu, 2)}x")
-        if u["client_cpu_pct"] is not None and u["client_cpu_pct"] < 90:
-            print("note: uringrpc-load used under 90% of its core: the server (or something "
-                  "else) set the pace, so the CPU per request ratio is the figure to read")
+        print(f"{name}: req/s {name} / h2load = {fmt(rps, 2)}x; "
+              f"client CPU per request h2load / {name} = {fmt(cpu, 2)}x")
+    if any(d["client_cpu_pct"] is not None and d["client_cpu_pct"] < 97 for d in med.values()):
+        print("note: a client used less than all of its core: the server (or other work) set "
+              "the pace, so the CPU per request ratio is the figure to read")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,9 @@ struct load_shard {
   int index;
   /* The pacer sets it before posting a tick, the tick clears it first thing. */
   _Alignas(64) atomic_bool tick_pending;
+  /* Open loop: calls are in flight, so completions will come and start what falls due; the
+   * shard writes it when that changes (not per call), the pacer reads it. */
+  atomic_bool busy;
 };
 
 struct load_run {
@@ -169,7 +172,7 @@ static bool start_call(load_shard *sh, load_slot *s, uint64_t t) {
     refused(sh, e, t);
     return false;
   }
-  sh->inflight++;
+  if (sh->inflight++ == 0 && sh->open) atomic_store_explicit(&sh->busy, true, memory_order_relaxed);
   s->call = call;
   if (cfg->client_streaming) {
     s->msg_pos = 0;
@@ -207,7 +210,8 @@ static void on_close(urpc_client_call *call, urpc_status_code status, const char
   load_shard *sh = s->sh;
   uint64_t now = load_now_ns();
   s->call = NULL;
-  sh->inflight--;
+  if (--sh->inflight == 0 && sh->open)
+    atomic_store_explicit(&sh->busy, false, memory_order_relaxed);
   if (!sh->ignoring) {
     load_tally_record(&sh->tally, (int)status, message, now - s->t_start);
     sh->t_end = now;
@@ -261,11 +265,24 @@ static void sleep_until(uint64_t t) {
   }
 }
 
+/* A shard with calls in flight at a high rate hears from its completions more often than a tick
+ * would come: it gets a tick no more often than LOAD_PACE_BUSY_TICK_NS, in case they pause. */
+static bool fast_and_busy(const load_shard *sh) {
+  return sh->sched.interval_ns < LOAD_PACE_FAST_INTERVAL_NS &&
+         atomic_load_explicit(&sh->busy, memory_order_relaxed);
+}
+
 static void *pacer_main(void *arg) {
   load_run *r = arg;
-  prctl(PR_SET_TIMERSLACK, 1UL);                  /* wake on time, not up to 50 µs late */
-  uint64_t *k = calloc((size_t)r->n, sizeof(*k)); /* each shard's next call, as the pacer sees it */
-  if (!k) return NULL;
+  prctl(PR_SET_TIMERSLACK, 1UL); /* wake on time, not up to 50 µs late */
+  /* Each shard's next call as the pacer sees it, and when it was last sent a tick. */
+  uint64_t *k = calloc((size_t)r->n, sizeof(*k));
+  uint64_t *ticked = calloc((size_t)r->n, sizeof(*ticked));
+  if (!k || !ticked) {
+    free(k);
+    free(ticked);
+    return NULL;
+  }
   uint64_t last = 0;
   while (!atomic_load_explicit(&r->pacer_stop, memory_order_relaxed)) {
     uint64_t next = UINT64_MAX;
@@ -274,6 +291,8 @@ static void *pacer_main(void *arg) {
       if (k[i] >= sh->quota) continue;
       uint64_t at = r->t0 + load_sched_at(&sh->sched, k[i]);
       if (r->t_stop && at >= r->t_stop) continue;
+      if (fast_and_busy(sh) && at < ticked[i] + LOAD_PACE_BUSY_TICK_NS)
+        at = ticked[i] + LOAD_PACE_BUSY_TICK_NS;
       if (at < next) next = at;
     }
     if (next == UINT64_MAX) break; /* every scheduled call is announced */
@@ -291,13 +310,16 @@ static void *pacer_main(void *arg) {
       uint64_t due = load_sched_due(&sh->sched, now - r->t0);
       if (due > sh->quota) due = sh->quota;
       if (due <= k[i]) continue;
+      if (fast_and_busy(sh) && now < ticked[i] + LOAD_PACE_BUSY_TICK_NS) continue;
       k[i] = due;
+      ticked[i] = now;
       if (atomic_exchange_explicit(&sh->tick_pending, true, memory_order_relaxed)) continue;
       if (load_target_post(r->t, i, shard_tick, sh))
         atomic_store_explicit(&sh->tick_pending, false, memory_order_relaxed);
     }
   }
   free(k);
+  free(ticked);
   return NULL;
 }
 
@@ -336,6 +358,7 @@ static int setup(load_run *r, char *err, size_t err_len) {
     sh->run = r;
     sh->index = i;
     atomic_init(&sh->tick_pending, false);
+    atomic_init(&sh->busy, false);
     weights[i] = load_shard_slots(f->concurrency, f->connections, r->n, i);
     sh->slots = calloc(weights[i] ? weights[i] : 1, sizeof(*sh->slots));
     sh->idle = calloc(weights[i] ? weights[i] : 1, sizeof(*sh->idle));

@@ -9,7 +9,9 @@
  * The client runtime has no timer a caller can arm on a shard, so a pacer thread posts a tick
  * to a shard when its next call falls due (at most one tick in flight per shard, at most one
  * per LOAD_PACE_MIN_TICK_NS); between ticks a shard also starts what is due after each
- * completion.
+ * completion. A shard due calls more often than LOAD_PACE_FAST_INTERVAL_NS that has calls in
+ * flight lives on its completions (as many as its calls) and gets a tick a millisecond at most,
+ * in case they pause: the pacer's wake-ups then cost the shard's core little.
  * -z / -x: the main thread waits until the time is up, then posts a stop to each shard (close:
  * cancel what is in flight; wait: let it end; ignore: cancel and leave it out); in closed loop
  * a shard also stops starting calls by itself once the time is past.
@@ -27,7 +29,9 @@
 #include "bench/load/tally.h"
 #include "bench/load/target.h"
 
-#define LOAD_PACE_MIN_TICK_NS 50000 /* 50 µs */
+#define LOAD_PACE_MIN_TICK_NS      50000   /* 50 µs */
+#define LOAD_PACE_FAST_INTERVAL_NS 100000  /* a shard due a call more often than every 100 µs */
+#define LOAD_PACE_BUSY_TICK_NS     1000000 /* ... with calls in flight: a tick a ms at most */
 
 typedef struct load_run_config {
   const load_flags *flags;
