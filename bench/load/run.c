@@ -4,16 +4,14 @@
  * one (closed loop: calls left and time left; open loop: a call is due), and is the one place
  * that does. It is not reentrant: a call that ends inside a start (a cancel after a failed
  * send) only queues its slot, and the refill under way takes it. A shard is finished once
- * nothing is in flight and nothing more may start; it posts the run's semaphore once, and from
- * then on the stops and ticks that still reach it change nothing (the main thread reads its
- * tally after the post). */
-/* sem_clockwait: _GNU_SOURCE comes from the build */
+ * nothing is in flight and nothing more may start; it says so once (a count under the run's
+ * mutex, a condition the main thread waits on), and from then on the stops and ticks that still
+ * reach it change nothing (the main thread reads its tally after the unlock). */
 #include "bench/load/run.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,11 +61,13 @@ struct load_run {
   urpc_client_call_options opts;
   load_shard **shards;
   int n;
-  sem_t done; /* one post per finished shard */
+  pthread_mutex_t mu; /* with cv: the count of finished shards, the main thread waits on it */
+  pthread_cond_t cv;  /* on CLOCK_MONOTONIC */
+  int n_finished;
   uint64_t t0, t_stop;
   atomic_bool pacer_stop;
   pthread_t pacer;
-  bool pacer_started, sem_ready;
+  bool pacer_started, sync_ready;
 };
 
 /* The FIFO wraps by comparison, not by a division per call. */
@@ -109,7 +109,11 @@ static bool more_to_come(const load_shard *sh) {
 static void maybe_finish(load_shard *sh) {
   if (sh->finished || sh->inflight || more_to_come(sh)) return;
   sh->finished = true;
-  sem_post(&sh->run->done); /* the tally is the main thread's from here */
+  load_run *r = sh->run; /* the unlock is the last touch: the tally is the main thread's then */
+  pthread_mutex_lock(&r->mu);
+  r->n_finished++;
+  pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->mu);
 }
 
 static void on_close(urpc_client_call *call, urpc_status_code status, const char *message,
@@ -325,6 +329,39 @@ static void *pacer_main(void *arg) {
 
 /* ---- set-up, the wait, the merge ---- */
 
+static int init_sync(load_run *r) {
+  pthread_condattr_t a;
+  int rc = pthread_condattr_init(&a);
+  if (rc) return -rc;
+  rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+  if (!rc) rc = pthread_cond_init(&r->cv, &a);
+  pthread_condattr_destroy(&a);
+  if (rc) return -rc;
+  if ((rc = pthread_mutex_init(&r->mu, NULL))) {
+    pthread_cond_destroy(&r->cv);
+    return -rc;
+  }
+  r->sync_ready = true;
+  return 0;
+}
+
+/* Waits until `want` shards have finished, or until CLOCK_MONOTONIC passes `until_ns` (0: no
+ * bound). True when they have. */
+static bool wait_shards(load_run *r, int want, uint64_t until_ns) {
+  struct timespec ts = {.tv_sec = (time_t)(until_ns / 1000000000ull),
+                        .tv_nsec = (long)(until_ns % 1000000000ull)};
+  pthread_mutex_lock(&r->mu);
+  while (r->n_finished < want) {
+    if (!until_ns)
+      pthread_cond_wait(&r->cv, &r->mu);
+    else if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT)
+      break;
+  }
+  bool all = r->n_finished >= want;
+  pthread_mutex_unlock(&r->mu);
+  return all;
+}
+
 void load_run_release(load_run *r) {
   if (!r) return;
   for (int i = 0; i < r->n; i++) {
@@ -336,7 +373,10 @@ void load_run_release(load_run *r) {
     free(sh);
   }
   free(r->shards);
-  if (r->sem_ready) sem_destroy(&r->done);
+  if (r->sync_ready) {
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+  }
   free(r);
 }
 
@@ -406,11 +446,10 @@ int load_run_exec(load_target *t, const load_run_config *cfg, load_run **out, lo
   atomic_init(&r->pacer_stop, false);
   int rc = setup(r, err, err_len);
   if (rc) return rc;
-  if (sem_init(&r->done, 0, 0)) {
-    snprintf(err, err_len, "sem_init: %s", strerror(errno));
-    return -errno;
+  if ((rc = init_sync(r))) {
+    snprintf(err, err_len, "cannot set up the run's wait: %s", strerror(-rc));
+    return rc;
   }
-  r->sem_ready = true;
   if ((rc = load_tally_init(&res->tally))) {
     snprintf(err, err_len, "out of memory");
     return rc;
@@ -440,34 +479,18 @@ int load_run_exec(load_target *t, const load_run_config *cfg, load_run **out, lo
     /* Stop what did start, then wait for it: the shards use r until they are done. */
     snprintf(err, err_len, "cannot start the run: %s", strerror(-rc));
     for (int i = 0; i < posted; i++) load_target_post(t, i, shard_stop, r->shards[i]);
-    for (int i = 0; i < posted; i++)
-      while (sem_wait(&r->done) && errno == EINTR) {
-      }
+    wait_shards(r, posted, 0);
     if (r->pacer_started) pthread_join(r->pacer, NULL);
     return rc;
   }
 
-  int done = 0;
-  bool stop_sent = false;
-  while (done < r->n) {
-    int w;
-    if (r->t_stop && !stop_sent) {
-      struct timespec ts = {.tv_sec = (time_t)(r->t_stop / 1000000000ull),
-                            .tv_nsec = (long)(r->t_stop % 1000000000ull)};
-      w = sem_clockwait(&r->done, CLOCK_MONOTONIC, &ts);
-      if (w && errno == ETIMEDOUT) {
-        for (int i = 0; i < r->n; i++) {
-          if (load_target_post(t, i, shard_stop, r->shards[i]))
-            fprintf(stderr, "uringrpc-load: out of memory stopping shard %d\n", i);
-        }
-        stop_sent = true;
-        continue;
-      }
-    } else {
-      w = sem_wait(&r->done);
+  if (r->t_stop && !wait_shards(r, r->n, r->t_stop)) {
+    for (int i = 0; i < r->n; i++) {
+      if (load_target_post(t, i, shard_stop, r->shards[i]))
+        fprintf(stderr, "uringrpc-load: out of memory stopping shard %d\n", i);
     }
-    if (w == 0) done++;
   }
+  wait_shards(r, r->n, 0);
   atomic_store(&r->pacer_stop, true);
   if (r->pacer_started) pthread_join(r->pacer, NULL);
 
