@@ -159,8 +159,13 @@ if [ "$PERF" = 1 ]; then
     load_run "$SRV_PORT" "$OUT_DIR/perf.out" perf record -q -e cycles:u -F 2999 -g \
       -o "$OUT_DIR/perf.data" -- || log "note: the profiled run exited non-zero"
     stop_server
-    perf report -i "$OUT_DIR/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null |
-      grep -E '^ +[0-9]' | head -n 25 | tee "$OUT_DIR/perf-top.txt"
+    {
+      echo "uringrpc-load's samples by library, then its top symbols (user space):"
+      perf report -i "$OUT_DIR/perf.data" --stdio --no-children -g none --sort dso 2>/dev/null |
+        grep -E '^ +[0-9]'
+      perf report -i "$OUT_DIR/perf.data" --stdio --no-children -g none --sort dso,symbol \
+        2>/dev/null | grep -E '^ +[0-9]' | head -n 25
+    } | tee "$OUT_DIR/perf-top.txt"
   fi
 fi
 log "raw results: $RESULTS"

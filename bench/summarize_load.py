@@ -33,7 +33,7 @@ def main(path):
         by_client.setdefault(r["client"], []).append(r)
     n = rows[0]["n"] if rows else "?"
     print(f"\n== load clients on one core, {n} SayHello per run (medians) ==")
-    head = (f"{'client':<14} {'runs':>4} {'req/s':>10} {'client us/req':>14} {'client CPU%':>12} "
+    head = (f"{'client':<24} {'runs':>4} {'req/s':>10} {'client us/req':>14} {'client CPU%':>12} "
             f"{'server us/req':>14}")
     print(head)
     print("-" * len(head))
@@ -42,7 +42,7 @@ def main(path):
         med[client] = {k: median(rs, k) for k in KEYS}
         ok_runs = sum(1 for r in rs if num(r["req_per_s"]) is not None)
         d = med[client]
-        print(f"{client:<14} {ok_runs:>4} {fmt(d['req_per_s']):>10} "
+        print(f"{client:<24} {ok_runs:>4} {fmt(d['req_per_s']):>10} "
               f"{fmt(d['client_cpu_us_per_req'], 2):>14} {fmt(d['client_cpu_pct']):>12} "
               f"{fmt(d['server_cpu_us_per_req'], 2):>14}")
     h = med.get("h2load")
