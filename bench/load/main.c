@@ -84,7 +84,8 @@ static int resolve_method(app *a, bool need_desc) {
     char service[400];
     if (load_call_service(f->call, service, sizeof(service)))
       return say("--call '%s': want pkg.Service/Method", f->call);
-    uint64_t deadline = f->connect_timeout_ns + (f->timeout_ns ? f->timeout_ns : 20000000000ull);
+    /* The connection, then a few round trips: twice the time a connection may take. */
+    uint64_t deadline = 2 * f->connect_timeout_ns;
     rc = load_reflect(&a->t, service, deadline, a->ds, a->err, sizeof(a->err));
     if (rc >= 0) {
       have_desc = true;

@@ -16,7 +16,8 @@
   tls          --cacert against the server's TLS port; without --insecure against plaintext:
                one line, exit 2
   setup_errors an unknown method, an unknown service, bad flags, bad JSON, an unreachable
-               server: each one line on stderr and exit 2, nothing on stdout
+               server, a listener that never answers (--connect-timeout): each one line on
+               stderr and exit 2, nothing on stdout
   reflection_v1alpha  a python3-grpcio server with only v1alpha reflection that answers the
                service's file without its imports: uringrpc-load falls back from v1, asks for
                each dependency by name, and its calls reach the server's handler; without
@@ -285,6 +286,21 @@ def case_setup_errors(args):
     r = load(args, f"127.0.0.1:{closed_port()}", "--insecure", "--binary-data", "/dev/null",
              "--call", HELLO, "-n", "1", expect_rc=2)
     check(r.stderr.count("\n") == 1 and "cannot connect" in r.stderr, r.stderr)
+    # A listener that never speaks HTTP/2: --connect-timeout bounds the first contact (server
+    # reflection gets twice that).
+    with socket.socket() as mute, tempfile.TemporaryDirectory(prefix="urpc-load-") as d:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(64)
+        target = f"127.0.0.1:{mute.getsockname()[1]}"
+        pb = protoset(args, d, "helloworld.proto")
+        for flags, bound in ((["--protoset", pb], 1), ([], 2)):
+            t0 = time.monotonic()
+            r = load(args, target, "--insecure", "--connect-timeout", "1s", "--call", HELLO,
+                     "-n", "1", *flags, expect_rc=2)
+            took = time.monotonic() - t0
+            check(r.stderr.count("\n") == 1 and "cannot connect" in r.stderr and
+                  ("in time" in r.stderr or "--connect-timeout" in r.stderr), r.stderr)
+            check(bound - 0.1 <= took <= bound + 5, f"gave up after {took:.2f} s, not ~{bound} s")
 
 
 def case_reflection_v1alpha(args):
