@@ -18,6 +18,11 @@ which must exit 0 and print "<case>: passed".
                   answered): every case a server can break must fail, exit 1 with one line
                   naming it. timeout_on_sleeping_server and cancel_after_begin are decided on
                   the client (its deadline, its cancel) and no server answer reliably breaks them
+  broken_compression
+                  the same Python server honest but for response compression, which it ignores
+                  (never compresses) and then overdoes (compresses every response):
+                  server_compressed_unary and server_compressed_streaming must fail on the
+                  response's compressed flag, exit 1 with one line naming it
   ref_go_plaintext, ref_go_tls, ref_cpp_plaintext, ref_cpp_tls
                   grpc's own interop servers as tests/interop/build-ref-servers.sh OUTDIR builds
                   them (grpc-go 1.33, grpc C++ 1.51), from --ref-dir OUTDIR or
@@ -175,13 +180,13 @@ def case_flags(args):
 
 # ---- the Python server -------------------------------------------------------------------
 
-def python_server(args, lie):
+def python_server(args, lie, compression=None):
     if grpc is None:
         raise Skip("python3-grpcio is not installed for /usr/bin/python3")
     import test_interop
     from interop_py_server import PyInteropServer
     stubs = test_interop.InteropStubs(test_interop.find_proto_dir(args))
-    return PyInteropServer(stubs, lie=lie)
+    return PyInteropServer(stubs, lie=lie, compression=compression)
 
 
 def case_python_server(args):
@@ -198,6 +203,18 @@ def case_broken(args):
             if case in CLIENT_DECIDED:
                 continue
             expect_fail(args, srv.port, case)
+
+
+def case_broken_compression(args):
+    # "never": the first response asked compressed comes plain; "always": the first asked
+    # plain comes compressed (server_compressed_unary's second call, _streaming's second message).
+    for mode, got in (("never", "came uncompressed"), ("always", "came compressed")):
+        with python_server(args, lie=False, compression=mode) as srv:
+            for case in ("server_compressed_unary", "server_compressed_streaming"):
+                line = expect_fail(args, srv.port, case)
+                check(got in line and "compressed flag" in line,
+                      f"{case} against a server that compresses {mode}: expected the compressed "
+                      f"flag check to fail ({got!r}), got {line!r}")
 
 
 # ---- reference servers -------------------------------------------------------------------
@@ -296,6 +313,7 @@ CASE_FNS = {
     "flags": case_flags,
     "python_server": case_python_server,
     "broken": case_broken,
+    "broken_compression": case_broken_compression,
     "ref_go_plaintext": lambda a: built_ref(a, "go", False),
     "ref_go_tls": lambda a: built_ref(a, "go", True),
     "ref_cpp_plaintext": lambda a: built_ref(a, "cpp", False),
