@@ -17,12 +17,13 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 
 if [ "${URPC_SKIP_TSAN:-0}" != 1 ]; then
   # Criterion itself crashes under TSan, so this build runs the integration tests (real clients
-  # against a TSan server, which covers the shard/worker/replier threads), and the ring and
-  # resolver stress runs as plain executables (label tsan).
+  # against a TSan server, which covers the shard/worker/replier threads, and the TSan interop
+  # client against every server), and the ring and resolver stress runs as plain executables
+  # (label tsan).
   echo "== TSan server, integration tests, ring and resolver stress =="
   cmake -S . -B build-tsan -DURPC_WERROR=ON -DURPC_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  cmake --build build-tsan -j"$jobs" --target uringrpc-server deny_io_uring stress_core \
-    stress_client_resolver
+  cmake --build build-tsan -j"$jobs" --target uringrpc-server uringrpc-interop-client \
+    deny_io_uring stress_core stress_client_resolver
   ctest --test-dir build-tsan -L tsan --output-on-failure
   TSAN_OPTIONS=halt_on_error=0 ctest --test-dir build-tsan -L integration --output-on-failure \
     -j"$jobs"
