@@ -30,7 +30,9 @@ which must exit 0 and print "<case>: passed".
                   its ca.pem (--use_test_ca --ca_file) as foo.test.google.fr. grpc-go 1.33's
                   server ignores expect_compressed and response_compressed: the four
                   compression cases are left out for it, as grpc's interop matrix does.
-                  Skipped (77) without the servers.
+                  Skipped (77) without the servers, unless --ref-required /
+                  $URPC_INTEROP_REF_REQUIRED=1 (tests/run.sh, which builds them into
+                  build/interop-ref): then a missing server fails the case.
   ref_plaintext   any other reference server: --ref-server CMD or $URPC_INTEROP_REF_SERVER, a
   ref_tls         command with {port} and {tls} in it ("/x/interop_server --port={port}
                   --use_tls={tls}"); with TLS the client verifies with --ref-ca /
@@ -270,13 +272,21 @@ def ref_cases(args, skip_list):
     return [c for c in CASES if c not in skip]
 
 
-def run_ref(args, template, tls, ca, host_override, skip_list):
+def missing(why, required):
+    """A reference server or its CA is not there: a skip, or where it is required a failure."""
+    if required:
+        raise TestFailure(f"{why}; required here (--ref-required, $URPC_INTEROP_REF_REQUIRED): "
+                          "did tests/interop/build-ref-servers.sh fail? (its output says why)")
+    raise Skip(why)
+
+
+def run_ref(args, template, tls, ca, host_override, skip_list, required=False):
     cases = ref_cases(args, skip_list)
     flags = []
     if tls:
         if not ca or not os.path.isfile(ca):
-            raise Skip(f"no CA for the reference server's certificate ({ca or 'none given'}): "
-                       "grpc's src/core/tsi/test_creds/ca.pem")
+            missing(f"no CA for the reference server's certificate ({ca or 'none given'}): "
+                    "grpc's src/core/tsi/test_creds/ca.pem", required)
         flags = ["--use_tls=true", "--use_test_ca=true", f"--ca_file={ca}",
                  f"--server_host_override={host_override}"]
     with RefServer(template, tls=tls) as srv:
@@ -295,15 +305,17 @@ def built_ref(args, which, tls):
     d = args.ref_dir
     binary = os.path.join(d, name) if d else None
     if not binary or not os.access(binary, os.X_OK):
-        raise Skip(f"no {name}: give --ref-dir OUTDIR or $URPC_INTEROP_REF_DIR "
-                   "(tests/interop/build-ref-servers.sh OUTDIR builds it)")
+        missing(f"no {name}{' in ' + d if d else ''}: give --ref-dir OUTDIR or "
+                "$URPC_INTEROP_REF_DIR (tests/interop/build-ref-servers.sh OUTDIR builds it)",
+                args.ref_required)
     td = os.path.join(d, "testdata")
     template = (f"{shlex.quote(binary)} --port={{port}} --use_tls={{tls}} "
                 f"--tls_cert_file={shlex.quote(os.path.join(td, 'server1.pem'))} "
                 f"--tls_key_file={shlex.quote(os.path.join(td, 'server1.key'))}")
     if skip:
         log(f"{name} does not implement: {', '.join(skip)} (left out)")
-    run_ref(args, template, tls, os.path.join(td, "ca.pem"), TEST_SERVER_NAME, ",".join(skip))
+    run_ref(args, template, tls, os.path.join(td, "ca.pem"), TEST_SERVER_NAME, ",".join(skip),
+            args.ref_required)
 
 
 CASE_FNS = {
@@ -330,6 +342,9 @@ def extra_args(p):
                                                "(default: <proto-dir>/grpc/testing)")
     p.add_argument("--ref-dir", default=os.environ.get("URPC_INTEROP_REF_DIR", ""),
                    help="OUTDIR of tests/interop/build-ref-servers.sh")
+    p.add_argument("--ref-required", action="store_true",
+                   default=os.environ.get("URPC_INTEROP_REF_REQUIRED") == "1",
+                   help="the ref_go_*/ref_cpp_* cases fail without their server, not skip")
     p.add_argument("--ref-server", default=os.environ.get("URPC_INTEROP_REF_SERVER", ""),
                    help="reference server command with {port} and {tls}")
     p.add_argument("--ref-ca", default=os.environ.get("URPC_INTEROP_REF_CA", ""),
