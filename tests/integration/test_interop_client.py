@@ -18,6 +18,11 @@ which must exit 0 and print "<case>: passed".
                   answered): every case a server can break must fail, exit 1 with one line
                   naming it. timeout_on_sleeping_server and cancel_after_begin are decided on
                   the client (its deadline, its cancel) and no server answer reliably breaks them
+  broken_compression
+                  the same Python server honest but for response compression, which it ignores
+                  (never compresses) and then overdoes (compresses every response):
+                  server_compressed_unary and server_compressed_streaming must fail on the
+                  response's compressed flag, exit 1 with one line naming it
   ref_go_plaintext, ref_go_tls, ref_cpp_plaintext, ref_cpp_tls
                   grpc's own interop servers as tests/interop/build-ref-servers.sh OUTDIR builds
                   them (grpc-go 1.33, grpc C++ 1.51), from --ref-dir OUTDIR or
@@ -25,7 +30,9 @@ which must exit 0 and print "<case>: passed".
                   its ca.pem (--use_test_ca --ca_file) as foo.test.google.fr. grpc-go 1.33's
                   server ignores expect_compressed and response_compressed: the four
                   compression cases are left out for it, as grpc's interop matrix does.
-                  Skipped (77) without the servers.
+                  Skipped (77) without the servers, unless --ref-required /
+                  $URPC_INTEROP_REF_REQUIRED=1 (tests/run.sh, which builds them into
+                  build/interop-ref): then a missing server fails the case.
   ref_plaintext   any other reference server: --ref-server CMD or $URPC_INTEROP_REF_SERVER, a
   ref_tls         command with {port} and {tls} in it ("/x/interop_server --port={port}
                   --use_tls={tls}"); with TLS the client verifies with --ref-ca /
@@ -175,13 +182,13 @@ def case_flags(args):
 
 # ---- the Python server -------------------------------------------------------------------
 
-def python_server(args, lie):
+def python_server(args, lie, compression=None):
     if grpc is None:
         raise Skip("python3-grpcio is not installed for /usr/bin/python3")
     import test_interop
     from interop_py_server import PyInteropServer
     stubs = test_interop.InteropStubs(test_interop.find_proto_dir(args))
-    return PyInteropServer(stubs, lie=lie)
+    return PyInteropServer(stubs, lie=lie, compression=compression)
 
 
 def case_python_server(args):
@@ -198,6 +205,18 @@ def case_broken(args):
             if case in CLIENT_DECIDED:
                 continue
             expect_fail(args, srv.port, case)
+
+
+def case_broken_compression(args):
+    # "never": the first response asked compressed comes plain; "always": the first asked
+    # plain comes compressed (server_compressed_unary's second call, _streaming's second message).
+    for mode, got in (("never", "came uncompressed"), ("always", "came compressed")):
+        with python_server(args, lie=False, compression=mode) as srv:
+            for case in ("server_compressed_unary", "server_compressed_streaming"):
+                line = expect_fail(args, srv.port, case)
+                check(got in line and "compressed flag" in line,
+                      f"{case} against a server that compresses {mode}: expected the compressed "
+                      f"flag check to fail ({got!r}), got {line!r}")
 
 
 # ---- reference servers -------------------------------------------------------------------
@@ -237,8 +256,10 @@ class RefServer:
     def __exit__(self, *a):
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGINT)  # grpc C++'s stops on SIGINT, Go's on either
+            # Go's exits at once; grpc C++'s looks at its SIGINT flag every 5 s. Its exit is not
+            # what is under test, so after a second it is killed rather than waited for.
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
@@ -253,13 +274,21 @@ def ref_cases(args, skip_list):
     return [c for c in CASES if c not in skip]
 
 
-def run_ref(args, template, tls, ca, host_override, skip_list):
+def missing(why, required):
+    """A reference server or its CA is not there: a skip, or where it is required a failure."""
+    if required:
+        raise TestFailure(f"{why}; required here (--ref-required, $URPC_INTEROP_REF_REQUIRED): "
+                          "did tests/interop/build-ref-servers.sh fail? (its output says why)")
+    raise Skip(why)
+
+
+def run_ref(args, template, tls, ca, host_override, skip_list, required=False):
     cases = ref_cases(args, skip_list)
     flags = []
     if tls:
         if not ca or not os.path.isfile(ca):
-            raise Skip(f"no CA for the reference server's certificate ({ca or 'none given'}): "
-                       "grpc's src/core/tsi/test_creds/ca.pem")
+            missing(f"no CA for the reference server's certificate ({ca or 'none given'}): "
+                    "grpc's src/core/tsi/test_creds/ca.pem", required)
         flags = ["--use_tls=true", "--use_test_ca=true", f"--ca_file={ca}",
                  f"--server_host_override={host_override}"]
     with RefServer(template, tls=tls) as srv:
@@ -278,15 +307,17 @@ def built_ref(args, which, tls):
     d = args.ref_dir
     binary = os.path.join(d, name) if d else None
     if not binary or not os.access(binary, os.X_OK):
-        raise Skip(f"no {name}: give --ref-dir OUTDIR or $URPC_INTEROP_REF_DIR "
-                   "(tests/interop/build-ref-servers.sh OUTDIR builds it)")
+        missing(f"no {name}{' in ' + d if d else ''}: give --ref-dir OUTDIR or "
+                "$URPC_INTEROP_REF_DIR (tests/interop/build-ref-servers.sh OUTDIR builds it)",
+                args.ref_required)
     td = os.path.join(d, "testdata")
     template = (f"{shlex.quote(binary)} --port={{port}} --use_tls={{tls}} "
                 f"--tls_cert_file={shlex.quote(os.path.join(td, 'server1.pem'))} "
                 f"--tls_key_file={shlex.quote(os.path.join(td, 'server1.key'))}")
     if skip:
         log(f"{name} does not implement: {', '.join(skip)} (left out)")
-    run_ref(args, template, tls, os.path.join(td, "ca.pem"), TEST_SERVER_NAME, ",".join(skip))
+    run_ref(args, template, tls, os.path.join(td, "ca.pem"), TEST_SERVER_NAME, ",".join(skip),
+            args.ref_required)
 
 
 CASE_FNS = {
@@ -296,6 +327,7 @@ CASE_FNS = {
     "flags": case_flags,
     "python_server": case_python_server,
     "broken": case_broken,
+    "broken_compression": case_broken_compression,
     "ref_go_plaintext": lambda a: built_ref(a, "go", False),
     "ref_go_tls": lambda a: built_ref(a, "go", True),
     "ref_cpp_plaintext": lambda a: built_ref(a, "cpp", False),
@@ -312,6 +344,9 @@ def extra_args(p):
                                                "(default: <proto-dir>/grpc/testing)")
     p.add_argument("--ref-dir", default=os.environ.get("URPC_INTEROP_REF_DIR", ""),
                    help="OUTDIR of tests/interop/build-ref-servers.sh")
+    p.add_argument("--ref-required", action="store_true",
+                   default=os.environ.get("URPC_INTEROP_REF_REQUIRED") == "1",
+                   help="the ref_go_*/ref_cpp_* cases fail without their server, not skip")
     p.add_argument("--ref-server", default=os.environ.get("URPC_INTEROP_REF_SERVER", ""),
                    help="reference server command with {port} and {tls}")
     p.add_argument("--ref-ca", default=os.environ.get("URPC_INTEROP_REF_CA", ""),
