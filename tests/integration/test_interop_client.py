@@ -35,7 +35,8 @@ which must exit 0 and print "<case>: passed".
                   build/interop-ref): then a missing server fails the case.
   ref_plaintext   any other reference server: --ref-server CMD or $URPC_INTEROP_REF_SERVER, a
   ref_tls         command with {port} and {tls} in it ("/x/interop_server --port={port}
-                  --use_tls={tls}"); with TLS the client verifies with --ref-ca /
+                  --use_tls={tls}"); {port} is 0: the server must take it and listen on one
+                  port, which is read from /proc; with TLS the client verifies with --ref-ca /
                   $URPC_INTEROP_REF_CA and the name --ref-host-override (default
                   foo.test.google.fr, server1.pem's). Cases it does not implement: --ref-skip
                   a,b / $URPC_INTEROP_REF_SKIP. Skipped (77) without one.
@@ -46,7 +47,6 @@ timeout, and the servers are stopped by their own PID.
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -221,19 +221,38 @@ def case_broken_compression(args):
 
 # ---- reference servers -------------------------------------------------------------------
 
-def free_port():
-    """A port the kernel just gave out and took back: the reference servers want --port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listening_ports(pid):
+    """The TCP ports process `pid` listens on (its sockets' inodes matched in /proc/net/tcp*)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        return set()
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 class RefServer:
-    """A reference interop server started from a command template; stopped by its own PID."""
+    """A reference interop server started from a command template with --port 0 (build-ref-
+    servers.sh makes both listen on 127.0.0.1 and take 0); its port is the one /proc shows the
+    process listening on. Stopped by its own PID."""
 
     def __init__(self, template, tls):
-        self.port = free_port()
-        self.cmd = shlex.split(template.format(port=self.port, tls="true" if tls else "false"))
+        self.port = None
+        self.cmd = shlex.split(template.format(port=0, tls="true" if tls else "false"))
         self.proc = None
 
     def __enter__(self):
@@ -245,13 +264,14 @@ class RefServer:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace")
                 raise TestFailure(f"{self.cmd[0]} exited with {self.proc.returncode}: {err}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            ports = listening_ports(self.proc.pid)
+            if ports:
+                check(len(ports) == 1, f"{self.cmd[0]} listens on several ports: {ports}")
+                self.port = ports.pop()
+                log(f"{self.cmd[0]} (pid {self.proc.pid}) listens on port {self.port}")
                 return self
-            except OSError:
-                time.sleep(0.1)
-        raise TestFailure(f"{self.cmd[0]} did not listen on {self.port} within "
-                          f"{harness.START_TIMEOUT} s")
+            time.sleep(0.1)
+        raise TestFailure(f"{self.cmd[0]} did not listen within {harness.START_TIMEOUT} s")
 
     def __exit__(self, *a):
         if self.proc and self.proc.poll() is None:

@@ -19,8 +19,9 @@
 #                               (clients use --server_host_override foo.test.google.fr), signed
 #                               by ca.pem.
 #
-# Both servers take --port N (listening on all addresses; the Go one's default is 10000, the C++
-# one's 0), --use_tls, --tls_cert_file and --tls_key_file (with --use_tls; both default to
+# grpc's code is built as it is but for one change each: they listen on 127.0.0.1 instead of
+# every address, and the C++ one also takes --port 0 (the kernel picks; the tests find the port
+# in /proc). Both take --port N (0: any; the Go one's default is 10000), --use_tls, --tls_cert_file and --tls_key_file (with --use_tls; both default to
 # server1.pem/server1.key: the Go one reads them from the GOPATH under OUTDIR/.build, the C++
 # one has them compiled in). SIGTERM ends either (status 143); the C++ one exits 0 on SIGINT. A
 # Go server started with & by a non-interactive shell inherits SIGINT ignored: use SIGTERM.
@@ -128,11 +129,24 @@ build_go() {
   done
   cp -r "$src/interop/server" "$src/interop/grpc_testing" "$src/interop/test_utils.go" \
     "$g/interop/"
+  # the one change to grpc's code: listen on loopback only (the tests bind nothing else)
+  loopback_only "$g/interop/server/server.go" 'net.Listen("tcp", ":"+p)' \
+    'net.Listen("tcp", "127.0.0.1:"+p)' || return 1
   run "$w/build.log" env GO111MODULE=off GOPATH="$gp:/usr/share/gocode" GOCACHE="$w/cache" \
     GOENV=off GOFLAGS= GOPROXY=off nice -n 10 /usr/bin/go build -p "$jobs" -o "$bin.tmp" \
     google.golang.org/grpc/interop/server || return 1
   mv "$bin.tmp" "$bin"
   echo "build-ref-servers: built $bin (grpc-go ${src##*_}, $((SECONDS - t0)) s)"
+}
+
+# Replaces the line `from` (exactly once) with `to` in `file`, or says what moved.
+loopback_only() {
+  local file=$1 from=$2 to=$3
+  if [ "$(grep -cF -- "$from" "$file")" != 1 ]; then
+    say "$file: the line to patch ('$from') is not there once: update build-ref-servers.sh"
+    return 1
+  fi
+  FROM=$from TO=$to /usr/bin/python3 -c 'import os,sys; p=sys.argv[1]; s=open(p).read(); open(p,"w").write(s.replace(os.environ["FROM"], os.environ["TO"], 1))' "$file"
 }
 
 build_cpp() {
@@ -152,7 +166,14 @@ build_cpp() {
   # public ones (grpc/, grpcpp/) from libgrpc++-dev
   local protos=(src/proto/grpc/testing/empty.proto src/proto/grpc/testing/messages.proto
                 src/proto/grpc/testing/test.proto)
-  local srcs=(test/cpp/interop/interop_server_bootstrap.cc test/cpp/interop/interop_server.cc
+  # the one change to grpc's code: listen on loopback only, on the port asked for or (port 0)
+  # one the kernel picks, which the tests read from /proc (no port chosen ahead that another
+  # process could take)
+  cp "$src/test/cpp/interop/interop_server.cc" "$w/interop_server.cc"
+  loopback_only "$w/interop_server.cc" 'server_address << "0.0.0.0:" << port;' \
+    'server_address << "127.0.0.1:" << port;' || return 1
+  loopback_only "$w/interop_server.cc" '  GPR_ASSERT(port != 0);' '' || return 1
+  local srcs=(test/cpp/interop/interop_server_bootstrap.cc "$w/interop_server.cc"
               test/cpp/interop/server_helper.cc test/cpp/util/test_config_cc.cc
               test/cpp/util/test_credentials_provider.cc test/core/util/test_config.cc
               test/core/util/build.cc test/core/util/stack_tracer.cc
