@@ -1,11 +1,7 @@
 /* Compression: client_compressed_unary / _streaming (requests gzip'd, with the server's
- * expect_compressed probe first) and server_compressed_unary / _streaming (responses).
- *
- * What the client API cannot show: whether a response message arrived with the compressed
- * flag set (on_message hands over the decompressed bytes only), so the server_compressed cases
- * check the call and the payloads but not the flag the description asks about; and a
- * per-message "do not compress" (compression is per call), so client_compressed_streaming
- * sends its second message compressed as well (see plain_in_compressed_call). */
+ * expect_compressed probe first; the streaming case's second message goes plain inside the gzip
+ * call) and server_compressed_unary / _streaming (responses: each message's compressed flag on
+ * the wire must match what the request asked for). */
 #include <stdlib.h>
 
 #include "cases.h"
@@ -15,8 +11,39 @@
 
 static const urpc_client_call_options gzip_opts = {.compression = "gzip"};
 
+/* The description's "MUST (NOT) have the compressed message flag set", for response i. */
+static bool check_compressed_flag(ic_call *c, size_t i, bool want, const char *what, char *why,
+                                  size_t why_len) {
+  bool got = ic_call_response_compressed(c, i);
+  if (got == want) return true;
+  return ic_fail(why, why_len, "%s: response %zu came %s (compressed flag %s), expected it %s",
+                 what, i + 1, got ? "compressed" : "uncompressed", got ? "set" : "not set",
+                 want ? "compressed" : "uncompressed");
+}
+
+/* The one SimpleResponse of an OK call: the golden payload, and when the request said
+ * response_compressed, the message's compressed flag as asked. */
+static bool check_simple_response(ic_call *c, const Grpc__Testing__BoolValue *response_compressed,
+                                  const char *what, char *why, size_t why_len) {
+  if (ic_call_response_count(c) != 1)
+    return ic_fail(why, why_len, "%s: %zu responses, expected one", what,
+                   ic_call_response_count(c));
+  ic_bytes b;
+  ic_call_response(c, 0, &b);
+  ProtobufCMessage *m =
+      ic_unpack(&grpc__testing__simple_response__descriptor, &b, what, why, why_len);
+  bool ok = m && ic_check_payload(((Grpc__Testing__SimpleResponse *)m)->payload, LARGE_RESPONSE,
+                                  what, why, why_len);
+  if (m) protobuf_c_message_free_unpacked(m, NULL);
+  if (ok && response_compressed)
+    ok = check_compressed_flag(c, 0, response_compressed->value, what, why, why_len);
+  return ok;
+}
+
+/* One UnaryCall, made with the call driver rather than ic_unary: only on_message can tell
+ * whether the response came compressed. */
 static bool unary_with(ic_ctx *ctx, const urpc_client_call_options *o, bool expect_compressed,
-                       Grpc__Testing__BoolValue *response_compressed, urpc_status_code want,
+                       const Grpc__Testing__BoolValue *response_compressed, urpc_status_code want,
                        const char *what, char *why, size_t why_len) {
   Grpc__Testing__Payload payload;
   ic_zero_payload(&payload, LARGE_REQUEST);
@@ -26,21 +53,16 @@ static bool unary_with(ic_ctx *ctx, const urpc_client_call_options *o, bool expe
   req.response_size = LARGE_RESPONSE;
   req.payload = &payload;
   req.expect_compressed = response_compressed ? NULL : &expect;
-  req.response_compressed = response_compressed;
-  urpc_status_code st;
-  char msg[512];
-  ic_bytes resp;
-  ic_unary(ctx, IC_SERVICE "UnaryCall", &req.base, &grpc__testing__simple_response__descriptor, o,
-           &st, msg, sizeof(msg), &resp);
-  bool ok = ic_expect_status(st, msg, want, NULL, what, why, why_len);
-  if (ok && want == URPC_STATUS_OK) {
-    ProtobufCMessage *m =
-        ic_unpack(&grpc__testing__simple_response__descriptor, &resp, what, why, why_len);
-    ok = m && ic_check_payload(((Grpc__Testing__SimpleResponse *)m)->payload, LARGE_RESPONSE, what,
-                               why, why_len);
-    if (m) protobuf_c_message_free_unpacked(m, NULL);
-  }
-  free(resp.data);
+  req.response_compressed = (Grpc__Testing__BoolValue *)response_compressed; /* only packed */
+  ic_call *c = ic_call_start(ctx, IC_SERVICE "UnaryCall", o);
+  if (!c) return ic_fail(why, why_len, "%s: out of memory", what);
+  bool ok = ic_call_send(c, &req.base) == 0 && ic_call_close_send(c) == 0;
+  if (!ok) ok = ic_fail(why, why_len, "%s: out of memory", what);
+  if (ok && want != URPC_STATUS_OK) ok = ic_expect_end(c, want, NULL, what, why, why_len);
+  if (ok && want == URPC_STATUS_OK)
+    ok = ic_expect_ok(c, what, why, why_len) &&
+         check_simple_response(c, response_compressed, what, why, why_len);
+  ic_call_free(c);
   return ok;
 }
 
@@ -55,8 +77,8 @@ bool ic_case_client_compressed_unary(ic_ctx *ctx, char *why, size_t why_len) {
                     "UnaryCall (uncompressed, expect_compressed false)", why, why_len);
 }
 
-/* The server compresses as asked; this client decompresses whatever comes (it offers gzip and
- * deflate in grpc-accept-encoding). It cannot see the message's compressed flag. */
+/* The server compresses as asked: this client offers gzip and deflate (grpc-accept-encoding),
+ * decompresses whatever comes, and checks each response's compressed flag. */
 bool ic_case_server_compressed_unary(ic_ctx *ctx, char *why, size_t why_len) {
   Grpc__Testing__BoolValue yes = GRPC__TESTING__BOOL_VALUE__INIT,
                            no = GRPC__TESTING__BOOL_VALUE__INIT;
@@ -67,7 +89,7 @@ bool ic_case_server_compressed_unary(ic_ctx *ctx, char *why, size_t why_len) {
                     why, why_len);
 }
 
-static bool send_input(ic_call *c, size_t size, bool expect_compressed) {
+static bool send_input(ic_call *c, size_t size, bool expect_compressed, unsigned flags) {
   Grpc__Testing__Payload payload;
   ic_zero_payload(&payload, size);
   Grpc__Testing__BoolValue expect = GRPC__TESTING__BOOL_VALUE__INIT;
@@ -75,23 +97,20 @@ static bool send_input(ic_call *c, size_t size, bool expect_compressed) {
   Grpc__Testing__StreamingInputCallRequest req = GRPC__TESTING__STREAMING_INPUT_CALL_REQUEST__INIT;
   req.payload = &payload;
   req.expect_compressed = &expect;
-  return ic_call_send(c, &req.base) == 0;
+  return ic_call_send_flags(c, &req.base, flags) == 0;
 }
 
 /* The description's second message goes uncompressed inside the gzip call (grpc's
- * WriteOptions no_compression). The client API compresses every message of a call alike, so it
- * goes compressed, saying expect_compressed false: a server that only checks the messages that
- * say true (as uringrpc's does) accepts it; one that also refuses compressed messages that say
- * false (grpc C++'s) answers INVALID_ARGUMENT, and this case fails there until the API has a
- * per-message flag. */
+ * GRPC_WRITE_NO_COMPRESS), saying so with expect_compressed false: a server that refuses a
+ * compressed message saying false (grpc C++'s) sees the flag is honoured. */
 static bool plain_in_compressed_call(ic_call *c, size_t size) {
-  return send_input(c, size, false);
+  return send_input(c, size, false, URPC_CLIENT_SEND_NO_COMPRESS);
 }
 
 bool ic_case_client_compressed_streaming(ic_ctx *ctx, char *why, size_t why_len) {
   ic_call *probe = ic_call_start(ctx, IC_SERVICE "StreamingInputCall", NULL);
   if (!probe) return ic_fail(why, why_len, "StreamingInputCall probe: out of memory");
-  bool ok = send_input(probe, 27182, true) && ic_call_close_send(probe) == 0;
+  bool ok = send_input(probe, 27182, true, 0) && ic_call_close_send(probe) == 0;
   if (!ok) ok = ic_fail(why, why_len, "StreamingInputCall probe: out of memory");
   if (ok)
     ok = ic_expect_end(probe, URPC_STATUS_INVALID_ARGUMENT, NULL,
@@ -100,10 +119,10 @@ bool ic_case_client_compressed_streaming(ic_ctx *ctx, char *why, size_t why_len)
   ic_call_free(probe);
   if (!ok) return false;
 
-  const char *what = "StreamingInputCall (gzip)";
+  const char *what = "StreamingInputCall (gzip, the second message plain)";
   ic_call *c = ic_call_start(ctx, IC_SERVICE "StreamingInputCall", &gzip_opts);
   if (!c) return ic_fail(why, why_len, "%s: out of memory", what);
-  ok = send_input(c, 27182, true) && plain_in_compressed_call(c, 45904) &&
+  ok = send_input(c, 27182, true, 0) && plain_in_compressed_call(c, 45904) &&
        ic_call_close_send(c) == 0;
   if (!ok) ok = ic_fail(why, why_len, "%s: out of memory", what);
   if (ok) ok = ic_expect_ok(c, what, why, why_len);
@@ -149,7 +168,8 @@ bool ic_case_server_compressed_streaming(ic_ctx *ctx, char *why, size_t why_len)
   if (ok && ic_call_response_count(c) != 2)
     ok = ic_fail(why, why_len, "%s: %zu responses, expected 2", what, ic_call_response_count(c));
   for (size_t i = 0; i < 2 && ok; i++)
-    ok = ic_check_output_response(c, i, (size_t)sizes[i], what, why, why_len);
+    ok = ic_check_output_response(c, i, (size_t)sizes[i], what, why, why_len) &&
+         check_compressed_flag(c, i, flags[i].value, what, why, why_len);
   ic_call_free(c);
   return ok;
 }

@@ -16,20 +16,34 @@
  * call could not start. */
 typedef enum call_state { CALL_NEW, CALL_OPEN, CALL_CLOSED } call_state;
 
+/* A request waiting for the shard, with the send flags it goes with
+ * (URPC_CLIENT_SEND_NO_COMPRESS: plain inside a compressed call). */
+typedef struct out_msg {
+  ic_bytes b;
+  unsigned flags;
+} out_msg;
+
+/* A response as it came: the bytes (decompressed) and whether the wire carried them
+ * compressed, which the server_compressed_* cases check. */
+typedef struct in_msg {
+  ic_bytes b;
+  bool compressed;
+} in_msg;
+
 struct ic_call {
   ic_ctx *ctx;
   char *path;
   urpc_client_call_options opts;
   /* Guarded by ctx->mu. */
   int refs;
-  ic_bytes *out; /* requests, in order; out[next_out..] not yet sent */
+  out_msg *out; /* requests, in order; out[next_out..] not yet sent */
   size_t n_out, cap_out, next_out;
   bool want_close_send, want_cancel;
   call_state state;
   urpc_status_code status;
   char message[MSG_MAX];
   int error;
-  ic_bytes *in; /* responses */
+  in_msg *in; /* responses */
   size_t n_in, cap_in;
   ic_md *md;
   size_t n_md, cap_md;
@@ -91,8 +105,8 @@ static uint8_t *dup_bytes(const void *p, size_t n) {
 /* ---- the shard's side ---- */
 
 static void free_call(ic_call *c) {
-  for (size_t i = 0; i < c->n_out; i++) free(c->out[i].data);
-  for (size_t i = 0; i < c->n_in; i++) free(c->in[i].data);
+  for (size_t i = 0; i < c->n_out; i++) free(c->out[i].b.data);
+  for (size_t i = 0; i < c->n_in; i++) free(c->in[i].b.data);
   for (size_t i = 0; i < c->n_md; i++) {
     free(c->md[i].key);
     free(c->md[i].value);
@@ -139,12 +153,12 @@ static void on_metadata(urpc_client_call *call, const char *key, const uint8_t *
 }
 
 static void on_message(urpc_client_call *call, const uint8_t *msg, size_t len, void *user) {
-  (void)call;
   ic_call *c = user;
+  bool compressed = urpc_client_call_message_compressed(call); /* only valid in here */
   pthread_mutex_lock(&c->ctx->mu);
   uint8_t *d = dup_bytes(msg, len);
   if (d && append((void **)&c->in, &c->n_in, &c->cap_in, sizeof(*c->in)))
-    c->in[c->n_in++] = (ic_bytes){d, len};
+    c->in[c->n_in++] = (in_msg){{d, len}, compressed};
   else {
     free(d);
     note_error_locked(c, -ENOMEM);
@@ -228,9 +242,9 @@ static void step(ic_call *c) {
       break;
     }
     if (c->next_out < c->n_out) {
-      ic_bytes m = c->out[c->next_out];
+      out_msg m = c->out[c->next_out];
       pthread_mutex_unlock(&ctx->mu);
-      int rc = urpc_client_call_send(c->call, m.data, m.len);
+      int rc = urpc_client_call_send_flags(c->call, m.b.data, m.b.len, m.flags);
       pthread_mutex_lock(&ctx->mu);
       if (rc == -EAGAIN) {
         c->blocked = true;
@@ -298,13 +312,17 @@ ic_call *ic_call_start(ic_ctx *ctx, const char *path, const urpc_client_call_opt
 }
 
 int ic_call_send(ic_call *c, const ProtobufCMessage *msg) {
+  return ic_call_send_flags(c, msg, 0);
+}
+
+int ic_call_send_flags(ic_call *c, const ProtobufCMessage *msg, unsigned flags) {
   size_t len = protobuf_c_message_get_packed_size(msg);
   uint8_t *d = malloc(len ? len : 1);
   if (!d) return -ENOMEM;
   protobuf_c_message_pack(msg, d);
   pthread_mutex_lock(&c->ctx->mu);
   bool ok = append((void **)&c->out, &c->n_out, &c->cap_out, sizeof(*c->out));
-  if (ok) c->out[c->n_out++] = (ic_bytes){d, len};
+  if (ok) c->out[c->n_out++] = (out_msg){{d, len}, flags};
   pthread_mutex_unlock(&c->ctx->mu);
   if (!ok) {
     free(d);
@@ -412,9 +430,16 @@ size_t ic_call_response_count(ic_call *c) {
 bool ic_call_response(ic_call *c, size_t i, ic_bytes *out) {
   pthread_mutex_lock(&c->ctx->mu);
   bool ok = i < c->n_in;
-  if (ok) *out = c->in[i]; /* the bytes stay where they are; only the array may move */
+  if (ok) *out = c->in[i].b; /* the bytes stay where they are; only the array may move */
   pthread_mutex_unlock(&c->ctx->mu);
   return ok;
+}
+
+bool ic_call_response_compressed(ic_call *c, size_t i) {
+  pthread_mutex_lock(&c->ctx->mu);
+  bool compressed = i < c->n_in && c->in[i].compressed;
+  pthread_mutex_unlock(&c->ctx->mu);
+  return compressed;
 }
 
 bool ic_call_metadata(ic_call *c, const char *key, bool trailer, ic_md *out) {

@@ -47,8 +47,11 @@ typedef struct ic_call ic_call;
  * when out of memory. */
 ic_call *ic_call_start(ic_ctx *ctx, const char *path, const urpc_client_call_options *o);
 /* Packs `msg` and queues it; it is sent in order, waiting for on_writable when the call's send
- * buffer is full. -ENOMEM, or 0 (a send the call refuses shows as ic_call_send_error). */
+ * buffer is full. -ENOMEM, or 0 (a send the call refuses shows as ic_call_error). */
 int ic_call_send(ic_call *c, const ProtobufCMessage *msg);
+/* As ic_call_send, sent with urpc_client_call_send_flags' `flags`
+ * (URPC_CLIENT_SEND_NO_COMPRESS: this message plain inside a compressed call). */
+int ic_call_send_flags(ic_call *c, const ProtobufCMessage *msg, unsigned flags);
 /* Half-closes after the messages queued so far. */
 int ic_call_close_send(ic_call *c);
 /* Cancels the call (if still open) and waits for its end. */
@@ -70,6 +73,8 @@ int ic_call_error(ic_call *c);
 /* Responses so far; response `i` (valid until ic_call_free) into *out, false if none yet. */
 size_t ic_call_response_count(ic_call *c);
 bool ic_call_response(ic_call *c, size_t i, ic_bytes *out);
+/* Whether response `i` came compressed on the wire (its message flag); false if none yet. */
+bool ic_call_response_compressed(ic_call *c, size_t i);
 /* The first metadata entry `key` (a trailer with `trailer`) into *out (valid until
  * ic_call_free); false if none came. */
 bool ic_call_metadata(ic_call *c, const char *key, bool trailer, ic_md *out);

@@ -8,6 +8,11 @@ Handlers are registered generically with our own (de)serializers, so a lying ans
 bytes (EmptyCall's non-empty "Empty"). What grpcio cannot do as a server: see whether a request
 arrived compressed, so expect_compressed is never checked (the client_compressed_* probes
 cannot get their INVALID_ARGUMENT here).
+
+`compression` lies about response compression alone, everything else honest, so that the
+client's compressed-flag checks are what fails: "never" ignores response_compressed and
+ResponseParameters.compressed (as grpc-go 1.33's server does), "always" compresses every
+response.
 """
 import time
 from concurrent import futures
@@ -23,10 +28,12 @@ class PyInteropServer:
     """Serves on 127.0.0.1:<port 0>; use as a context manager. `m` is the messages_pb2 module,
     `empty` the empty_pb2 module (test_interop.InteropStubs)."""
 
-    def __init__(self, stubs, lie=False, creds=None):
+    def __init__(self, stubs, lie=False, creds=None, compression=None):
+        assert compression in (None, "never", "always")
         self.m = stubs.msgs
         self.empty = stubs.empty
         self.lie = lie
+        self.compression = compression
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         self.server.add_generic_rpc_handlers((self._test_service(), self._unimplemented()))
         addr = "127.0.0.1:0"
@@ -74,7 +81,9 @@ class PyInteropServer:
     def unary_call(self, req, ctx):
         self._echo_metadata(ctx)
         self._abort_if_asked(ctx, req.response_status if req.HasField("response_status") else None)
-        if req.HasField("response_compressed"):
+        if self.compression == "always":
+            ctx.set_compression(grpc.Compression.Gzip)
+        elif req.HasField("response_compressed") and self.compression != "never":
             ctx.set_compression(grpc.Compression.Gzip if req.response_compressed.value
                                 else grpc.Compression.NoCompression)
         return self.m.SimpleResponse(payload=self._payload(req.response_size, ctx))
@@ -88,13 +97,16 @@ class PyInteropServer:
         for p in req.response_parameters:
             if p.interval_us:
                 time.sleep(p.interval_us / 1e6)
-            if p.HasField("compressed") and not p.compressed.value:
+            if (p.HasField("compressed") and not p.compressed.value
+                    and self.compression != "always"):
                 ctx.disable_next_message_compression()
             yield self.m.StreamingOutputCallResponse(payload=self._payload(p.size, ctx))
 
     def streaming_output_call(self, req, ctx):
         self._echo_metadata(ctx)
-        if any(p.compressed.value for p in req.response_parameters):
+        if self.compression == "always" or (
+                self.compression != "never"
+                and any(p.compressed.value for p in req.response_parameters)):
             ctx.set_compression(grpc.Compression.Gzip)
         yield from self._responses(req, ctx)
 

@@ -18,6 +18,11 @@ which must exit 0 and print "<case>: passed".
                   answered): every case a server can break must fail, exit 1 with one line
                   naming it. timeout_on_sleeping_server and cancel_after_begin are decided on
                   the client (its deadline, its cancel) and no server answer reliably breaks them
+  broken_compression
+                  the same Python server honest but for response compression, which it ignores
+                  (never compresses) and then overdoes (compresses every response):
+                  server_compressed_unary and server_compressed_streaming must fail on the
+                  response's compressed flag, exit 1 with one line naming it
   ref_go_plaintext, ref_go_tls, ref_cpp_plaintext, ref_cpp_tls
                   grpc's own interop servers as tests/interop/build-ref-servers.sh OUTDIR builds
                   them (grpc-go 1.33, grpc C++ 1.51), from --ref-dir OUTDIR or
@@ -25,10 +30,13 @@ which must exit 0 and print "<case>: passed".
                   its ca.pem (--use_test_ca --ca_file) as foo.test.google.fr. grpc-go 1.33's
                   server ignores expect_compressed and response_compressed: the four
                   compression cases are left out for it, as grpc's interop matrix does.
-                  Skipped (77) without the servers.
+                  Skipped (77) without the servers, unless --ref-required /
+                  $URPC_INTEROP_REF_REQUIRED=1 (tests/run.sh, which builds them into
+                  build/interop-ref): then a missing server fails the case.
   ref_plaintext   any other reference server: --ref-server CMD or $URPC_INTEROP_REF_SERVER, a
   ref_tls         command with {port} and {tls} in it ("/x/interop_server --port={port}
-                  --use_tls={tls}"); with TLS the client verifies with --ref-ca /
+                  --use_tls={tls}"); {port} is 0: the server must take it and listen on one
+                  port, which is read from /proc; with TLS the client verifies with --ref-ca /
                   $URPC_INTEROP_REF_CA and the name --ref-host-override (default
                   foo.test.google.fr, server1.pem's). Cases it does not implement: --ref-skip
                   a,b / $URPC_INTEROP_REF_SKIP. Skipped (77) without one.
@@ -39,7 +47,6 @@ timeout, and the servers are stopped by their own PID.
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -175,13 +182,13 @@ def case_flags(args):
 
 # ---- the Python server -------------------------------------------------------------------
 
-def python_server(args, lie):
+def python_server(args, lie, compression=None):
     if grpc is None:
         raise Skip("python3-grpcio is not installed for /usr/bin/python3")
     import test_interop
     from interop_py_server import PyInteropServer
     stubs = test_interop.InteropStubs(test_interop.find_proto_dir(args))
-    return PyInteropServer(stubs, lie=lie)
+    return PyInteropServer(stubs, lie=lie, compression=compression)
 
 
 def case_python_server(args):
@@ -200,21 +207,52 @@ def case_broken(args):
             expect_fail(args, srv.port, case)
 
 
+def case_broken_compression(args):
+    # "never": the first response asked compressed comes plain; "always": the first asked
+    # plain comes compressed (server_compressed_unary's second call, _streaming's second message).
+    for mode, got in (("never", "came uncompressed"), ("always", "came compressed")):
+        with python_server(args, lie=False, compression=mode) as srv:
+            for case in ("server_compressed_unary", "server_compressed_streaming"):
+                line = expect_fail(args, srv.port, case)
+                check(got in line and "compressed flag" in line,
+                      f"{case} against a server that compresses {mode}: expected the compressed "
+                      f"flag check to fail ({got!r}), got {line!r}")
+
+
 # ---- reference servers -------------------------------------------------------------------
 
-def free_port():
-    """A port the kernel just gave out and took back: the reference servers want --port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listening_ports(pid):
+    """The TCP ports process `pid` listens on (its sockets' inodes matched in /proc/net/tcp*)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        return set()
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 class RefServer:
-    """A reference interop server started from a command template; stopped by its own PID."""
+    """A reference interop server started from a command template with --port 0 (build-ref-
+    servers.sh makes both listen on 127.0.0.1 and take 0); its port is the one /proc shows the
+    process listening on. Stopped by its own PID."""
 
     def __init__(self, template, tls):
-        self.port = free_port()
-        self.cmd = shlex.split(template.format(port=self.port, tls="true" if tls else "false"))
+        self.port = None
+        self.cmd = shlex.split(template.format(port=0, tls="true" if tls else "false"))
         self.proc = None
 
     def __enter__(self):
@@ -226,19 +264,22 @@ class RefServer:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace")
                 raise TestFailure(f"{self.cmd[0]} exited with {self.proc.returncode}: {err}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            ports = listening_ports(self.proc.pid)
+            if ports:
+                check(len(ports) == 1, f"{self.cmd[0]} listens on several ports: {ports}")
+                self.port = ports.pop()
+                log(f"{self.cmd[0]} (pid {self.proc.pid}) listens on port {self.port}")
                 return self
-            except OSError:
-                time.sleep(0.1)
-        raise TestFailure(f"{self.cmd[0]} did not listen on {self.port} within "
-                          f"{harness.START_TIMEOUT} s")
+            time.sleep(0.1)
+        raise TestFailure(f"{self.cmd[0]} did not listen within {harness.START_TIMEOUT} s")
 
     def __exit__(self, *a):
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGINT)  # grpc C++'s stops on SIGINT, Go's on either
+            # Go's exits at once; grpc C++'s looks at its SIGINT flag every 5 s. Its exit is not
+            # what is under test, so after a second it is killed rather than waited for.
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
@@ -253,13 +294,21 @@ def ref_cases(args, skip_list):
     return [c for c in CASES if c not in skip]
 
 
-def run_ref(args, template, tls, ca, host_override, skip_list):
+def missing(why, required):
+    """A reference server or its CA is not there: a skip, or where it is required a failure."""
+    if required:
+        raise TestFailure(f"{why}; required here (--ref-required, $URPC_INTEROP_REF_REQUIRED): "
+                          "did tests/interop/build-ref-servers.sh fail? (its output says why)")
+    raise Skip(why)
+
+
+def run_ref(args, template, tls, ca, host_override, skip_list, required=False):
     cases = ref_cases(args, skip_list)
     flags = []
     if tls:
         if not ca or not os.path.isfile(ca):
-            raise Skip(f"no CA for the reference server's certificate ({ca or 'none given'}): "
-                       "grpc's src/core/tsi/test_creds/ca.pem")
+            missing(f"no CA for the reference server's certificate ({ca or 'none given'}): "
+                    "grpc's src/core/tsi/test_creds/ca.pem", required)
         flags = ["--use_tls=true", "--use_test_ca=true", f"--ca_file={ca}",
                  f"--server_host_override={host_override}"]
     with RefServer(template, tls=tls) as srv:
@@ -278,15 +327,17 @@ def built_ref(args, which, tls):
     d = args.ref_dir
     binary = os.path.join(d, name) if d else None
     if not binary or not os.access(binary, os.X_OK):
-        raise Skip(f"no {name}: give --ref-dir OUTDIR or $URPC_INTEROP_REF_DIR "
-                   "(tests/interop/build-ref-servers.sh OUTDIR builds it)")
+        missing(f"no {name}{' in ' + d if d else ''}: give --ref-dir OUTDIR or "
+                "$URPC_INTEROP_REF_DIR (tests/interop/build-ref-servers.sh OUTDIR builds it)",
+                args.ref_required)
     td = os.path.join(d, "testdata")
     template = (f"{shlex.quote(binary)} --port={{port}} --use_tls={{tls}} "
                 f"--tls_cert_file={shlex.quote(os.path.join(td, 'server1.pem'))} "
                 f"--tls_key_file={shlex.quote(os.path.join(td, 'server1.key'))}")
     if skip:
         log(f"{name} does not implement: {', '.join(skip)} (left out)")
-    run_ref(args, template, tls, os.path.join(td, "ca.pem"), TEST_SERVER_NAME, ",".join(skip))
+    run_ref(args, template, tls, os.path.join(td, "ca.pem"), TEST_SERVER_NAME, ",".join(skip),
+            args.ref_required)
 
 
 CASE_FNS = {
@@ -296,6 +347,7 @@ CASE_FNS = {
     "flags": case_flags,
     "python_server": case_python_server,
     "broken": case_broken,
+    "broken_compression": case_broken_compression,
     "ref_go_plaintext": lambda a: built_ref(a, "go", False),
     "ref_go_tls": lambda a: built_ref(a, "go", True),
     "ref_cpp_plaintext": lambda a: built_ref(a, "cpp", False),
@@ -312,6 +364,9 @@ def extra_args(p):
                                                "(default: <proto-dir>/grpc/testing)")
     p.add_argument("--ref-dir", default=os.environ.get("URPC_INTEROP_REF_DIR", ""),
                    help="OUTDIR of tests/interop/build-ref-servers.sh")
+    p.add_argument("--ref-required", action="store_true",
+                   default=os.environ.get("URPC_INTEROP_REF_REQUIRED") == "1",
+                   help="the ref_go_*/ref_cpp_* cases fail without their server, not skip")
     p.add_argument("--ref-server", default=os.environ.get("URPC_INTEROP_REF_SERVER", ""),
                    help="reference server command with {port} and {tls}")
     p.add_argument("--ref-ca", default=os.environ.get("URPC_INTEROP_REF_CA", ""),
