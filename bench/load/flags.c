@@ -72,6 +72,9 @@ static const char usage_text[] =
     "  -o, --output FILE          write it there instead of stdout\n"
     "  -h, --help  -v, --version\n"
     "\n"
+    "SIGINT or SIGTERM during the run stops it as -z does when its time is up (a second one\n"
+    "ends the process): the report covers what was done.\n"
+    "\n"
     "Exit status: 0 after a run (failed calls included: see the report), 2 for bad flags, an\n"
     "unknown method or a server that cannot be reached at the start, 1 for other failures.\n";
 

@@ -4,6 +4,7 @@
  * the connections (one health check each) → the run (run.c) → ghz's report. Anything wrong
  * before the run is one line on stderr and exit 2. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,15 @@ typedef struct app {
   bool client_streaming;
   char err[1024];
 } app;
+
+static volatile sig_atomic_t interrupted;
+
+/* The first SIGINT or SIGTERM stops the run (the report follows); a second one ends the
+ * process at once. */
+static void on_signal(int sig) {
+  interrupted = 1;
+  signal(sig, SIG_DFL);
+}
 
 /* One line on stderr; returns the exit status of a failed set-up. */
 __attribute__((format(printf, 1, 2))) static int say(const char *fmt, ...) {
@@ -216,8 +226,20 @@ static int run(app *a, int argc, char **argv) {
   if (load_descset_new(&a->ds)) return say("out of memory");
   if (f->metadata && load_request_metadata(&a->req, f->metadata, a->err, sizeof(a->err)))
     return say("%s", a->err);
-  if (load_target_open(&a->t, f, &a->req, a->err, sizeof(a->err)))
-    return say("%s: %s", f->host, a->err);
+  /* The shards start with SIGINT and SIGTERM blocked (they inherit this thread's mask); this
+   * thread takes them: the run stops and the report covers what was done. */
+  sigset_t sigs, old_mask;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, &old_mask);
+  int opened = load_target_open(&a->t, f, &a->req, a->err, sizeof(a->err));
+  struct sigaction sa = {.sa_handler = on_signal};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+  if (opened) return say("%s: %s", f->host, a->err);
 
   bool json = f->data || (f->data_file && !f->binary);
   int rc = resolve_method(a, json);
@@ -228,8 +250,15 @@ static int run(app *a, int argc, char **argv) {
   if (rc == -EHOSTUNREACH) return say("%s: cannot connect: %s", f->host, with_hint(f, a->err));
   if (rc) return say("%s", a->err);
 
-  load_run_config cfg = {
-      .flags = f, .req = &a->req, .path = a->path, .client_streaming = a->client_streaming};
+  if (interrupted) {
+    fprintf(stderr, "uringrpc-load: interrupted before the run\n");
+    return 130;
+  }
+  load_run_config cfg = {.flags = f,
+                         .req = &a->req,
+                         .path = a->path,
+                         .client_streaming = a->client_streaming,
+                         .interrupted = &interrupted};
   rc = load_run_exec(&a->t, &cfg, &a->run, &a->res, a->err, sizeof(a->err));
   a->have_res = true;
   if (rc) {

@@ -345,21 +345,38 @@ static int init_sync(load_run *r) {
   return 0;
 }
 
+typedef enum wait_end { WAIT_ALL, WAIT_TIME_UP, WAIT_INTERRUPTED } wait_end;
+
 /* Waits until `want` shards have finished, or until CLOCK_MONOTONIC passes `until_ns` (0: no
- * bound). True when they have. */
-static bool wait_shards(load_run *r, int want, uint64_t until_ns) {
-  struct timespec ts = {.tv_sec = (time_t)(until_ns / 1000000000ull),
-                        .tv_nsec = (long)(until_ns % 1000000000ull)};
+ * bound), or (with `interruptible`) until cfg->interrupted is set, looked at every 100 ms. */
+static wait_end wait_shards(load_run *r, int want, uint64_t until_ns, bool interruptible) {
+  const volatile sig_atomic_t *flag = interruptible ? r->cfg->interrupted : NULL;
+  wait_end end = WAIT_ALL;
   pthread_mutex_lock(&r->mu);
   while (r->n_finished < want) {
-    if (!until_ns)
-      pthread_cond_wait(&r->cv, &r->mu);
-    else if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT)
+    if (flag && *flag) {
+      end = WAIT_INTERRUPTED;
       break;
+    }
+    uint64_t at = until_ns;
+    if (flag) {
+      uint64_t slice = load_now_ns() + 100000000ull;
+      if (!at || slice < at) at = slice;
+    }
+    if (!at) {
+      pthread_cond_wait(&r->cv, &r->mu);
+      continue;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(at / 1000000000ull),
+                          .tv_nsec = (long)(at % 1000000000ull)};
+    if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT && until_ns &&
+        load_now_ns() >= until_ns && r->n_finished < want) {
+      end = WAIT_TIME_UP;
+      break;
+    }
   }
-  bool all = r->n_finished >= want;
   pthread_mutex_unlock(&r->mu);
-  return all;
+  return end;
 }
 
 void load_run_release(load_run *r) {
@@ -479,18 +496,18 @@ int load_run_exec(load_target *t, const load_run_config *cfg, load_run **out, lo
     /* Stop what did start, then wait for it: the shards use r until they are done. */
     snprintf(err, err_len, "cannot start the run: %s", strerror(-rc));
     for (int i = 0; i < posted; i++) load_target_post(t, i, shard_stop, r->shards[i]);
-    wait_shards(r, posted, 0);
+    wait_shards(r, posted, 0, false);
     if (r->pacer_started) pthread_join(r->pacer, NULL);
     return rc;
   }
 
-  if (r->t_stop && !wait_shards(r, r->n, r->t_stop)) {
+  if (wait_shards(r, r->n, r->t_stop, true) != WAIT_ALL) {
     for (int i = 0; i < r->n; i++) {
       if (load_target_post(t, i, shard_stop, r->shards[i]))
         fprintf(stderr, "uringrpc-load: out of memory stopping shard %d\n", i);
     }
   }
-  wait_shards(r, r->n, 0);
+  wait_shards(r, r->n, 0, false);
   atomic_store(&r->pacer_stop, true);
   if (r->pacer_started) pthread_join(r->pacer, NULL);
 

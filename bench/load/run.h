@@ -14,13 +14,15 @@
  * in case they pause: the pacer's wake-ups then cost the shard's core little.
  * -z / -x: the main thread waits until the time is up, then posts a stop to each shard (close:
  * cancel what is in flight; wait: let it end; ignore: cancel and leave it out); in closed loop
- * a shard also stops starting calls by itself once the time is past.
+ * a shard also stops starting calls by itself once the time is past. An interrupt (SIGINT,
+ * SIGTERM: cfg->interrupted) stops the run the same way, and the report covers what was done.
  *
  * Hot path: request bytes packed before the run, slots preallocated, no allocation of ours per
  * call (the client copies the request; a new error text allocates once). */
 #ifndef URPC_LOAD_RUN_H
 #define URPC_LOAD_RUN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,6 +40,9 @@ typedef struct load_run_config {
   const load_request *req;
   const char *path;      /* the :path, "/pkg.Service/Method" */
   bool client_streaming; /* each call sends every message (else one, in turn) */
+  /* Set (by a signal handler) to stop the run early, as -z does when its time is up; NULL: no
+   * such flag. Looked at every 100 ms. */
+  const volatile sig_atomic_t *interrupted;
 } load_run_config;
 
 typedef struct load_run_result {

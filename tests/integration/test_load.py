@@ -6,7 +6,8 @@
                call; the server's ok count covers them
   shards       --cpus 2 -c 4 against a 2-shard server: every call counted once
   rps          --rps 200 -z 1s: about 200 calls, ~1 s; --rps 200 -n 100 takes ~0.5 s
-  duration     -z 1s closed loop: the run ends ~1 s in, nothing but OK or Canceled
+  duration     -z 1s closed loop: the run ends ~1 s in, nothing but OK or Canceled; SIGINT
+               ends a -z 60s run (closed and open loop) with its report
   protoset     --protoset (protoc --include_imports) and ghz's pkg.Service.Method, -d a JSON
                array; and -B raw bytes
   errors       grpc.testing.TestService/UnaryCall asked to fail NOT_FOUND: every call counted
@@ -27,7 +28,9 @@ import json
 import os
 import threading
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -163,6 +166,27 @@ def case_duration(args):
         rep = load(args, srv.target, "--insecure", "--call", HELLO, "-z", "500ms",
                    "--duration-stop", "wait")
         check(rep["statusCodeDistribution"].keys() == {"OK"}, f"{rep['statusCodeDistribution']}")
+        # SIGINT ends a long run early, with the report of what was done (as ghz).
+        for flags in ([], ["--rps", "500"]):
+            cmd = [args.load, srv.target, "--insecure", "--call", HELLO, "-z", "60s", "-c", "2",
+                   "--format", "json", *flags]
+            log(" ".join(cmd), "(SIGINT after 1 s)")
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                time.sleep(1)
+                t0 = time.monotonic()
+                p.send_signal(signal.SIGINT)
+                out, err = p.communicate(timeout=20)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            log(f"exit {p.returncode} {time.monotonic() - t0:.2f} s after SIGINT; stderr: {err}")
+            check(p.returncode == 0 and not harness.sanitizer_report(err), f"exit {p.returncode}")
+            rep = json.loads(out)
+            check(rep["count"] > 0 and rep["total"] < 10e9, f"count {rep['count']} total "
+                  f"{rep['total']}")
+            check(set(rep["statusCodeDistribution"]) <= {"OK", "Canceled"}, f"{rep}")
 
 
 def protoset(args, d, proto):
