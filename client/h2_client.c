@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/alloc.h"
 #include "core/arena.h"
 #include "rpc/base64.h"
 #include "rpc/compress.h"
@@ -23,6 +24,7 @@
 #define DEFAULT_MAX_RECV    (4u << 20)
 #define DEFAULT_SEND_BUFFER (64u << 10)
 #define STATUS_MSG_MAX      512
+#define MAX_REQUEST_MD      64 /* request metadata entries a call may carry */
 
 typedef struct cli_msg {
   struct cli_msg *next;
@@ -62,6 +64,8 @@ struct cli_call {
 
 struct cli_conn {
   nghttp2_session *h2;
+  core_slab *slab; /* this thread's (alloc.h): the session's memory and the calls' */
+  nghttp2_mem h2_mem;
   core_outq *out; /* set while nghttp2 writes, inside produce */
   cli_conn_config cfg;
   char *authority, *user_agent;
@@ -95,13 +99,14 @@ static void unlink_call(cli_call *call) {
 }
 
 static void free_call(cli_call *call) {
+  core_slab *slab = call->conn->slab;
   for (cli_msg *m = call->sq, *next; m; m = next) {
     next = m->next;
-    free(m);
+    cli_free(slab, m);
   }
-  free(rpc_frame_reader_release(&call->reader));
+  cli_free(slab, rpc_frame_reader_release(&call->reader));
   core_arena_dispose(&call->scratch);
-  free(call);
+  cli_free(slab, call);
 }
 
 /* Runs on_close, once. The call's memory stays until its stream is gone (release): nghttp2
@@ -268,8 +273,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 }
 
 static void *msg_alloc(void *ud, size_t size) {
-  (void)ud;
-  return malloc(size ? size : 1);
+  cli_call *call = ud;
+  return cli_alloc(call->conn->slab, size);
 }
 
 /* A compressed response message, decompressed within the receive limit (grpc's clients answer
@@ -289,13 +294,14 @@ static int inflate_message(cli_call *call, uint8_t **msg, size_t *len) {
 static int msg_done(void *ud, uint8_t *msg, size_t len, bool compressed) {
   cli_call *call = ud;
   uint8_t *body = msg;
+  core_slab *slab = call->conn->slab;
   if (compressed && inflate_message(call, &body, &len) < 0) {
-    free(msg);
+    cli_free(slab, msg);
     return -1;
   }
   call->msg_compressed = compressed;
   if (call->h.on_message) call->h.on_message(call, body, len, call->user);
-  free(msg);
+  cli_free(slab, msg);
   core_arena_reset(&call->scratch);
   return call->closed || call->fail_msg ? -1 : 0;
 }
@@ -350,7 +356,7 @@ static ssize_t read_request(nghttp2_session *s, int32_t stream_id, uint8_t *buf,
     if (m->sent == m->len) {
       call->sq = m->next;
       if (!call->sq) call->sq_tail = NULL;
-      free(m);
+      cli_free(call->conn->slab, m);
     }
   }
   if (call->want_writable && call->queued < call->conn->cfg.send_buffer &&
@@ -388,7 +394,9 @@ int cli_conn_new(const cli_conn_config *cfg, cli_conn **out) {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
-    rc = nghttp2_session_client_new(&c->h2, cb, c) ? -ENOMEM : 0;
+    c->slab = cli_thread_slab();
+    cli_h2_mem(c->slab, &c->h2_mem);
+    rc = c->slab && !nghttp2_session_client_new3(&c->h2, cb, c, NULL, &c->h2_mem) ? 0 : -ENOMEM;
     nghttp2_session_callbacks_del(cb);
   }
   if (!rc) {
@@ -552,17 +560,16 @@ cli_call *cli_call_start(cli_conn *c, const char *path, const cli_call_opts *o,
   rpc_encoding enc =
       o->encoding ? rpc_encoding_parse(o->encoding, strlen(o->encoding)) : RPC_ENC_IDENTITY;
   *err = -EINVAL;
-  if (!path || path[0] != '/' || o->n_md > 64 || enc == RPC_ENC_UNKNOWN) return NULL;
+  if (!path || path[0] != '/' || o->n_md > MAX_REQUEST_MD || enc == RPC_ENC_UNKNOWN) return NULL;
   *err = -EAGAIN;
   if (!cli_conn_can_start(c)) return NULL;
   *err = -ENOMEM;
-  cli_call *call = calloc(1, sizeof(*call));
-  nghttp2_nv *nv = calloc(10 + o->n_md, sizeof(*nv));
-  char **bufs = calloc(o->n_md + 1, sizeof(*bufs));
+  cli_call *call = cli_calloc(c->slab, sizeof(*call));
+  nghttp2_nv nv[10 + MAX_REQUEST_MD]; /* nghttp2 copies them */
+  char *bufs[MAX_REQUEST_MD + 1] = {0};
   char timeout[RPC_TIMEOUT_MAX_LEN];
-  int n = call && nv && bufs
-              ? request_headers(c, path, o->timeout_ns, o->md, o->n_md, enc, nv, bufs, timeout)
-              : -ENOMEM;
+  int n = call ? request_headers(c, path, o->timeout_ns, o->md, o->n_md, enc, nv, bufs, timeout)
+               : -ENOMEM;
   if (n >= 0) {
     call->conn = c;
     call->h = *h;
@@ -576,11 +583,9 @@ cli_call *cli_call_start(cli_conn *c, const char *path, const cli_call_opts *o,
     call->stream_id = nghttp2_submit_request(c->h2, NULL, nv, (size_t)n, &prd, call);
     if (call->stream_id < 0) n = -ENOMEM;
   }
-  for (size_t i = 0; bufs && i < o->n_md; i++) free(bufs[i]);
-  free(bufs);
-  free(nv);
+  for (size_t i = 0; i < o->n_md; i++) free(bufs[i]);
   if (n < 0) {
-    free(call);
+    cli_free(c->slab, call);
     *err = n;
     return NULL;
   }
@@ -611,7 +616,8 @@ int cli_call_send(cli_call *call, const uint8_t *msg, size_t len, unsigned flags
     if (rc) return rc == -ENOMEM ? -ENOMEM : -EIO;
   }
   int rc = 0;
-  cli_msg *m = len > UINT32_MAX ? NULL : malloc(sizeof(*m) + RPC_FRAME_PREFIX + len);
+  cli_msg *m =
+      len > UINT32_MAX ? NULL : cli_alloc(call->conn->slab, sizeof(*m) + RPC_FRAME_PREFIX + len);
   if (!m) {
     rc = len > UINT32_MAX ? -EMSGSIZE : -ENOMEM;
   } else {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/alloc.h"
 #include "core/clock.h"
 #include "rpc/compress.h"
 
@@ -81,6 +82,7 @@ typedef struct call_list {
 
 struct cli_subchannel {
   io_shard *shard;
+  core_slab *slab; /* the shard thread's (alloc.h): its calls */
   core_timer_wheel *timers;
   cli_addr *addrs; /* tried in order, from addr_i, until one connects */
   unsigned n_addrs, addr_i;
@@ -140,7 +142,7 @@ static void free_call(cli_sub_call *sc) {
   free(sc->md);
   free(sc->path);
   free(sc->encoding);
-  free(sc);
+  cli_free(sc->sub->slab, sc);
 }
 
 /* A call that never started ends: off the waiting list, on_close, freed. */
@@ -541,7 +543,8 @@ int cli_subchannel_new(io_shard *shard, const cli_addr *addrs, unsigned n,
   }
   sub->authority = strdup(cfg->authority);
   sub->server_name = cfg->server_name ? strdup(cfg->server_name) : NULL;
-  if (!sub->authority || (cfg->server_name && !sub->server_name)) {
+  sub->slab = cli_thread_slab();
+  if (!sub->authority || (cfg->server_name && !sub->server_name) || !sub->slab) {
     free(sub->authority);
     free(sub->server_name);
     free(sub->addrs);
@@ -692,7 +695,7 @@ cli_sub_call *cli_subchannel_call(cli_subchannel *sub, const char *path, const c
   *err = -EAGAIN;
   if (!now && sub->waiting.n >= sub->cfg.max_pending) return NULL;
   *err = -ENOMEM;
-  cli_sub_call *sc = calloc(1, sizeof(*sc) + o->extra);
+  cli_sub_call *sc = cli_calloc(sub->slab, sizeof(*sc) + o->extra);
   if (!sc) return NULL;
   sc->sub = sub;
   sc->h = *h;
