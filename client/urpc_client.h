@@ -49,7 +49,9 @@ void urpc_client_options_init(urpc_client_options *o);
 /* Starts the shards. Returns 0, or -errno with one line in `why`. */
 int urpc_client_new(const urpc_client_options *o, urpc_client **out, char *why, size_t why_len);
 int urpc_client_shard_count(const urpc_client *c);
-/* After every channel on it is freed: stops the shards and frees the runtime. */
+/* After every channel on it is freed: stops the shards and frees the runtime. Functions still
+ * posted to its shards (urpc_channel_post) then run on this thread: they must not touch a
+ * channel. */
 void urpc_client_free(urpc_client *c);
 
 /* ---- channels ---- */
@@ -139,8 +141,9 @@ typedef struct urpc_client_call_handlers {
 urpc_client_call *urpc_channel_call(urpc_channel *ch, const char *path,
                                     const urpc_client_call_options *o,
                                     const urpc_client_call_handlers *h, void *user, int *err);
-/* Queues one request message (copied). 0, -EAGAIN (on_writable follows), -EPIPE (after
- * close_send, or the call is ending), -ENOMEM. */
+/* Queues one request message (copied). 0; -EAGAIN when the call already holds send_buffer
+ * bytes: nothing was queued, send it again after on_writable; -EPIPE (after close_send, or the
+ * call is ending); -ENOMEM. */
 int urpc_client_call_send(urpc_client_call *call, const void *msg, size_t len);
 /* As urpc_client_call_send, with flags: URPC_CLIENT_SEND_NO_COMPRESS sends this message
  * uncompressed in a call made with `compression` (grpc's GRPC_WRITE_NO_COMPRESS). -EINVAL for
