@@ -50,15 +50,16 @@ export BUILD=0 # built above (unary.sh would configure with the bench peers)
 # Every run's exit stats: a failed call means the numbers measured something else.
 check_served authz.sh "$OUT_DIR" || exit 1
 
-# Paired per round (the two servers ran back to back): CPU us/req with the policy minus without
-# (by default uringrpc-base has no policy).
+# Paired per round and client (the two servers ran back to back, driven by the same client): CPU
+# us/req with the policy minus without (by default uringrpc-base has no policy).
 /usr/bin/python3 - "$OUT_DIR/results.tsv" <<'EOF' | tee "$OUT_DIR/authz-summary.txt"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 by = {}
 for r in rows:
     try:
-        by.setdefault(r["scenario"], {}).setdefault(r["round"], {})[r["server"]] = \
+        by.setdefault(r["scenario"], {}).setdefault((r["round"], r.get("client")), {})[
+            r["server"]] = \
             float(r["server_cpu_us_per_req"])
     except ValueError:
         pass

@@ -11,8 +11,8 @@
 #   peer            grpc C++ peer with PEER_API (default async) and PEER_THREADS (default 1)
 #   peer-async      grpc C++ peer, completion-queue API
 #   peer-callback   grpc C++ peer, callback API
-# Every server is pinned to SERVER_CPU (0) and every load client (h2load, stream_load) to
-# CLIENT_CPU (1). A script that needs the streaming load client sets NEED_LOAD=1 before
+# Every server is pinned to SERVER_CPU (0) and every load client (h2load, uringrpc-load,
+# stream_load) to CLIENT_CPU (1). A script that needs the streaming load client sets NEED_LOAD=1 before
 # resolve_servers (which then builds it and sets LOAD_BIN), and BENCH_TOOLS to the commands it
 # needs before bench_init.
 # TLS (tls.sh): with TLS_CERT and TLS_KEY set, servers serve TLS (uringrpc on --tls-listen, the
@@ -371,6 +371,70 @@ h2load_run() {
     'BEGIN {printf "%.3f %.3f\n", t1 - t0, c1 - c0}' >"$outfile.time"
   rm -f "$outfile.times0" "$outfile.times1"
   return $rc
+}
+
+# The second load client, bench/load's uringrpc-load (load.sh, unary.sh): the request bytes
+# h2load sends (BODY_FILE without its 5-byte gRPC frame: uringrpc-load frames it itself) with
+# --binary-data, closed loop, --cpus 1 on CLIENT_CPU.
+URINGRPC_LOAD=${URINGRPC_LOAD:-$BUILD_DIR/bench/load/uringrpc-load}
+
+# load_client_init: after bench_init (and resolve_servers, which configures BUILD_DIR): builds
+# uringrpc-load unless BUILD=0 and writes REQ_FILE. Returns non-zero if the binary is missing.
+load_client_init() {
+  if [ "$BUILD" != 0 ]; then
+    cmake --build "$BUILD_DIR" -j2 --target uringrpc-load >>"$OUT_DIR/build.log" 2>&1 ||
+      log "note: building uringrpc-load failed (see $OUT_DIR/build.log)"
+  fi
+  REQ_FILE=$OUT_DIR/hello-request.pb
+  tail -c +6 "$BODY_FILE" >"$REQ_FILE"
+  [ -x "$URINGRPC_LOAD" ]
+}
+
+# load_run PORT N C M OUTFILE [wrapper...]: one bounded uringrpc-load run (N calls, C
+# connections x M streams) pinned to CLIENT_CPU, under the wrapper command if one is given
+# (e.g. env LD_PRELOAD=...). Writes its JSON report to OUTFILE, its stderr to OUTFILE.stderr
+# and "real_s cpu_s" of the client to OUTFILE.time, as h2load_run does.
+load_run() {
+  local port=$1 n=$2 c=$3 m=$4 outfile=$5
+  shift 5
+  local rc=0 t0=$EPOCHREALTIME pid
+  times >"$outfile.times0"
+  timeout -k 5 "${RUN_TIMEOUT:-120}" "$@" taskset -c "$CLIENT_CPU" "$URINGRPC_LOAD" --insecure \
+    --call helloworld.Greeter/SayHello --binary-data "$REQ_FILE" -n "$n" -c "$c" -m "$m" \
+    --cpus 1 --format json "127.0.0.1:$port" >"$outfile" 2>"$outfile.stderr" &
+  pid=$!
+  STARTED_PIDS+=("$pid")
+  wait "$pid" || rc=$?
+  forget_pid "$pid"
+  times >"$outfile.times1"
+  awk -v t0="$t0" -v t1="$EPOCHREALTIME" -v c0="$(times_children_s "$outfile.times0")" \
+    -v c1="$(times_children_s "$outfile.times1")" \
+    'BEGIN {printf "%.3f %.3f\n", t1 - t0, c1 - c0}' >"$outfile.time"
+  rm -f "$outfile.times0" "$outfile.times1"
+  return $rc
+}
+
+# h2load_report OUTFILE: "req_per_s succeeded" from h2load's output; nothing if it has none.
+h2load_report() {
+  local rps succ
+  rps=$(sed -n -E 's/^finished in .*, ([0-9.]+) req\/s,.*/\1/p' "$1")
+  succ=$(sed -n -E 's/^requests: .* ([0-9]+) succeeded,.*/\1/p' "$1")
+  [ -z "$rps" ] || [ -z "$succ" ] || echo "$rps $succ"
+}
+
+# load_report OUTFILE: "req_per_s succeeded mean_us p50_us p99_us" from uringrpc-load's JSON
+# report (succeeded: calls that ended OK; the latencies are theirs, from its HDR histogram, NA
+# when none did); nothing if there is no report.
+load_report() {
+  "$PY" - "$1" 2>/dev/null <<'EOF' || true
+import json, sys
+r = json.load(open(sys.argv[1]))
+pct = {int(p["percentage"]): p["latency"] / 1e3 for p in (r.get("latencyDistribution") or [])}
+ok = r["statusCodeDistribution"].get("OK", 0)
+mean = "%.1f" % (r["average"] / 1e3) if ok and r.get("average") else "NA"
+p = ["%.0f" % pct[k] if k in pct else "NA" for k in (50, 99)]
+print("%.2f %d %s %s %s" % (r["rps"], ok, mean, p[0], p[1]))
+EOF
 }
 
 warmup() {

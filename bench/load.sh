@@ -22,7 +22,7 @@
 #   CLIENTS [h2load uringrpc-load uringrpc-load-jemalloc]
 #   JEMALLOC [/usr/lib/x86_64-linux-gnu/libjemalloc.so.2]
 #   RUN_TIMEOUT [60]  BUILD [1]  BUILD_DIR [build]  OUT_DIR [BUILD_DIR/bench-results/load-DATE]
-#   LOAD_BIN [BUILD_DIR/bench/load/uringrpc-load]
+#   URINGRPC_LOAD [BUILD_DIR/bench/load/uringrpc-load]
 #   PERF [0]  1: one more uringrpc-load run under `perf record` (user space), top symbols printed
 #   URPC_ARGS []  extra uringrpc-server flags
 set -euo pipefail
@@ -45,7 +45,6 @@ if [ -z "${CLIENTS:-}" ]; then
 fi
 RUN_TIMEOUT=${RUN_TIMEOUT:-60}
 PERF=${PERF:-0}
-URINGRPC_LOAD=${URINGRPC_LOAD:-$BUILD_DIR/bench/load/uringrpc-load}
 SERVERS=uringrpc
 [[ $SCENARIO =~ ^[0-9]+x[0-9]+$ ]] || die "bad SCENARIO '$SCENARIO' (want CxM, e.g. 16x32)"
 C=${SCENARIO%x*}
@@ -53,14 +52,7 @@ M=${SCENARIO#*x}
 
 bench_init
 resolve_servers
-if [ "$BUILD" != 0 ]; then
-  cmake --build "$BUILD_DIR" -j2 --target uringrpc-load >>"$OUT_DIR/build.log" 2>&1 ||
-    log "note: building uringrpc-load failed (see $OUT_DIR/build.log)"
-fi
-[ -x "$URINGRPC_LOAD" ] || die "$URINGRPC_LOAD not found (cmake --build build --target uringrpc-load)"
-# The request without its gRPC frame: uringrpc-load frames it itself.
-REQ_FILE=$OUT_DIR/hello-request.pb
-tail -c +6 "$BODY_FILE" >"$REQ_FILE"
+load_client_init || die "$URINGRPC_LOAD not found (cmake --build build --target uringrpc-load)"
 if [ "$PERF" = 1 ] && ! command -v perf >/dev/null; then
   log "note: PERF=1 but perf is not installed (linux-perf); no profile"
   PERF=0
@@ -74,28 +66,6 @@ printf 'round\tclient\tn\tsucceeded\treq_per_s\tclient_cpu_us_per_req\tclient_cp
   echo "server: $URPC_BIN --shards 1 $URPC_ARGS on cpu $SERVER_CPU; clients on cpu $CLIENT_CPU"
   echo "uringrpc-load: $URINGRPC_LOAD --cpus 1 -c $C -m $M --binary-data (closed loop); clients: $CLIENTS"
 } | tee "$OUT_DIR/env.txt" >&2
-
-# load_run PORT OUTFILE [wrapper...]: one bounded uringrpc-load run pinned to CLIENT_CPU; writes
-# its JSON report to OUTFILE and "real_s cpu_s" of the client to OUTFILE.time (as h2load_run).
-load_run() {
-  local port=$1 outfile=$2
-  shift 2
-  local rc=0 t0=$EPOCHREALTIME pid
-  times >"$outfile.times0"
-  timeout -k 5 "$RUN_TIMEOUT" "$@" taskset -c "$CLIENT_CPU" "$URINGRPC_LOAD" --insecure \
-    --call helloworld.Greeter/SayHello --binary-data "$REQ_FILE" -n "$N" -c "$C" -m "$M" \
-    --cpus 1 --format json "127.0.0.1:$port" >"$outfile" 2>"$outfile.stderr" &
-  pid=$!
-  STARTED_PIDS+=("$pid")
-  wait "$pid" || rc=$?
-  forget_pid "$pid"
-  times >"$outfile.times1"
-  awk -v t0="$t0" -v t1="$EPOCHREALTIME" -v c0="$(times_children_s "$outfile.times0")" \
-    -v c1="$(times_children_s "$outfile.times1")" \
-    'BEGIN {printf "%.3f %.3f\n", t1 - t0, c1 - c0}' >"$outfile.time"
-  rm -f "$outfile.times0" "$outfile.times1"
-  return $rc
-}
 
 run_one() {
   local round=$1 client=$2 tag=r$1
@@ -111,21 +81,18 @@ run_one() {
   if [ "$client" = h2load ]; then
     RUN_TIMEOUT=$RUN_TIMEOUT h2load_run "$SRV_PORT" "$N" "$C" "$M" "" "$out" || rc=$?
   elif [ "$client" = uringrpc-load-jemalloc ]; then
-    load_run "$SRV_PORT" "$out" env LD_PRELOAD="$JEMALLOC" || rc=$?
+    load_run "$SRV_PORT" "$N" "$C" "$M" "$out" env LD_PRELOAD="$JEMALLOC" || rc=$?
   else
-    load_run "$SRV_PORT" "$out" || rc=$?
+    load_run "$SRV_PORT" "$N" "$C" "$M" "$out" || rc=$?
   fi
   t1=$(cpu_ticks "$SRV_PID" 2>/dev/null || echo "")
   stop_server
   [ $rc = 0 ] || log "WARNING: $client exited $rc in round $round (see $out)"
-  local rps succ
+  local rps='' succ='' _
   if [ "$client" = h2load ]; then
-    rps=$(sed -n -E 's/^finished in .*, ([0-9.]+) req\/s,.*/\1/p' "$out")
-    succ=$(sed -n -E 's/^requests: .* ([0-9]+) succeeded,.*/\1/p' "$out")
+    read -r rps succ < <(h2load_report "$out") || true
   else
-    read -r rps succ < <("$PY" -c 'import json, sys
-r = json.load(open(sys.argv[1]))
-print("%.2f %d" % (r["rps"], r["statusCodeDistribution"].get("OK", 0)))' "$out" 2>/dev/null) || true
+    read -r rps succ _ < <(load_report "$out") || true
   fi
   if [ -z "${rps:-}" ] || [ -z "${succ:-}" ] || [ "$succ" = 0 ]; then
     echo "$na" >>"$RESULTS"
@@ -156,7 +123,7 @@ if [ "$PERF" = 1 ]; then
   log "profiling uringrpc-load (perf record, user space, one more run)"
   if start_server uringrpc perf; then
     warmup "$SRV_PORT" "$C" "$M"
-    load_run "$SRV_PORT" "$OUT_DIR/perf.out" perf record -q -e cycles:u -F 2999 -g \
+    load_run "$SRV_PORT" "$N" "$C" "$M" "$OUT_DIR/perf.out" perf record -q -e cycles:u -F 2999 -g \
       -o "$OUT_DIR/perf.data" -- || log "note: the profiled run exited non-zero"
     stop_server
     {

@@ -62,7 +62,8 @@ rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 by = {}
 for r in rows:
     try:
-        by.setdefault(r["scenario"], {}).setdefault(r["round"], {})[r["server"]] = \
+        by.setdefault(r["scenario"], {}).setdefault((r["round"], r.get("client")), {})[
+            r["server"]] = \
             float(r["server_cpu_us_per_req"])
     except ValueError:
         pass
