@@ -203,6 +203,16 @@ unsigned core_timer_wheel_advance(core_timer_wheel *w, uint64_t now_ms) {
   return fired;
 }
 
+uint64_t core_timer_wheel_catch_up(core_timer_wheel *w, uint64_t now_ms) {
+  if (w->level_bits) {
+    uint64_t at = next_time(w);
+    if (at <= now_ms) now_ms = at - 1;
+  }
+  /* Every slot's time is after now_ms: moving the clock there keeps every time (as advance). */
+  if (now_ms > w->now_ms) w->now_ms = w->clock_ms = now_ms;
+  return w->now_ms;
+}
+
 int64_t core_timer_wheel_timeout(const core_timer_wheel *w) {
   if (!w->level_bits) return -1;
   uint64_t at = next_time(w);

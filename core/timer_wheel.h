@@ -60,6 +60,13 @@ static inline bool core_timer_armed(const core_timer *t) {
  * timer they arm fires at a later advance. Returns how many fired. An earlier or equal time is a
  * no-op. */
 unsigned core_timer_wheel_advance(core_timer_wheel *w, uint64_t now_ms);
+/* Moves now_ms forward to `now_ms` without firing or moving any timer: all the way, or to just
+ * before the next slot time (a timer due, or a cascade) when that comes sooner, which is left to
+ * the next advance. For a loop that runs its I/O before advancing: what the I/O arms or stamps
+ * with now_ms is relative to the current time, not to the last advance (which, after a sleep
+ * with no timer armed, may be long past). Returns the new now_ms; an earlier time is a no-op.
+ * Not from a callback. O(levels). */
+uint64_t core_timer_wheel_catch_up(core_timer_wheel *w, uint64_t now_ms);
 /* Milliseconds from now_ms until the wheel next needs advancing, or -1 when no timer is armed.
  * Never later than the earliest expiry, and equal to it unless a timer filed 512 ms or more
  * ahead waits on a coarser level L in a slot reached sooner: then it is that slot's time, when

@@ -196,6 +196,11 @@ bool io_shard_nothing_posted(io_shard *s) {
   return s->posted.enqueue_pos == s->posted.dequeue_pos;
 }
 
+void io_shard_turn_begin(io_shard *s) {
+  s->turn_ns = core_now_ns();
+  core_timer_wheel_catch_up(&s->timers, s->turn_ns / 1000000u);
+}
+
 static void loop(io_shard *s) {
   /* After exit is asked, the loop ends once the backend holds nothing but its wake-up. Until
    * then a stopped shard keeps draining posted messages: threads may still be finishing calls. */

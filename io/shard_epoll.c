@@ -278,7 +278,7 @@ static void wait_and_run(io_shard *s) {
   }
   int n = epoll_wait(s->epfd, evs, EP_EVENTS, tmo);
   atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
-  s->turn_ns = core_now_ns();
+  io_shard_turn_begin(s);
   if (n < 0 && errno != EINTR) LOG_ERROR("epoll_wait: %s", strerror(errno));
   /* Connections whose sends finished last turn: their "completion" is now. */
   io_conn *later = s->ep_later;

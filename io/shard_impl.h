@@ -87,8 +87,8 @@ typedef struct io_backend {
    * one line in s->start_why. */
   int (*setup)(io_shard *s);
   void (*teardown)(io_shard *s);
-  /* Waits for events (no longer than the next timer, not at all when work is pending), sets
-   * s->turn_ns, and runs them: accepts, received bytes, finished sends, wake-ups. */
+  /* Waits for events (no longer than the next timer, not at all when work is pending), calls
+   * io_shard_turn_begin, and runs them: accepts, received bytes, finished sends, wake-ups. */
   void (*wait)(io_shard *s);
   /* Operations in flight that must complete before the shard may exit. */
   bool (*busy)(const io_shard *s);
@@ -168,6 +168,12 @@ struct io_shard {
 /* shard.c: whether the shard may sleep (nothing posted); the backend's wait stores
  * `sleeping` before calling it, and clears it after waking. */
 bool io_shard_nothing_posted(io_shard *s);
+/* shard.c: the backend's wait calls it once awake, before running anything: sets s->turn_ns and
+ * brings the timer wheel's clock up to it without firing timers (they fire after the turn's
+ * events, at the loop's advance). Without it, what the events stamp or arm with now_ms (a new
+ * connection's preface and first-request deadlines, last read, idle since) would count from the
+ * last advance, which after a sleep with no timer armed may be long past. */
+void io_shard_turn_begin(io_shard *s);
 
 /* conn.c: what both backends do with what the kernel reports. */
 /* A connection on `fd` from the pool, served by `h`, on the shard's live list and counted

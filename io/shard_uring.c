@@ -244,7 +244,7 @@ static void wait_events(io_shard *s) {
 
 static void wait_and_run(io_shard *s) {
   wait_events(s);
-  s->turn_ns = core_now_ns();
+  io_shard_turn_begin(s);
   unsigned head, n = 0;
   struct io_uring_cqe *cqe;
   io_uring_for_each_cqe(&s->ring, head, cqe) {

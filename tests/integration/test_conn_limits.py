@@ -5,6 +5,10 @@ python3-h2 for the slow and the hostile, python ssl for TLS.
   preface_timeout      --preface-timeout 1 --first-request-timeout 2: a connection that sends
                        nothing is closed, one that sends the preface but no request gets
                        GOAWAY(NO_ERROR) and is closed, one that made a call stays
+  preface_after_idle   --preface-timeout 1: after a call, 2 s without any connection, then 8
+                       new ones each making a call: none is closed for want of a preface (the
+                       shard's timer clock was that of its last advance, 2 s back, so the first
+                       connections accepted had their preface deadline in the past)
   max_connections      --max-connections 5: the 6th plaintext connection gets GOAWAY ("connection
                        limit reached") and is closed, the 5 others keep working, and once one
                        goes a new one is served; one log line says so
@@ -107,6 +111,40 @@ def case_preface_timeout(args):
             s.close()
         worker.close()
         srv.stop()
+
+
+def case_preface_after_idle(args):
+    """The shard sleeps with no timer armed once its last connection is gone; the first turn
+    after it must not stamp new connections with the time of the last advance (a bug report: a
+    1-shard server idle 20-30 s, the default preface timeout, dropped the first connections
+    of the next burst: "connection closed")."""
+    need_h2()
+    n = 8
+    with Server(args.server, "--shards", "1", "--preface-timeout", "1", *harness.ADMIN) as srv:
+        with h2raw.Client(srv.port) as warm:
+            h2raw.check_ok_reply(warm.wait(warm.unary("/helloworld.Greeter/SayHello",
+                                                      harness.hello_request("w"))), "Hello w")
+        time.sleep(2.0)  # no connection, no timer: more than the preface timeout
+        clients, failures = [], []
+        for i in range(n):  # back to back: the first ones land in the shard's first turn
+            try:
+                clients.append(h2raw.Client(srv.port, timeout=5))
+            except OSError as e:
+                failures.append(f"connection {i}: {e!r}")
+        for i, c in enumerate(clients):
+            try:
+                st = c.wait(c.unary("/helloworld.Greeter/SayHello", harness.hello_request(f"a{i}")))
+                h2raw.check_ok_reply(st, f"Hello a{i}")
+            except (OSError, harness.TestFailure) as e:
+                failures.append(f"connection {i}: {e}")
+            c.close()
+        check(not failures, f"{len(failures)} of {n} connections made after 2 s idle failed:\n"
+              + "\n".join(failures))
+        m = srv.wait_metrics(lambda m: m.get("uringrpc_connections_open") == 0)
+        m.expect("uringrpc_connections_accepted_total", n + 1)
+        expect_closed(m, peer=n + 1)
+        srv.stop()
+        log(f"{n} connections after 2 s idle (preface timeout 1 s): all served")
 
 
 def case_max_connections(args):

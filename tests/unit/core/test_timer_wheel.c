@@ -341,6 +341,67 @@ Test(timer_wheel, timeout) {
   cr_expect_leq(to, 512);
 }
 
+/* catch_up: the clock moves, nothing fires, and it stops short of what is due (io/shard.c calls
+ * it before a turn's I/O, which must see the current time; the advance after it fires). */
+Test(timer_wheel, catch_up_moves_the_clock_without_firing) {
+  core_timer_wheel_init(&wheel, 1000);
+  /* No timer armed (a shard asleep with no connection): all the way. */
+  cr_expect_eq(core_timer_wheel_catch_up(&wheel, 31000), 31000);
+  cr_expect_eq(wheel.now_ms, 31000);
+  cr_expect_eq(core_timer_wheel_catch_up(&wheel, 5000), 31000, "went back");
+  tt a, b;
+  tt_init(&a);
+  tt_init(&b);
+  core_timer_arm(&wheel, &a.t, 31000 + 20000); /* a preface deadline: relative to the new time */
+  core_timer_arm(&wheel, &b.t, 31040);
+  cr_expect_eq(core_timer_wheel_catch_up(&wheel, 31030), 31030);
+  /* A timer due: just before it, left to the advance. */
+  cr_expect_eq(core_timer_wheel_catch_up(&wheel, 31100), 31039);
+  cr_expect_eq(b.fired, 0);
+  cr_expect(core_timer_armed(&b.t));
+  cr_expect_eq(core_timer_wheel_advance(&wheel, 31100), 1);
+  cr_expect_eq(b.fired_at, 31100);
+  cr_expect_eq(a.fired, 0);
+  cr_expect_eq(step_to(50999), 0);
+  cr_expect_eq(core_timer_wheel_advance(&wheel, 51000), 1);
+  cr_expect_eq(a.fired_at, 51000);
+}
+
+/* Catch-ups at every scale between advances, against the expiries: a timer fires exactly at the
+ * first advance that reaches it, never in a catch-up, whatever levels the clock crossed. */
+Test(timer_wheel, catch_up_then_advance_on_all_scales) {
+  enum { N = 2000 };
+  static tt x[N];
+  srand(7);
+  core_timer_wheel_init(&wheel, 123456);
+  for (int i = 0; i < N; i++) {
+    tt_init(&x[i]);
+    uint64_t span = 1ull << (rand() % 34); /* 1 ms to 200 days */
+    core_timer_arm(&wheel, &x[i].t, 123456 + 1 + (uint64_t)rand() % span);
+  }
+  int turns = 0;
+  for (; wheel.count && turns < 50000; turns++) {
+    uint64_t target = wheel.now_ms + 1 + ((uint64_t)rand() % (1ull << (rand() % 36)));
+    uint64_t earliest = UINT64_MAX;
+    for (int i = 0; i < N; i++)
+      if (!x[i].fired && x[i].t.expire_ms < earliest) earliest = x[i].t.expire_ms;
+    uint64_t now = core_timer_wheel_catch_up(&wheel, target);
+    cr_assert_leq(now, target);
+    cr_assert_lt(now, earliest, "caught up to %llu, a timer is due at %llu",
+                 (unsigned long long)now, (unsigned long long)earliest);
+    cr_assert_gt(core_timer_wheel_timeout(&wheel), 0, "the catch-up left a slot due");
+    core_timer_wheel_advance(&wheel, target);
+    for (int i = 0; i < N; i++) {
+      bool due = x[i].t.expire_ms <= target;
+      cr_assert_eq(x[i].fired, due ? 1 : 0, "timer due %llu fired %d times by %llu",
+                   (unsigned long long)x[i].t.expire_ms, x[i].fired, (unsigned long long)target);
+      if (due && x[i].t.expire_ms > now) /* due in this turn: fired at its advance, not before */
+        cr_assert_eq(x[i].fired_at, target);
+    }
+  }
+  cr_expect_eq(wheel.count, 0, "%u timers left after %d turns", wheel.count, turns);
+}
+
 Test(timer_wheel, advancing_by_timeout_lands_on_expiry) {
   static const uint64_t dues[] = {3, 700, 2000, 2001, 9999};
   enum { N = sizeof(dues) / sizeof(dues[0]) };
