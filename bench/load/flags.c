@@ -82,7 +82,7 @@ void load_flags_usage(FILE *out) {
   fputs(usage_text, out);
 }
 
-static int fail(char *err, size_t len, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t len, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err, len, fmt, ap);
