@@ -36,6 +36,8 @@ struct cli_resolver {
   unsigned pending; /* queued + running */
   unsigned max_pending;
   bool stopping; /* cli_resolver_free was called: the thread ends and frees the resolver */
+  bool posting;  /* the thread is handing an answer to its shard (io_shard_post), unlocked:
+                    cli_resolver_free waits for it, so the shard is not freed under it */
 };
 
 void cli_addrs_free(cli_addrs *addrs) {
@@ -146,9 +148,12 @@ static void *resolver_main(void *arg) {
       q->addrs = answer.addrs;
       q->err = answer.err;
       memcpy(q->why, answer.why, sizeof(q->why));
+      r->posting = true;
       pthread_mutex_unlock(&r->mu);
       io_shard_post(q->shard, &q->msg);
       pthread_mutex_lock(&r->mu);
+      r->posting = false;
+      pthread_cond_broadcast(&r->cv); /* cli_resolver_free may wait for this */
     } else {
       cli_addrs_free(answer.addrs);
     }
@@ -185,6 +190,8 @@ int cli_resolver_new(const cli_resolver_config *cfg, cli_resolver **out) {
 void cli_resolver_free(cli_resolver *r) {
   if (!r) return;
   pthread_mutex_lock(&r->mu);
+  /* An answer being posted touches its shard: the caller may free the shard once we return. */
+  while (r->posting) pthread_cond_wait(&r->cv, &r->mu);
   req *cancelled = r->head;
   if (r->running) { /* taken back: the thread drops its answer */
     r->running->next = cancelled;
@@ -194,7 +201,7 @@ void cli_resolver_free(cli_resolver *r) {
   r->head = r->tail = NULL;
   r->pending = 0;
   r->stopping = true;
-  pthread_cond_signal(&r->cv);
+  pthread_cond_broadcast(&r->cv);
   pthread_mutex_unlock(&r->mu);
   /* `r` may be gone from here on. */
   while (cancelled) {

@@ -12,7 +12,8 @@
  * - cli_resolver_free cancels what is outstanding: queued requests and the one being looked up
  *   get their callback with -ECANCELED (posted from cli_resolver_free, so free the resolver
  *   before the shards it answers). It does not wait for a getaddrinfo under way: the thread
- *   finishes it on its own, drops its answer and ends.
+ *   finishes it on its own, drops its answer and ends; it does wait for an answer being posted
+ *   (io_shard_post), so the shards may be freed once it returns.
  * - The addresses handed to a callback are the callback's (cli_addrs_free).
  * Timeouts are getaddrinfo's own (resolv.conf: `timeout`, `attempts`); they come back as
  * -EAGAIN. */
