@@ -170,7 +170,7 @@ struct urpc_call {
   uint8_t accept_mask;   /* grpc-accept-encoding of the client, 1u << rpc_encoding */
   bool req_compressed;   /* the last request message had the compressed flag */
   ProtobufCAllocator allocator;
-  struct rpc_call_watch *watches; /* rpc_ext.h: told of the cancel or the release */
+  struct rpc_call_watch *watches;        /* rpc_ext.h: told of the cancel or the release */
   core_arena scratch;                    /* a client stream's message being received or handled */
   size_t arena_charged, scratch_charged; /* the arenas' heap bytes in `charged` */
   core_arena arena;
