@@ -344,8 +344,6 @@ times_children_s() {
 
 # h2load_run PORT N C M LOGFILE OUTFILE: one bounded h2load run pinned to CLIENT_CPU.
 # Writes h2load's output to OUTFILE and "real_s cpu_s" of the client to OUTFILE.time.
-# h2load runs in the background so that a signal to this script is handled at once
-# (bash defers traps until a foreground child exits), and the trap stops it through timeout.
 h2load_run() {
   local port=$1 n=$2 c=$3 m=$4 logfile=$5 outfile=$6
   local args=(-n "$n" -c "$c" -m "$m" -t 1 -H 'content-type: application/grpc' -H 'te: trailers'
@@ -357,10 +355,24 @@ h2load_run() {
   while IFS= read -r header; do
     [ -z "$header" ] || args+=(-H "$header")
   done <<<"$H2LOAD_HEADERS"
+  timed_client_run "$outfile" "$outfile" taskset -c "$CLIENT_CPU" \
+    h2load "${args[@]}" "$H2LOAD_SCHEME://127.0.0.1:$port$GRPC_PATH"
+}
+
+# timed_client_run OUTFILE ERRFILE COMMAND...: runs a load client bounded by RUN_TIMEOUT in the
+# background (so that a signal to the script is handled at once: bash defers traps until a
+# foreground child exits), its stdout to OUTFILE and its stderr to ERRFILE (the same file:
+# both there), and writes "real_s cpu_s" of the client to OUTFILE.time. Returns its status.
+timed_client_run() {
+  local outfile=$1 errfile=$2
+  shift 2
   local rc=0 t0=$EPOCHREALTIME pid
   times >"$outfile.times0"
-  timeout -k 5 "${RUN_TIMEOUT:-120}" taskset -c "$CLIENT_CPU" \
-    h2load "${args[@]}" "$H2LOAD_SCHEME://127.0.0.1:$port$GRPC_PATH" >"$outfile" 2>&1 &
+  if [ "$errfile" = "$outfile" ]; then
+    timeout -k 5 "${RUN_TIMEOUT:-120}" "$@" >"$outfile" 2>&1 &
+  else
+    timeout -k 5 "${RUN_TIMEOUT:-120}" "$@" >"$outfile" 2>"$errfile" &
+  fi
   pid=$!
   STARTED_PIDS+=("$pid")
   wait "$pid" || rc=$?
@@ -397,21 +409,9 @@ load_client_init() {
 load_run() {
   local port=$1 n=$2 c=$3 m=$4 outfile=$5
   shift 5
-  local rc=0 t0=$EPOCHREALTIME pid
-  times >"$outfile.times0"
-  timeout -k 5 "${RUN_TIMEOUT:-120}" "$@" taskset -c "$CLIENT_CPU" "$URINGRPC_LOAD" --insecure \
-    --call helloworld.Greeter/SayHello --binary-data "$REQ_FILE" -n "$n" -c "$c" -m "$m" \
-    --cpus 1 --format json "127.0.0.1:$port" >"$outfile" 2>"$outfile.stderr" &
-  pid=$!
-  STARTED_PIDS+=("$pid")
-  wait "$pid" || rc=$?
-  forget_pid "$pid"
-  times >"$outfile.times1"
-  awk -v t0="$t0" -v t1="$EPOCHREALTIME" -v c0="$(times_children_s "$outfile.times0")" \
-    -v c1="$(times_children_s "$outfile.times1")" \
-    'BEGIN {printf "%.3f %.3f\n", t1 - t0, c1 - c0}' >"$outfile.time"
-  rm -f "$outfile.times0" "$outfile.times1"
-  return $rc
+  timed_client_run "$outfile" "$outfile.stderr" "$@" taskset -c "$CLIENT_CPU" "$URINGRPC_LOAD" \
+    --insecure --call helloworld.Greeter/SayHello --binary-data "$REQ_FILE" -n "$n" -c "$c" \
+    -m "$m" --cpus 1 --format json "127.0.0.1:$port"
 }
 
 # h2load_report OUTFILE: "req_per_s succeeded" from h2load's output; nothing if it has none.

@@ -2,23 +2,14 @@
 """Medians over rounds from load.sh's results.tsv: h2load against uringrpc-load on one core,
 with both ratios (req/s, and client CPU per request)."""
 import csv
-import statistics
 import sys
 from collections import OrderedDict
+
+from tsv_stats import median, num
 
 KEYS = ("req_per_s", "client_cpu_us_per_req", "client_cpu_pct", "server_cpu_us_per_req")
 
 
-def num(v):
-    try:
-        return float(v)
-    except ValueError:
-        return None
-
-
-def median(rows, key):
-    vals = [x for x in (num(r[key]) for r in rows) if x is not None]
-    return statistics.median(vals) if vals else None
 
 
 def fmt(v, digits=0):

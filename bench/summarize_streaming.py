@@ -1,23 +1,14 @@
 #!/usr/bin/python3
 """Tables of medians over rounds from streaming.sh's results.tsv (re-run it on an old file freely)."""
 import csv
-import statistics
 import sys
 from collections import OrderedDict
+
+from tsv_stats import median
 
 TARGET = 2.0  # the project's goal: >= 2x grpc C++ streaming messages/s on one core
 
 
-def num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def median(rows, key):
-    vals = [x for x in (num(r[key]) for r in rows) if x is not None]
-    return statistics.median(vals) if vals else None
 
 
 def fmt(v, digits=0):

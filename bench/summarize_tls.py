@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Tables of medians over rounds from tls.sh's results.tsv (re-run it on an old file freely)."""
 import csv
-import statistics
 import sys
 from collections import OrderedDict
+
+from tsv_stats import median, num
 
 TITLES = {
     "handshake": "full TLS handshakes (one connection, one request each)",
@@ -12,16 +13,6 @@ TITLES = {
 }
 
 
-def num(v):
-    try:
-        return float(v)
-    except ValueError:
-        return None
-
-
-def median(rows, key):
-    vals = [x for x in (num(r[key]) for r in rows) if x is not None]
-    return statistics.median(vals) if vals else None
 
 
 def fmt(v, digits=0):

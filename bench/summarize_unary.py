@@ -2,23 +2,14 @@
 """Tables of medians over rounds from unary.sh's results.tsv (re-run it on an old file freely:
 one without a client column was all h2load)."""
 import csv
-import statistics
 import sys
 from collections import OrderedDict
+
+from tsv_stats import median, num
 
 KEYS = ("req_per_s", "mean_us", "p50_us", "p99_us", "server_cpu_us_per_req", "client_cpu_pct")
 
 
-def num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def median(rows, key):
-    vals = [x for x in (num(r.get(key)) for r in rows) if x is not None]
-    return statistics.median(vals) if vals else None
 
 
 def fmt(v, digits=0):

@@ -10,6 +10,7 @@ import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -460,6 +461,13 @@ class Server:
             # Every call is released once its connection is gone: a call still live is a leak.
             check(all(s["live"] == 0 for s in stats), f"calls still live at exit: {stats}")
         return res
+
+
+def closed_port():
+    """A 127.0.0.1 port nobody listens on: one the kernel just gave out and took back."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def run_cmd(cmd, timeout=30, **kw):

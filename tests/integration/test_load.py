@@ -278,13 +278,6 @@ def case_tls(args):
         check(r.stderr.count("\n") == 1 and "--insecure" in r.stderr, r.stderr)
 
 
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 def case_setup_errors(args):
     with Server(args.server, "--shards", "1") as srv:
@@ -304,10 +297,10 @@ def case_setup_errors(args):
             check(r.stdout == "", f"stdout {r.stdout!r}")
             check(r.stderr.count("\n") == 1 and r.stderr.startswith("uringrpc-load: ") and
                   want in r.stderr, f"{flags}: stderr {r.stderr!r}, wanted {want!r}")
-    r = load(args, f"127.0.0.1:{closed_port()}", "--insecure", "--call", HELLO, "-n", "1",
+    r = load(args, f"127.0.0.1:{harness.closed_port()}", "--insecure", "--call", HELLO, "-n", "1",
              expect_rc=2)
     check(r.stderr.count("\n") == 1 and "cannot connect" in r.stderr, r.stderr)
-    r = load(args, f"127.0.0.1:{closed_port()}", "--insecure", "--binary-data", "/dev/null",
+    r = load(args, f"127.0.0.1:{harness.closed_port()}", "--insecure", "--binary-data", "/dev/null",
              "--call", HELLO, "-n", "1", expect_rc=2)
     check(r.stderr.count("\n") == 1 and "cannot connect" in r.stderr, r.stderr)
     # A listener that never speaks HTTP/2: --connect-timeout bounds the first contact (server

@@ -42,7 +42,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -435,11 +434,6 @@ def case_promtool(args):
         f"structure checked; counts exact in both")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class Prometheus:
     """/usr/bin/prometheus on a free 127.0.0.1 port with a temporary config and data dir,
@@ -460,7 +454,7 @@ class Prometheus:
                     "scrape_configs:\n  - job_name: uringrpc\n    static_configs:\n"
                     f"      - targets: ['{self.target}']\n")
         for attempt in range(3):  # the free port may be taken between the check and the bind
-            self.port = free_port()
+            self.port = harness.closed_port()
             self.log = open(self.log_path, "wb")
             self.proc = subprocess.Popen(
                 [PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={self.dir}/data",

@@ -32,7 +32,6 @@ connection leaks on either side. Every wait is bounded; only our own PIDs are si
 import concurrent.futures
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -82,13 +81,6 @@ def log_lines(path, method=FORWARD, want=1, timeout=5.0):
             return lines
         time.sleep(0.05)
 
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def case_chain(args):
@@ -181,7 +173,7 @@ def case_cancel(args):
 
 def case_unavailable(args):
     st = stubs(args)
-    with Server(args.server, "--upstream", f"127.0.0.1:{closed_port()}") as a:
+    with Server(args.server, "--upstream", f"127.0.0.1:{harness.closed_port()}") as a:
         code, details, took = forward_error(st, a.port, name="x", hops=1)
         check(code == grpc.StatusCode.UNAVAILABLE and "refused" in details.lower(),
               f"expected UNAVAILABLE naming the refused connection: {code} {details!r}")
